@@ -1,0 +1,18 @@
+"""Device codecs, one module per device family; which codec drives a device type is data
+(`protocol.config.DEFAULT_CODECS`, overridable in the `[devices.codecs]` table)."""
+
+from __future__ import annotations
+
+from protocol.devices.base import Codec, DecodeError, Outbound
+from protocol.devices.shelly_gen1 import ShellyGen1
+from protocol.devices.tasmota import Tasmota
+
+CODECS: dict[str, Codec] = {codec.name: codec for codec in (ShellyGen1(), Tasmota())}
+
+
+def codec_named(name: str) -> Codec:
+    """The codec of that name; KeyError for an unknown one (checked when the inventory is built)."""
+    return CODECS[name]
+
+
+__all__ = ["CODECS", "Codec", "DecodeError", "Outbound", "codec_named"]

@@ -1,0 +1,145 @@
+"""DeviceActor: one per piloted or measured equipment. Feeds events to its typology machine and
+carries the effects out (MQTT commands, database writes, timers). No decision is taken here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any
+
+import msgspec
+from loguru import logger
+from thespian.actors import ActorExitRequest, ActorTypeDispatcher
+
+from protocol import typologies
+from protocol.devices import codec_named
+from protocol.messages import (
+    ArmTimer,
+    CancelTimer,
+    ClearAllTimers,
+    ClearTimer,
+    DeviceInit,
+    DeviceReady,
+    DeviceReports,
+    EmsDecision,
+    Event,
+    ForceStart,
+    Gateways,
+    Introspect,
+    IntrospectReply,
+    Message,
+    ModeRequested,
+    NotifyDisplays,
+    Publish,
+    Reassert,
+    RowChanged,
+    SendCommand,
+    SetTimer,
+    StopActor,
+    TimerFired,
+    WriteObserved,
+    WriteState,
+)
+from protocol.typologies import MachineState
+
+JOURNAL_SIZE = 50
+EVENTS = (EmsDecision, ModeRequested, ForceStart, TimerFired, Reassert, RowChanged)
+
+
+class DeviceActor(ActorTypeDispatcher):
+    def __init__(self) -> None:
+        super().__init__()
+        self.state: MachineState | None = None
+        self.gateways: Gateways | None = None
+        self.journal: deque[Event] = deque(maxlen=JOURNAL_SIZE)
+        self.early: list[Message] = []  # events that arrived before DeviceInit
+
+    def receiveMsg_DeviceInit(self, message: DeviceInit, sender: Any) -> None:
+        self.gateways = message.gateways
+        state, effects = typologies.initial(message.spec, message.row, message.at)
+        self._apply(state, effects)
+        for spec_warning in message.spec.warnings:
+            logger.warning("equipment {}: {}", message.spec.id, spec_warning)
+        self.send(sender, DeviceReady(message.spec.id))
+        early, self.early = self.early, []
+        for event in early:
+            self._feed(event, getattr(event, "at", time.time()))
+
+    def receiveMsg_DeviceReports(self, message: DeviceReports, sender: Any) -> None:
+        for report in message.reports:
+            self._feed(report, report.at)
+
+    def receiveMessage(self, message: Any, sender: Any) -> Any:
+        if isinstance(message, EVENTS):
+            return self._feed(message, message.at)
+        return super().receiveMessage(message, sender)
+
+    def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
+        self.send(message.reply_to or sender, IntrospectReply(self.snapshot()))
+
+    def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: Any) -> None:
+        if self.gateways is not None:
+            self.send(self.gateways.clock, ClearAllTimers())
+
+    def snapshot(self) -> dict[str, Any]:
+        """State, devices and the last events, for the introspection command."""
+        if self.state is None:
+            return {"state": None}
+        state = msgspec.to_builtins(self.state)
+        state["spec"] = {k: state["spec"][k] for k in ("id", "name", "type_id", "typology", "household",
+                                                        "problem", "warnings")}
+        return {"state": state, "events": [msgspec.to_builtins(e) for e in self.journal]}
+
+    # --- the functional core and its effects ---------------------------------------------------
+
+    def _feed(self, event: Message, at: float) -> None:
+        if self.state is None:
+            self.early.append(event)
+            return
+        state, effects = typologies.step(self.state, event, at)
+        self._apply(state, effects)
+
+    def _apply(self, state: MachineState, effects: list[Message]) -> None:
+        self.state = state
+        gateways = self.gateways
+        assert gateways is not None
+        for effect in effects:
+            if isinstance(effect, SendCommand):
+                self._send_command(effect)
+            elif isinstance(effect, WriteState | WriteObserved):
+                self.send(gateways.db, effect)
+            elif isinstance(effect, ArmTimer):
+                self.send(gateways.clock, SetTimer(effect.token, effect.at))
+            elif isinstance(effect, CancelTimer):
+                self.send(gateways.clock, ClearTimer(effect.token))
+            elif isinstance(effect, Event):
+                self.journal.append(effect)
+                if effect.from_state != effect.to_state:
+                    logger.info("equipment {} {}: {} -> {}: {}", state.spec.id, state.spec.name,
+                                effect.from_state, effect.to_state, effect.reason)
+                else:
+                    logger.info("equipment {} {}: {}", state.spec.id, state.spec.name, effect.reason)
+            elif isinstance(effect, NotifyDisplays):
+                pass  # the household screens subscribe here once they are driven
+            elif isinstance(effect, StopActor):
+                logger.info("equipment {}: stopping ({})", state.spec.id, effect.reason)
+                self.send(gateways.clock, ClearAllTimers())
+                self.send(self.myAddress, ActorExitRequest())
+
+    def _send_command(self, command: SendCommand) -> None:
+        assert self.state is not None and self.gateways is not None
+        device = next((d for d in self.state.spec.devices if d.id == command.device), None)
+        if device is None:
+            logger.error("equipment {}: no device {} to command", self.state.spec.id, command.device)
+            return
+        codec = codec_named(device.codec)
+        try:
+            outbound = codec.encode(device, command.action, command.request_id)
+        except ValueError as exc:
+            logger.error("equipment {}: {}", self.state.spec.id, exc)
+            return
+        for out in outbound:
+            self.send(self.gateways.mqtt, Publish(out.topic, out.payload, out.qos, out.retain))
+        logger.debug("equipment {}: {} {} ({})", self.state.spec.id, command.action, device.id,
+                     command.request_id)

@@ -1,0 +1,194 @@
+"""Every SQL statement of the supervisor: parameterised, identifiers quoted by psycopg.sql.
+
+Functions take an open psycopg connection and return typed rows; the gateways own the
+connections, transactions and retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import psycopg
+from psycopg import sql
+
+from protocol.ems import SLOTS, Plan, PlanError, plan_from_row
+from protocol.inventory import detail_table
+from protocol.messages import WriteObserved, WriteState
+from protocol.model import DetailRow, DeviceRow, EquipmentRow
+
+EQUIPMENT = "equipement_pilote_ou_mesure"
+
+# WriteState field -> column of equipement_pilote_ou_mesure.
+STATE_COLUMNS = {
+    "mode": "equipement_pilote_ou_mesure_mode_id",
+    "command_state": "etat_commande_id",
+    "consigne": "ems_consigne_marche",
+    "started_at": "timestamp_derniere_mise_en_marche",
+    "programmed_at": "timestamp_derniere_programmation",
+}
+
+_EQUIPMENT_COLUMNS = (
+    "id, equipement_pilote_ou_mesure_type_id, typologie_installation_domotique_id,"
+    " equipement_pilote_ou_mesure_mode_id, etat_controle_id, etat_commande_id, ems_consigne_marche,"
+    " timestamp_derniere_mise_en_marche, timestamp_derniere_programmation, utilisateur, nom_humain"
+)
+
+
+def table(schema: str, name: str) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+
+
+def qualified(name: str) -> sql.Composable:
+    """`result` or `schema.result` (validated by the configuration schema)."""
+    return sql.SQL(".").join(sql.Identifier(part) for part in name.split("."))
+
+
+def _equipment_row(values: tuple) -> EquipmentRow:  # type: ignore[type-arg]
+    return EquipmentRow(
+        id=values[0], type_id=values[1], typology_id=values[2], mode=values[3],
+        control_state=values[4], command_state=values[5], consigne=values[6],
+        started_at=values[7], programmed_at=values[8], household=values[9], name=values[10],
+    )
+
+
+def load_equipment(conn: psycopg.Connection, schema: str) -> list[EquipmentRow]:
+    query = sql.SQL("SELECT " + _EQUIPMENT_COLUMNS + " FROM {} ORDER BY id").format(
+        table(schema, EQUIPMENT)
+    )
+    return [_equipment_row(r) for r in conn.execute(query).fetchall()]
+
+
+def load_one(conn: psycopg.Connection, schema: str, equipment: int) -> EquipmentRow | None:
+    query = sql.SQL("SELECT " + _EQUIPMENT_COLUMNS + " FROM {} WHERE id = %s").format(
+        table(schema, EQUIPMENT)
+    )
+    row = conn.execute(query, (equipment,)).fetchone()
+    return _equipment_row(row) if row else None
+
+
+def load_devices(conn: psycopg.Connection, schema: str) -> list[DeviceRow]:
+    query = sql.SQL(
+        "SELECT d.id, d.equipement_pilote_ou_mesure_id, d.equipement_domotique_type_id, t.nom,"
+        " d.equipement_domotique_usage_id, d.id_materiel, d.utilisateur, d.utilisateur_affecte,"
+        " d.equipement_domotique_specifique_id"
+        " FROM {} d LEFT JOIN {} t ON t.id = d.equipement_domotique_type_id ORDER BY d.id"
+    ).format(table(schema, "equipement_domotique"), table(schema, "equipement_domotique_type"))
+    return [
+        DeviceRow(id=r[0], equipment_id=r[1], type_id=r[2], type_name=r[3], usage=r[4],
+                  hardware_id=r[5], household=r[6], assigned=r[7], detail_id=r[8])
+        for r in conn.execute(query).fetchall()
+    ]
+
+
+def load_details(
+    conn: psycopg.Connection, schema: str, type_names: Iterable[str]
+) -> dict[str, dict[int, DetailRow] | None]:
+    """Rows of each detail table by id; None for a table that does not exist or is unusable.
+
+    Type 411's table names its columns differently (`…_controle_et_mesure_json`,
+    `…_commande_json`), so the columns are found from the catalogue, not assumed.
+    """
+    details: dict[str, dict[int, DetailRow] | None] = {}
+    for type_name in sorted(set(type_names)):
+        name = detail_table(type_name)
+        columns = _columns(conn, schema, name) if name else set()
+        control = _first(columns, "topic_mqtt_controle_json", "topic_mqtt_controle_et_mesure_json")
+        command = _first(columns, "topic_mqtt_commande_text", "topic_mqtt_commande_json")
+        if name is None or not columns or control is None or command is None:
+            details[type_name] = None
+            continue
+        lwt = sql.Identifier("topic_mqtt_lwt") if "topic_mqtt_lwt" in columns else sql.NULL
+        query = sql.SQL("SELECT id, equipement_domotique_id, {}, {}, {} FROM {}").format(
+            sql.Identifier(control), sql.Identifier(command), lwt, table(schema, name)
+        )
+        details[type_name] = {
+            r[0]: DetailRow(id=r[0], device_id=r[1], control_topic=r[2], command_topic=r[3],
+                            lwt_topic=r[4])
+            for r in conn.execute(query).fetchall()
+        }
+    return details
+
+
+def _columns(conn: psycopg.Connection, schema: str, name: str) -> set[str]:
+    rows = conn.execute(
+        "SELECT column_name FROM information_schema.columns"
+        " WHERE table_schema = %s AND table_name = %s",
+        (schema, name),
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _first(columns: set[str], *candidates: str) -> str | None:
+    return next((c for c in candidates if c in columns), None)
+
+
+def write_state(conn: psycopg.Connection, schema: str, write: WriteState) -> int:
+    """One transition: every changed column in one UPDATE (the caller owns the transaction)."""
+    assignments = []
+    values: list[object] = []
+    for field, column in STATE_COLUMNS.items():
+        value = getattr(write, field)
+        if value is not None:
+            assignments.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
+            values.append(bool(value) if field == "consigne" else int(value))
+    if not assignments:
+        return 0
+    query = sql.SQL("UPDATE {} SET {} WHERE id = %s").format(
+        table(schema, EQUIPMENT), sql.SQL(", ").join(assignments)
+    )
+    return conn.execute(query, [*values, write.equipment]).rowcount
+
+
+def write_observed(conn: psycopg.Connection, schema: str, writes: Iterable[WriteObserved]) -> None:
+    query = sql.SQL("UPDATE {} SET etat_controle_id = %s WHERE id = %s AND etat_controle_id <> %s").format(
+        table(schema, EQUIPMENT)
+    )
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            query, [(int(w.control_state), w.equipment, int(w.control_state)) for w in writes]
+        )
+
+
+_DECISIONS = sql.SQL(", ").join(sql.Identifier(f"decisions_{i}") for i in range(SLOTS))
+
+
+def load_current_plans(
+    conn: psycopg.Connection, table_name: str, machines: list[int], now: int
+) -> tuple[list[Plan], list[str]]:
+    """The applicable plan of each machine at `now` and every plan that starts later."""
+    query = sql.SQL(
+        "(SELECT DISTINCT ON (machine_id) id, first_valid_timestamp, machine_id, {d} FROM {t}"
+        " WHERE machine_id = ANY(%(m)s) AND first_valid_timestamp <= %(now)s"
+        " AND first_valid_timestamp > %(now)s - 86400"
+        " ORDER BY machine_id, first_valid_timestamp DESC, id DESC)"
+        " UNION ALL"
+        " (SELECT id, first_valid_timestamp, machine_id, {d} FROM {t}"
+        " WHERE machine_id = ANY(%(m)s) AND first_valid_timestamp > %(now)s)"
+    ).format(d=_DECISIONS, t=qualified(table_name))
+    return _plans(conn.execute(query, {"m": machines, "now": now}).fetchall())
+
+
+def load_new_plans(
+    conn: psycopg.Connection, table_name: str, machines: list[int], after_id: int, now: int
+) -> tuple[list[Plan], list[str]]:
+    """Rows appended since `after_id` (the table is append-only; its id is the primary key)."""
+    query = sql.SQL(
+        "SELECT id, first_valid_timestamp, machine_id, {d} FROM {t}"
+        " WHERE id > %(after)s AND machine_id = ANY(%(m)s) AND first_valid_timestamp > %(now)s - 86400"
+    ).format(d=_DECISIONS, t=qualified(table_name))
+    return _plans(conn.execute(query, {"m": machines, "after": after_id, "now": now}).fetchall())
+
+
+def max_plan_id(conn: psycopg.Connection, table_name: str) -> int:
+    row = conn.execute(sql.SQL("SELECT coalesce(max(id), 0) FROM {}").format(qualified(table_name))).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _plans(rows: list[tuple]) -> tuple[list[Plan], list[str]]:  # type: ignore[type-arg]
+    plans, problems = [], []
+    for row in rows:
+        try:
+            plans.append(plan_from_row(row))
+        except PlanError as exc:
+            problems.append(str(exc))
+    return plans, problems

@@ -1,0 +1,268 @@
+"""Supervisor: creates and watches every other actor.
+
+Start-up: gateways and clock, then the inventory from the database, then one DeviceActor per
+equipment (typology set, mode not 80), their MQTT routes, and the EMS plan targets; once every
+actor answered, the retained `<base>/status` says online. Afterwards it reconciles the inventory
+periodically, re-reads equipment on Viriya pings, and recreates children that die.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import msgspec
+from loguru import logger
+from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ChildActorExited, WakeupMessage
+
+from actors.clock import Clock
+from actors.db_gateway import DbGateway
+from actors.device import DeviceActor
+from actors.mqtt_gateway import MqttGateway
+from actors.plan_reader import PlanReader
+from protocol import stimulus
+from protocol.config import Config
+from protocol.devices import codec_named
+from protocol.messages import (
+    Configure,
+    DeviceInit,
+    DeviceReady,
+    Gateways,
+    Introspect,
+    IntrospectReply,
+    Inventory,
+    LoadInventory,
+    LoadRow,
+    MqttConnected,
+    PlanTargets,
+    PublishStatus,
+    Reassert,
+    RegisterRoutes,
+    Route,
+    RowChanged,
+    Shutdown,
+    ShutdownDone,
+    Start,
+    Started,
+    StimulusTargets,
+    UnregisterRoutes,
+)
+from protocol.model import EquipmentRow, EquipmentSpec
+from protocol.status import Status, encode
+
+INVENTORY_RETRY_S = 5.0
+
+
+def package_version() -> str:
+    try:
+        return version("elfe-supervisor")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class Supervisor(ActorTypeDispatcher):
+    def __init__(self) -> None:
+        super().__init__()
+        self.config: Config | None = None
+        self.gateways: Gateways | None = None
+        self.starter: Any = None
+        self.started_at = 0
+        self.ready = False
+        self.devices: dict[int, Any] = {}  # equipment id -> DeviceActor
+        self.specs: dict[int, EquipmentSpec] = {}
+        self.rows: dict[int, EquipmentRow] = {}
+        self.waiting: set[int] = set()  # DeviceInit sent, DeviceReady not yet back
+        self.stopping = False
+        self.shutdown_requester: Any = None
+
+    # --- start-up ------------------------------------------------------------------------------
+
+    def receiveMsg_Start(self, message: Start, sender: Any) -> None:
+        self.config, self.starter, self.started_at = message.config, sender, int(time.time())
+        configure = Configure(message.config)
+        clock = self.createActor(Clock)
+        db = self.createActor(DbGateway)
+        mqtt = self.createActor(MqttGateway)
+        plans = self.createActor(PlanReader)
+        self.gateways = Gateways(supervisor=self.myAddress, mqtt=mqtt, db=db, clock=clock, plans=plans)
+        for gateway in (db, mqtt, plans):
+            self.send(gateway, configure)
+        self.send(db, LoadInventory())
+
+    def receiveMsg_Inventory(self, message: Inventory, sender: Any) -> None:
+        if message.error:
+            logger.error("inventory: {}", message.error)
+            if not message.specs and not self.devices:
+                self.wakeupAfter(timedelta(seconds=INVENTORY_RETRY_S), payload="inventory")
+                return
+        self._reconcile(list(message.specs), {r.id: r for r in message.rows})
+
+    def receiveMsg_DeviceReady(self, message: DeviceReady, sender: Any) -> None:
+        self.waiting.discard(message.equipment)
+        if not self.waiting:
+            self._on_all_ready()
+
+    def _on_all_ready(self) -> None:
+        gateways = self._gateways()
+        self.send(gateways.plans, PlanTargets(tuple(self.devices.items())))
+        self.send(gateways.mqtt, StimulusTargets(tuple(self.devices.items()), self.myAddress))
+        self.send(gateways.mqtt, PublishStatus(encode(self._status())))
+        if not self.ready:
+            self.ready = True
+            config = self._config()
+            self.wakeupAfter(timedelta(seconds=config.coordination.reload_seconds), payload="inventory")
+            faulty = sum(1 for s in self.specs.values() if s.problem)
+            logger.info("supervisor ready: {} equipment ({} faulty), {} devices", len(self.devices),
+                        faulty, self._device_count())
+            if self.starter is not None:
+                self.send(self.starter, Started(len(self.devices), self._device_count(), faulty))
+
+    # --- inventory reconciliation --------------------------------------------------------------
+
+    def _reconcile(self, specs: list[EquipmentSpec], rows: dict[int, EquipmentRow]) -> None:
+        """Spawn new equipment, stop removed ones, rebuild changed ones, pass row changes on."""
+        wanted = {s.id: s for s in specs}
+        for equipment in [e for e in self.devices if e not in wanted]:
+            self._stop_device(equipment, "no longer in the inventory (or mode 80)")
+        for equipment, spec in wanted.items():
+            if equipment in self.devices and self.specs.get(equipment) != spec:
+                self._stop_device(equipment, "its devices or typology changed")
+            if equipment not in self.devices:
+                self._start_device(spec, rows[equipment])
+            elif rows[equipment] != self.rows.get(equipment):
+                self.send(self.devices[equipment], RowChanged(rows[equipment], time.time()))
+        self.rows = {e: rows[e] for e in wanted}
+        for spec in specs:
+            if spec.problem:
+                logger.warning("equipment {} ({}): {}", spec.id, spec.name, spec.problem)
+        if not self.waiting:
+            self._on_all_ready()
+
+    def _start_device(self, spec: EquipmentSpec, row: EquipmentRow) -> None:
+        gateways = self._gateways()
+        actor = self.createActor(DeviceActor)
+        self.devices[spec.id] = actor
+        self.specs[spec.id] = spec
+        self.waiting.add(spec.id)
+        self.send(actor, DeviceInit(spec, row, gateways, time.time()))
+        routes = tuple(
+            Route(topic, device, actor)
+            for device in spec.devices
+            for topic in codec_named(device.codec).subscriptions(device)
+        )
+        self.send(gateways.mqtt, RegisterRoutes(spec.id, routes))
+
+    def _stop_device(self, equipment: int, reason: str) -> None:
+        actor = self.devices.pop(equipment)
+        self.specs.pop(equipment, None)
+        self.waiting.discard(equipment)
+        logger.info("equipment {}: actor stopped, {}", equipment, reason)
+        self.send(self._gateways().mqtt, UnregisterRoutes(equipment))
+        self.send(actor, ActorExitRequest())
+
+    def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: Any) -> None:
+        if message.payload == "inventory" and not self.stopping:
+            self.send(self._gateways().db, LoadInventory())
+            if self.ready:
+                self.wakeupAfter(timedelta(seconds=self._config().coordination.reload_seconds),
+                                 payload="inventory")
+
+    # --- stimuli -------------------------------------------------------------------------------
+
+    def receiveMsg_Reload(self, message: stimulus.Reload, sender: Any) -> None:
+        actor = self.devices.get(message.equipment)
+        if actor is not None:
+            self.send(self._gateways().db, LoadRow(message.equipment, message.source, actor))
+
+    def receiveMsg_MqttConnected(self, message: MqttConnected, sender: Any) -> None:
+        for actor in self.devices.values():  # level-triggered: re-assert after a broker outage
+            self.send(actor, Reassert("MQTT reconnected", message.at))
+
+    # --- supervision ---------------------------------------------------------------------------
+
+    def receiveMsg_ChildActorExited(self, message: ChildActorExited, sender: Any) -> None:
+        if self.stopping:
+            return
+        gone = message.childAddress
+        for equipment, actor in list(self.devices.items()):
+            if actor == gone:
+                logger.error("equipment {}: actor died, restarting it from the database", equipment)
+                self.devices.pop(equipment)
+                self.send(self._gateways().mqtt, UnregisterRoutes(equipment))
+                self.send(self._gateways().db, LoadInventory())  # respawns it with a fresh row
+                return
+        gateways = self._gateways()
+        if gone in (gateways.mqtt, gateways.db, gateways.clock, gateways.plans):
+            logger.critical("a gateway actor died ({}): stopping so systemd restarts us", gone)
+            if self.starter is not None:
+                self.send(self.starter, "fatal: gateway died")
+
+    # --- introspection -------------------------------------------------------------------------
+
+    def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
+        """Overview here; one equipment or gateway answers the requester itself."""
+        target: Any = None
+        if message.equipment is not None:
+            target = self.devices.get(message.equipment)
+        elif message.gateway is not None and self.gateways is not None:
+            target = getattr(self.gateways, message.gateway, None)
+        else:
+            self.send(sender, IntrospectReply(self._overview()))
+            return
+        if target is None:
+            what = message.equipment if message.equipment is not None else message.gateway
+            self.send(sender, IntrospectReply({"error": f"no such equipment or gateway: {what}"}))
+            return
+        self.send(target, Introspect(reply_to=sender))
+
+    def _overview(self) -> dict[str, Any]:
+        return {
+            "status": msgspec.to_builtins(self._status()),
+            "equipment": {
+                e: {"name": s.name, "typology": s.typology, "type": s.type_id,
+                    "mode": self.rows[e].mode if e in self.rows else None,
+                    "problem": s.problem, "devices": [d.id for d in s.devices]}
+                for e, s in sorted(self.specs.items())
+            },
+        }
+
+    # --- shutdown ------------------------------------------------------------------------------
+
+    def receiveMsg_Shutdown(self, message: Shutdown, sender: Any) -> None:
+        self.stopping = True
+        self.shutdown_requester = sender
+        if self.gateways is None:
+            self.send(sender, ShutdownDone())
+            return
+        self.send(self.gateways.mqtt, Shutdown())
+
+    def receiveMsg_ShutdownDone(self, message: ShutdownDone, sender: Any) -> None:
+        if self.shutdown_requester is not None:
+            self.send(self.shutdown_requester, ShutdownDone())
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _status(self) -> Status:
+        config = self._config()
+        return Status(
+            state="online",
+            version=package_version(),
+            started_at=self.started_at,
+            system_base=config.supervisor.system_base,
+            equipment=len(self.devices),
+            devices=self._device_count(),
+            faulty=sum(1 for s in self.specs.values() if s.problem),
+        )
+
+    def _device_count(self) -> int:
+        return sum(len(s.devices) for s in self.specs.values())
+
+    def _gateways(self) -> Gateways:
+        assert self.gateways is not None
+        return self.gateways
+
+    def _config(self) -> Config:
+        assert self.config is not None
+        return self.config

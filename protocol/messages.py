@@ -1,0 +1,302 @@
+"""Every message that crosses an actor boundary, as msgspec Structs.
+
+They live in one importable module because the multiproc Thespian bases pickle them: a class
+defined in `__main__` or inside a function cannot travel. Fields that hold a Thespian
+`ActorAddress` are typed `Any`. Structs are frozen: the simple base passes the same object to the
+receiver, so mutation would leak between actors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from protocol.config import Config
+from protocol.model import EquipmentRow, EquipmentSpec
+
+
+class Message(msgspec.Struct, frozen=True):
+    pass
+
+
+# --- events fed to the state machines (spec typologies.md §2) -----------------------------------
+
+
+class EmsDecision(Message):
+    """The EMS decision for the current quarter hour of one equipment."""
+
+    equipment: int
+    on: bool
+    slot_start: int
+    plan_id: int
+    at: float
+
+
+class ModeRequested(Message):
+    """A request to change the mode (20 manual, 30 piloted, ...) from some source."""
+
+    equipment: int
+    mode: int
+    source: str  # "screen", "viriya", "operator", "database", "socorel"
+    at: float
+
+
+class ForceStart(Message):
+    """Operator force start (`<base>/equipment/<id>/set` `{"start": true}`)."""
+
+    equipment: int
+    source: str
+    at: float
+
+
+class CommandReply(Message):
+    """A device or gateway answer to one command (Shelly Gen2 RPC reply, BLE gateway status)."""
+
+    request_id: str | None
+    ok: bool
+    detail: str = ""
+
+
+class DeviceReport(Message):
+    """What one inbound MQTT message said about one device, already validated and decoded."""
+
+    device: str
+    at: float
+    retained: bool = False
+    relay_on: bool | None = None  # the relay as the device reports it (not yet un-inverted)
+    power_w: float | None = None
+    energy_wh: float | None = None
+    online: bool | None = None
+    temperature_c: float | None = None
+    humidity: float | None = None
+    battery: int | None = None
+    reply: CommandReply | None = None
+
+
+class TimerFired(Message):
+    token: str
+    at: float  # the deadline it was armed for
+
+
+class Reassert(Message):
+    """Re-send the desired outputs (broker reconnected, operator refresh)."""
+
+    reason: str
+    at: float
+
+
+class RowChanged(Message):
+    """The equipment's database row was re-read (Viriya update, reconciliation)."""
+
+    row: EquipmentRow
+    at: float
+
+
+# --- effects returned by the state machines -----------------------------------------------------
+
+
+class SendCommand(Message):
+    device: str
+    action: str  # "ON" / "OFF" / "PRESS"
+    request_id: str
+
+
+class WriteState(Message):
+    """All columns of one transition, written in one transaction. None = leave unchanged."""
+
+    equipment: int
+    at: int
+    reason: str
+    mode: int | None = None
+    command_state: int | None = None
+    consigne: bool | None = None
+    started_at: int | None = None  # timestamp_derniere_mise_en_marche
+    programmed_at: int | None = None  # timestamp_derniere_programmation
+
+
+class WriteObserved(Message):
+    """Observed state from reports (etat_controle_id); batched by the DbGateway."""
+
+    equipment: int
+    control_state: int
+    at: int
+
+
+class ArmTimer(Message):
+    token: str
+    at: float
+
+
+class CancelTimer(Message):
+    token: str
+
+
+class NotifyDisplays(Message):
+    equipment: int
+
+
+class Event(Message):
+    """One line of the "why" journal of an equipment."""
+
+    equipment: int
+    at: float
+    reason: str
+    from_state: int | None = None
+    to_state: int | None = None
+
+
+class StopActor(Message):
+    reason: str
+
+
+# --- actor plumbing -----------------------------------------------------------------------------
+
+
+class Start(Message):
+    config: Config
+
+
+class Started(Message):
+    equipment: int
+    devices: int
+    problems: int
+
+
+class StartFailed(Message):
+    reason: str
+
+
+class Gateways(Message):
+    supervisor: Any
+    mqtt: Any
+    db: Any
+    clock: Any
+    plans: Any
+
+
+class DeviceInit(Message):
+    spec: EquipmentSpec
+    row: EquipmentRow
+    gateways: Gateways
+    at: float
+
+
+class DeviceReady(Message):
+    equipment: int
+
+
+class Route(Message):
+    """Inbound topic -> (device, codec, owning actor)."""
+
+    topic: str
+    device: Any  # DeviceSpec
+    actor: Any
+
+
+class RegisterRoutes(Message):
+    owner: int  # equipment id; replaces that owner's previous routes
+    routes: tuple[Route, ...]
+
+
+class UnregisterRoutes(Message):
+    owner: int
+
+
+class StimulusTargets(Message):
+    """Equipment id -> actor, for the stimulus topics (Viriya, operator)."""
+
+    targets: tuple[tuple[int, Any], ...]
+    supervisor: Any
+
+
+class Publish(Message):
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = False
+    expiry_s: int | None = None
+
+
+class DeviceReports(Message):
+    """One batch of decoded reports for one actor (one message per socket read)."""
+
+    reports: tuple[DeviceReport, ...]
+
+
+class MqttConnected(Message):
+    at: float
+
+
+class PublishStatus(Message):
+    """Ask the MqttGateway to publish the retained `<base>/status` document."""
+
+    payload: bytes
+
+
+class SetTimer(Message):
+    token: str
+    at: float
+
+
+class ClearTimer(Message):
+    token: str
+
+
+class ClearAllTimers(Message):
+    pass
+
+
+class Configure(Message):
+    config: Config
+
+
+class LoadInventory(Message):
+    pass
+
+
+class LoadRow(Message):
+    """Re-read one equipment row and send `RowChanged` to `reply_to`."""
+
+    equipment: int
+    source: str
+    reply_to: Any
+
+
+class Inventory(Message):
+    rows: tuple[EquipmentRow, ...]
+    specs: tuple[EquipmentSpec, ...]
+    error: str | None = None
+
+
+class PlanTargets(Message):
+    """Equipment id -> actor that receives its EMS decisions."""
+
+    targets: tuple[tuple[int, Any], ...]
+
+
+class Introspect(Message):
+    """Ask for an actor's state. To the supervisor: `equipment` or `gateway` ("mqtt", "db",
+    "plans", "clock") is forwarded there, and the answer goes straight to `reply_to`."""
+
+    equipment: int | None = None
+    gateway: str | None = None
+    reply_to: Any = None
+
+
+class IntrospectReply(Message):
+    data: dict[str, Any]
+
+
+class Shutdown(Message):
+    pass
+
+
+class ShutdownDone(Message):
+    pass
+
+
+class Tick(Message):
+    """A periodic self-message of an actor (poll, flush)."""
+
+    name: str

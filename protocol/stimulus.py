@@ -1,0 +1,105 @@
+"""Stimulus topics of the other programs and operators (spec interfaces.md §4), parsed purely.
+
+| topic                          | payload                                          |
+|--------------------------------|--------------------------------------------------|
+| `viriya/update/<id>`           | ignored: re-read equipment <id> from the database |
+| `<base>/equipment/<id>/set`    | `{"mode": "pilote"|"manuel"}`, `{"start": true}`, `{"refresh": true}` |
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from protocol.ids import Mode
+
+VIRIYA_FILTER = "viriya/update/+"
+
+
+class StimulusError(ValueError):
+    """A stimulus that cannot be applied; the message is published back to the operator."""
+
+
+class Reload(msgspec.Struct, frozen=True):
+    equipment: int
+    source: str
+
+
+class SetMode(msgspec.Struct, frozen=True):
+    equipment: int
+    mode: int
+    source: str
+
+
+class StartNow(msgspec.Struct, frozen=True):
+    equipment: int
+    source: str
+
+
+class Refresh(msgspec.Struct, frozen=True):
+    equipment: int
+    source: str
+
+
+Stimulus = Reload | SetMode | StartNow | Refresh
+
+
+class OperatorCommand(msgspec.Struct, forbid_unknown_fields=True):
+    mode: Literal["pilote", "manuel"] | None = None
+    start: Literal[True] | None = None
+    refresh: Literal[True] | None = None
+
+
+_operator_decoder = msgspec.json.Decoder(OperatorCommand)
+OPERATOR_MODES = {"pilote": Mode.PILOTE, "manuel": Mode.MANUEL}
+
+
+def operator_filter(base_topic: str) -> str:
+    return f"{base_topic}/equipment/+/set"
+
+
+def operator_error_topic(base_topic: str, equipment: str) -> str:
+    return f"{base_topic}/equipment/{equipment}/error"
+
+
+def parse(topic: str, payload: bytes, base_topic: str) -> Stimulus | None:
+    """The stimulus a message carries, None if the topic is not a stimulus topic.
+
+    Raises StimulusError for a stimulus topic with a bad id or payload.
+    """
+    parts = topic.split("/")
+    if len(parts) == 3 and parts[:2] == ["viriya", "update"]:
+        return Reload(_equipment_id(parts[2]), "viriya")
+    base = base_topic.split("/")
+    if len(parts) == len(base) + 3 and parts[: len(base)] == base and (
+        parts[len(base)] == "equipment" and parts[-1] == "set"
+    ):
+        return _operator(_equipment_id(parts[-2]), payload)
+    return None
+
+
+def _equipment_id(text: str) -> int:
+    if not text.isdigit() or len(text) > 9:
+        raise StimulusError(f"equipment id must be a positive integer, got {text!r}")
+    return int(text)
+
+
+def _operator(equipment: int, payload: bytes) -> Stimulus:
+    try:
+        command = _operator_decoder.decode(payload)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise StimulusError(f"invalid command: {exc}") from None
+    given = [name for name in ("mode", "start", "refresh") if getattr(command, name) is not None]
+    if len(given) != 1:
+        raise StimulusError('expected exactly one of "mode", "start", "refresh"')
+    if command.mode is not None:
+        return SetMode(equipment, OPERATOR_MODES[command.mode], "operator")
+    if command.start:
+        return StartNow(equipment, "operator")
+    return Refresh(equipment, "operator")
+
+
+def encode_error(error: str) -> bytes:
+    """The body published on `<base>/equipment/<id>/error`."""
+    return msgspec.json.encode({"error": error})

@@ -1,0 +1,329 @@
+"""Rules shared by every typology (spec typologies.md §3): observed state, command lifecycle,
+transitions that write all their columns at once and say why.
+
+Every function is pure: `(state, ..., now) -> (state, effects)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from protocol.ids import ControlState, Usage
+from protocol.messages import (
+    ArmTimer,
+    CancelTimer,
+    DeviceReport,
+    Event,
+    Message,
+    NotifyDisplays,
+    SendCommand,
+    WriteObserved,
+    WriteState,
+)
+from protocol.model import DeviceSpec
+from protocol.typologies.state import DeviceView, MachineState, Output
+
+Effects = list[Message]
+Step = tuple[MachineState, Effects]
+
+ACK = "ack"
+RETRY = "retry"
+MIN_SWITCH = "min-switch"
+STALE = "stale:"
+
+replace = msgspec.structs.replace
+
+
+# --- transitions ---------------------------------------------------------------------------------
+
+
+def transition(
+    state: MachineState,
+    now: float,
+    reason: str,
+    *,
+    command_state: int | None = None,
+    mode: int | None = None,
+    consigne: bool | None = None,
+    started: bool = False,
+    write_mode: bool = True,
+) -> Step:
+    """Change the database-visible state; one WriteState with every changed column, one Event."""
+    changes: dict[str, object] = {}
+    if command_state is not None and command_state != state.command_state:
+        changes["command_state"] = command_state
+    if mode is not None and mode != state.mode:
+        changes["mode"] = mode
+    if consigne is not None and consigne != state.consigne:
+        changes["consigne"] = consigne
+    if started:
+        changes["started_at"] = int(now)
+    if not changes:
+        return state, []
+    new = replace(
+        state,
+        command_state=changes.get("command_state", state.command_state),
+        mode=changes.get("mode", state.mode),
+        consigne=changes.get("consigne", state.consigne),
+        started_at=int(now) if started else state.started_at,
+    )
+    columns = dict(changes)
+    if "mode" in changes:
+        new = replace(new, programmed_at=int(now))
+        if write_mode:
+            columns["programmed_at"] = int(now)
+        else:
+            del columns["mode"]  # the database already holds it (someone else changed it)
+    effects: Effects = [Event(state.spec.id, now, reason, state.command_state, new.command_state)]
+    if columns:
+        effects.append(WriteState(equipment=state.spec.id, at=int(now), reason=reason, **columns))  # type: ignore[arg-type]
+    effects.append(NotifyDisplays(state.spec.id))
+    return new, effects
+
+
+def note(state: MachineState, now: float, reason: str) -> Effects:
+    """An Event without a state change (a decision that changed nothing visible)."""
+    return [Event(state.spec.id, now, reason, state.command_state, state.command_state)]
+
+
+# --- observed state (rule 3.3) -------------------------------------------------------------------
+
+
+def stale_after(device: DeviceSpec, state: MachineState) -> float:
+    return device.report_period_s * state.spec.control.stale_factor
+
+
+def measuring_device(state: MachineState) -> DeviceSpec | None:
+    """The device whose reports say whether the equipment is on."""
+    for usage in (Usage.MEASURE, Usage.MEASURE_SWITCH, Usage.SWITCH):
+        device = state.spec.device(usage)
+        if device is not None:
+            return device
+    return None
+
+
+def observed_state(state: MachineState, now: float) -> int:
+    """15 / 25 / 60 / 70 from reports only; keeps the current value when reports say nothing."""
+    device = measuring_device(state)
+    if device is None:
+        return state.control_state
+    view = state.devices.get(device.id, DeviceView())
+    limit = stale_after(device, state)
+    if view.online is False:
+        return ControlState.ERRCOM
+    if view.last_seen is None:
+        if now - state.booted_at >= limit:
+            return ControlState.INCONNU  # nothing heard since start
+    elif now - view.last_seen >= limit:
+        return ControlState.ERRCOM
+    inverted = state.output is not None and state.output.device == device.id and state.output.inverted
+    relay = view.relay_on
+    if relay is not None and inverted:
+        return ControlState.OFF if relay else ControlState.ON  # the power reading is meaningless
+    if view.power_w is not None and view.power_w >= state.spec.control.on_threshold_w:
+        return ControlState.ON
+    if relay is not None:
+        return ControlState.ON if relay else ControlState.OFF
+    if view.power_w is not None:
+        return ControlState.OFF
+    return state.control_state
+
+
+def refresh_observed(state: MachineState, now: float) -> Step:
+    value = observed_state(state, now)
+    if value == state.control_state:
+        return state, []
+    return replace(state, control_state=value), [
+        WriteObserved(state.spec.id, value, int(now)),
+        NotifyDisplays(state.spec.id),
+    ]
+
+
+def record_report(state: MachineState, report: DeviceReport) -> MachineState:
+    """Fold a report into the device views. Retained messages are state, not signs of life."""
+    view = state.devices.get(report.device, DeviceView())
+    view = replace(
+        view,
+        relay_on=report.relay_on if report.relay_on is not None else view.relay_on,
+        power_w=report.power_w if report.power_w is not None else view.power_w,
+        energy_wh=report.energy_wh if report.energy_wh is not None else view.energy_wh,
+        online=report.online if report.online is not None else view.online,
+        last_seen=view.last_seen if report.retained else report.at,
+    )
+    if report.online is True and not report.retained:
+        view = replace(view, last_seen=report.at)
+    return replace(state, devices={**state.devices, report.device: view})
+
+
+def arm_stale_timers(state: MachineState, now: float, devices: Sequence[DeviceSpec]) -> Effects:
+    return [stale_timer(state, d, now) for d in devices]
+
+
+def stale_timer(state: MachineState, device: DeviceSpec, heard_at: float) -> ArmTimer:
+    return ArmTimer(STALE + device.id, heard_at + stale_after(device, state))
+
+
+def power_of(state: MachineState) -> float | None:
+    device = measuring_device(state)
+    if device is None:
+        return None
+    return state.devices.get(device.id, DeviceView()).power_w
+
+
+def has_power_measure(state: MachineState) -> bool:
+    """Whether a device measures this equipment's power (the inverted relay's reading does not)."""
+    device = measuring_device(state)
+    if device is None or device.usage == Usage.SWITCH:
+        return False
+    return not (state.output and state.output.device == device.id and state.output.inverted)
+
+
+# --- command lifecycle (rules 3.1, 3.2, 3.8) -----------------------------------------------------
+
+
+def drive(state: MachineState, desired_on: bool | None, now: float, *, reassert: bool = False) -> Step:
+    """Make the switch output follow `desired_on`; send only what is needed.
+
+    A change within `min_switch_s` of the previous change is deferred, not dropped. `reassert`
+    re-sends an acknowledged target (level-triggered: reconnects, slot boundaries, contradictions).
+    """
+    state = replace(state, desired_on=desired_on)
+    output = state.output
+    if output is None or desired_on is None:
+        return state, []
+    target = desired_on != output.inverted
+    in_flight = output.attempt > 0 or output.retry_at is not None
+    if output.target == target and (in_flight or output.deferred_until is not None):
+        return state, []  # already working on it
+    if output.target == target and output.commanded == target and not reassert:
+        return state, []
+    was_deferred = output.deferred_until is not None
+    output = replace(output, target=target, deferred_until=None)
+    if target == output.commanded and not reassert and not in_flight:
+        # Back to what was last commanded before a deferred change went out: nothing to send.
+        return replace(state, output=output), [CancelTimer(MIN_SWITCH)] if was_deferred else []
+    is_change = output.commanded is not None and target != output.commanded
+    min_switch = state.spec.control.min_switch_s
+    if is_change and output.changed_at is not None and now < output.changed_at + min_switch:
+        until = output.changed_at + min_switch
+        output = replace(output, deferred_until=until, attempt=0, ack_deadline=None, retry_at=None)
+        effects: Effects = [ArmTimer(MIN_SWITCH, until), CancelTimer(ACK), CancelTimer(RETRY)]
+        effects += note(state, now, f"switch {'ON' if target else 'OFF'} deferred by min_switch_s")
+        return replace(state, output=output), effects
+    return _send(replace(state, output=output), now, attempt=1)
+
+
+def release(state: MachineState) -> Step:
+    """Stop driving the output: no ack awaited, no retry, no deferred change."""
+    output = state.output
+    if output is None:
+        return replace(state, desired_on=None), []
+    output = replace(output, attempt=0, ack_deadline=None, retry_at=None, deferred_until=None)
+    effects: Effects = [CancelTimer(ACK), CancelTimer(RETRY), CancelTimer(MIN_SWITCH)]
+    return replace(state, desired_on=None, output=output), effects
+
+
+def _send(state: MachineState, now: float, attempt: int) -> Step:
+    output = state.output
+    assert output is not None and output.target is not None
+    sequence = state.sequence + 1
+    request_id = f"{state.spec.id}-{sequence}"
+    if attempt == 1:
+        changing = output.commanded is not None and output.commanded != output.target
+        changed_at = now if changing or output.commanded is None else output.changed_at
+    else:  # a retry repeats the command in flight: no new change
+        changing, changed_at = output.changing, output.changed_at
+    deadline = now + state.spec.control.ack_timeout_s
+    output = replace(
+        output,
+        commanded=output.target,
+        request_id=request_id,
+        attempt=attempt,
+        sent_at=now,
+        ack_deadline=deadline,
+        retry_at=None,
+        deferred_until=None,
+        changed_at=changed_at,
+        changing=changing,
+    )
+    action = "ON" if output.target else "OFF"
+    return replace(state, output=output, sequence=sequence), [
+        SendCommand(output.device, action, request_id),
+        ArmTimer(ACK, deadline),
+        CancelTimer(MIN_SWITCH),
+    ]
+
+
+def on_ack_timeout(state: MachineState, now: float) -> tuple[MachineState, Effects, bool]:
+    """The ack did not come: schedule the next retry, or give up. Returns (state, effects, failed)."""
+    output = state.output
+    assert output is not None
+    delays = state.spec.control.retry_delays_s
+    if output.attempt <= len(delays):
+        retry_at = now + delays[output.attempt - 1]
+        output = replace(output, ack_deadline=None, retry_at=retry_at)
+        return replace(state, output=output), [ArmTimer(RETRY, retry_at)], False
+    output = replace(output, attempt=0, ack_deadline=None, retry_at=None)
+    return replace(state, output=output), [], True
+
+
+def on_retry(state: MachineState, now: float) -> Step:
+    output = state.output
+    assert output is not None
+    return _send(replace(state, output=replace(output, retry_at=None)), now, output.attempt + 1)
+
+
+def on_min_switch(state: MachineState, now: float) -> Step:
+    output = state.output
+    assert output is not None
+    output = replace(output, deferred_until=None)
+    return _send(replace(state, output=output), now, attempt=1)
+
+
+def is_ack(output: Output, report: DeviceReport) -> bool:
+    """A fresh relay report equal to the command in flight, received after it was sent."""
+    return (
+        output.attempt > 0
+        and report.device == output.device
+        and not report.retained
+        and report.relay_on is not None
+        and report.relay_on == output.commanded
+        and output.sent_at is not None
+        and report.at >= output.sent_at
+    )
+
+
+def acknowledge(state: MachineState) -> Step:
+    output = state.output
+    assert output is not None
+    output = replace(output, attempt=0, ack_deadline=None, retry_at=None)
+    return replace(state, output=output), [CancelTimer(ACK), CancelTimer(RETRY)]
+
+
+def stop_waiting(state: MachineState) -> Step:
+    """The device went offline: stop expecting acks; the target is re-asserted when it returns."""
+    output = state.output
+    if output is None or (output.attempt == 0 and output.retry_at is None):
+        return state, []
+    output = replace(output, attempt=0, ack_deadline=None, retry_at=None)
+    return replace(state, output=output), [CancelTimer(ACK), CancelTimer(RETRY)]
+
+
+def output_matches(state: MachineState) -> bool:
+    """The switch device reports the relay state we want."""
+    output = state.output
+    if output is None or output.target is None:
+        return False
+    view = state.devices.get(output.device, DeviceView())
+    return view.relay_on == output.target
+
+
+def equipment_relay_on(state: MachineState) -> bool | None:
+    """Whether the switch output powers the equipment, from the device's last relay report."""
+    output = state.output
+    if output is None:
+        return None
+    relay = state.devices.get(output.device, DeviceView()).relay_on
+    return None if relay is None else relay != output.inverted

@@ -1,0 +1,64 @@
+"""The state every typology machine carries, and what it knows of its devices.
+
+Frozen Structs: a step returns a new state, never mutates the old one (determinism, and the
+Thespian simple base hands the same object to every receiver).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from protocol.model import EquipmentSpec
+
+
+class DeviceView(msgspec.Struct, frozen=True):
+    """The latest facts reported by one device."""
+
+    relay_on: bool | None = None  # as the device reports it (inversion not applied)
+    power_w: float | None = None
+    energy_wh: float | None = None
+    online: bool | None = None
+    last_seen: float | None = None  # last fresh (non-retained) message
+
+
+class Output(msgspec.Struct, frozen=True):
+    """Command lifecycle of one switch output: sent -> acknowledged, with bounded retries."""
+
+    device: str
+    inverted: bool = False
+    target: bool | None = None  # relay state we want
+    commanded: bool | None = None  # relay state of the last command sent
+    request_id: str | None = None
+    attempt: int = 0  # attempts of the command awaiting its ack; 0 = nothing awaited
+    sent_at: float | None = None
+    ack_deadline: float | None = None
+    retry_at: float | None = None
+    deferred_until: float | None = None  # a change held back by anti short-cycling
+    changed_at: float | None = None  # last command that changed the relay
+    changing: bool = False  # the command in flight changes a known relay state
+
+
+class MachineState(msgspec.Struct, frozen=True):
+    spec: EquipmentSpec
+    machine: str  # "switchable", "observer", "faulty"
+    mode: int
+    command_state: int
+    control_state: int
+    consigne: bool
+    started_at: int  # timestamp_derniere_mise_en_marche
+    programmed_at: int  # timestamp_derniere_programmation
+    booted_at: float  # when this machine started (for "nothing heard since start")
+    desired_on: bool | None = None  # equipment power we want; None = not ours to decide
+    output: Output | None = None
+    devices: dict[str, DeviceView] = {}
+    ems_on: bool | None = None  # decision of the current slot, None when there is no plan
+    ems_slot: int | None = None
+    ems_plan: int | None = None
+    start_verified: bool = False  # a start of the current arming was verified (at most one)
+    verify_deadline: float | None = None
+    low_power_since: float | None = None  # cycle end detection
+    error: str | None = None  # why we are in state 30
+    error_kind: str | None = None  # "ack", "start", "config"
+    released: bool = False  # the single release ON of mode 70 was sent
+    conflicts: int = 0  # reports that contradicted the acknowledged output
+    sequence: int = 0  # request id counter (deterministic ids)
