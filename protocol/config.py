@@ -183,7 +183,7 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
 def config_from_mapping(
     raw: dict[str, Any], source: str = "<config>", environ: Mapping[str, str] | None = None
 ) -> Config:
-    raw = _apply_environment(raw, os.environ if environ is None else environ)
+    raw = _apply_environment(raw, os.environ if environ is None else environ, source)
     try:
         config = msgspec.convert(raw, Config, str_keys=True)
     except msgspec.ValidationError as exc:
@@ -195,7 +195,9 @@ def config_from_mapping(
     return config
 
 
-def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+def _apply_environment(
+    raw: dict[str, Any], environ: Mapping[str, str], source: str
+) -> dict[str, Any]:
     merged = {section: dict(values) if isinstance(values, dict) else values
               for section, values in raw.items()}
     for variable, (section, key, parse) in ENVIRONMENT.items():
@@ -206,7 +208,8 @@ def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[
             value = parse(text)
         except ValueError:
             raise ConfigError(
-                f"environment {variable}: expected {parse.__name__}, got {text!r}"
+                f"config file {source}: environment {variable}: expected {parse.__name__}, "
+                f"got {text!r}"
             ) from None
         target = merged.setdefault(section, {})
         if isinstance(target, dict):
