@@ -219,7 +219,7 @@ def _apply_environment(
 
 def _describe(exc: msgspec.ValidationError) -> str:
     """`Expected int, got str - at $.mqtt.port` -> `mqtt.port: expected int, got str`."""
-    message = str(exc)
+    message = str(exc).replace("\r", "\\r").replace("\n", "\\n")  # a quoted TOML key may hold one
     key_error = re.match(r"(?P<what>.*) - at `key` in `\$\.?(?P<path>[^`]*)`", message)
     if key_error:
         return f"{key_error['path']}: bad key: {_lower_first(key_error['what'])}"
