@@ -231,9 +231,10 @@ def _send(state: MachineState, now: float, attempt: int) -> Step:
     sequence = state.sequence + 1
     request_id = f"{state.spec.id}-{sequence}"
     if attempt == 1:
-        # The first command re-asserts the state the database records: not counted as a change.
+        # The first command may change the relay too (the database can be stale): it counts for
+        # anti short-cycling, but it is not a switch-on to report to the EMS.
         changing = output.commanded is not None and output.commanded != output.target
-        changed_at = now if changing else output.changed_at
+        changed_at = now if changing or output.commanded is None else output.changed_at
     else:  # a retry repeats the command in flight: no new change
         changing, changed_at = output.changing, output.changed_at
     deadline = now + state.spec.control.ack_timeout_s

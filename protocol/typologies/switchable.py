@@ -121,17 +121,17 @@ def _on_mode(state: MachineState, mode: int, source: str, now: float) -> Step:
     if mode == Mode.PILOTE:
         return _arm(state, now, reason, write_mode)
     # 1 non_pilote, 10 installation, 70 desactive, 80 suppr: not ours to drive (rule 3.5).
-    released = state.released
     left_off = _left_off_by_us(state)
     state, effects = c.release(state)
-    if mode == Mode.DESACTIVE and not state.released and left_off:
-        state, more = c.drive(state, True, now)  # the single release ON: never leave it unpowered
+    if mode == Mode.DESACTIVE and left_off:
+        # The single release ON: never leave a household unpowered. Once sent, the last command
+        # is ON, so a second entry into 70 sends nothing more.
+        state, more = c.drive(state, True, now)
         effects += more
-        released = True
     state, more = c.transition(state, now, reason, mode=mode, write_mode=write_mode,
                                command_state=CS.NON_COMMANDE)
-    state = replace(state, desired_on=None, released=released, error=None, error_kind=None,
-                    verify_deadline=None, low_power_since=None)
+    state = replace(state, desired_on=None, error=None, error_kind=None, verify_deadline=None,
+                    low_power_since=None)
     effects += more + [CancelTimer(VERIFY), CancelTimer(CYCLE_END)]
     if mode == Mode.SUPPR:
         effects.append(StopActor(reason))
@@ -154,8 +154,7 @@ def _arm(state: MachineState, now: float, reason: str, write_mode: bool) -> Step
         desired, command_state, consigne = False, CS.PILOTE_STAND_BY, False
     state, effects = c.transition(state, now, reason, mode=Mode.PILOTE, write_mode=write_mode,
                                   command_state=command_state, consigne=consigne)
-    state = replace(state, start_verified=False, error=None, error_kind=None, released=False,
-                    verify_deadline=None, low_power_since=None)
+    state = replace(state, error=None, error_kind=None, verify_deadline=None, low_power_since=None)
     state, more = c.drive(state, desired, now)
     return state, effects + [CancelTimer(VERIFY), CancelTimer(CYCLE_END)] + more
 
@@ -187,8 +186,7 @@ def _follow(state: MachineState, on: bool, now: float, reason: str) -> Step:
 
 
 def _may_start(state: MachineState) -> bool:
-    if state.start_verified:
-        return False  # at most one start per arming
+    # At most one start per arming: a verified start moves the equipment to mode 20.
     return state.command_state in (CS.PILOTE_STAND_BY, CS.ERR)
 
 
@@ -294,8 +292,7 @@ def _started(state: MachineState, now: float, reason: str) -> Step:
     """Start verified: the EMS must see mode 20 and the start time (rules 3.6, 3.7)."""
     state, effects = c.transition(state, now, reason, command_state=CS.MANUEL_PILOTE_ON,
                                   mode=Mode.MANUEL, started=True)
-    state = replace(state, start_verified=True, verify_deadline=None, error=None, error_kind=None,
-                    low_power_since=None)
+    state = replace(state, verify_deadline=None, error=None, error_kind=None, low_power_since=None)
     return state, effects + [CancelTimer(VERIFY)]
 
 

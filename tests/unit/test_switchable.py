@@ -1,0 +1,329 @@
+"""Table tests of typologies 120 and 190: one test per transition row of spec typologies.md §4."""
+
+from __future__ import annotations
+
+from protocol.ids import CommandState as CS
+from protocol.ids import ControlState, Mode
+from protocol.messages import EmsDecision, ForceStart, ModeRequested, Reassert, RowChanged, SendCommand
+from tests.harness import Harness, equipment_row, make_spec
+
+WASHER = 112  # triggered
+TANK = 131  # continuous
+
+
+def harness(type_id: int = WASHER, typology: int = 120, mode: int = 30, command_state: int = 11,
+            consigne: bool = False, **control: object) -> Harness:
+    row = equipment_row(type_id=type_id, typology=typology, mode=mode, command_state=command_state,
+                        consigne=consigne)
+    control.setdefault("min_switch_s", 0)
+    return Harness(make_spec(row, **control), row).start()
+
+
+def decide(h: Harness, on: bool, plan: int = 7) -> None:
+    h.feed(EmsDecision(1, on, int(h.now // 900 * 900), plan, h.now))
+
+
+def actions(h: Harness) -> list[str]:
+    return [c.action for _, c in h.commands]
+
+
+# --- start-up ------------------------------------------------------------------------------------
+
+
+def test_startup_reasserts_what_the_database_says_and_nothing_more() -> None:
+    h = harness(mode=30, command_state=11)
+    assert actions(h) == ["OFF"]
+    assert h.state is not None and h.state.command_state == CS.PILOTE_STAND_BY
+    assert h.writes == []  # the row already says 11
+
+
+def test_startup_in_manual_switches_on_and_writes_nothing() -> None:
+    h = harness(mode=20, command_state=13)
+    assert actions(h) == ["ON"]
+    assert h.writes == []
+
+
+def test_startup_of_a_disabled_equipment_sends_nothing_and_writes_99() -> None:
+    h = harness(mode=70, command_state=11)
+    assert h.commands == []
+    assert h.row.command_state == CS.NON_COMMANDE
+
+
+# --- modes ---------------------------------------------------------------------------------------
+
+
+def test_manual_requested_switches_on_state_13_and_stamps_programmation() -> None:
+    h = harness()
+    h.obey()
+    h.feed(ModeRequested(1, Mode.MANUEL, "screen", h.now))
+    assert h.last_command == SendCommand("A101", "ON", "1-2")
+    assert h.row.mode == Mode.MANUEL and h.row.command_state == CS.MANUEL_ON
+    assert h.row.programmed_at == int(h.now)
+    assert len(h.writes) == 1  # one transaction for the whole transition
+
+
+def test_piloted_requested_triggered_switches_off_and_waits_in_11() -> None:
+    h = harness(mode=20, command_state=13)
+    h.obey()
+    h.feed(ModeRequested(1, Mode.PILOTE, "screen", h.now))
+    assert h.last_command is not None and h.last_command.action == "OFF"
+    assert (h.row.mode, h.row.command_state, h.row.consigne) == (Mode.PILOTE, CS.PILOTE_STAND_BY, False)
+
+
+def test_piloted_requested_continuous_follows_the_current_decision() -> None:
+    h = harness(type_id=TANK, mode=20, command_state=13)
+    h.obey()
+    decide(h, on=False)  # recorded while manual, not applied
+    assert actions(h) == ["ON"]
+    h.feed(ModeRequested(1, Mode.PILOTE, "viriya", h.now))
+    assert actions(h) == ["ON", "OFF"]
+    assert h.row.command_state == CS.PILOTE_STAND_BY
+
+
+def test_mode_change_made_in_the_database_is_applied_without_rewriting_the_mode() -> None:
+    h = harness()
+    h.obey()
+    h.feed(RowChanged(equipment_row(mode=Mode.MANUEL), h.now))
+    assert h.last_command is not None and h.last_command.action == "ON"
+    assert h.writes[-1].mode is None and h.writes[-1].command_state == CS.MANUEL_ON
+
+
+def test_disabled_releases_an_equipment_we_left_off_exactly_once() -> None:
+    h = harness()
+    h.obey()  # OFF acknowledged: we hold it off
+    h.feed(ModeRequested(1, Mode.DESACTIVE, "socorel", h.now))
+    assert actions(h) == ["OFF", "ON"]
+    assert h.row.command_state == CS.NON_COMMANDE
+    h.obey()
+    h.report(relay_on=False)  # someone switches it off locally: not ours any more
+    h.feed(Reassert("MQTT reconnected", h.now))
+    assert actions(h) == ["OFF", "ON"]
+
+
+def test_suppressed_stops_the_actor() -> None:
+    h = harness()
+    h.feed(ModeRequested(1, Mode.SUPPR, "operator", h.now))
+    assert h.stopped
+
+
+# --- triggered start -----------------------------------------------------------------------------
+
+
+def test_triggered_start_is_verified_by_power_then_goes_manual() -> None:
+    h = harness()
+    h.obey()
+    h.advance(60)
+    decide(h, on=True)
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION and h.row.consigne is True
+    h.obey(power_on_w=1800.0)
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON
+    assert h.row.mode == Mode.MANUEL  # the EMS must not plan it again
+    assert h.row.started_at == int(h.now)
+    assert h.row.control_state == ControlState.ON
+
+
+def test_cycle_end_after_power_stays_low_for_cycle_end_s() -> None:
+    h = harness(cycle_end_s=300)
+    h.obey()
+    decide(h, on=True)
+    h.obey(power_on_w=1800.0)
+    h.advance(30)
+    h.report(power_w=2.0)
+    h.advance(299)
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON
+    h.advance(2)
+    assert h.row.command_state == CS.MANUEL_ON
+
+
+def test_power_back_up_cancels_the_cycle_end() -> None:
+    h = harness(cycle_end_s=300)
+    h.obey()
+    decide(h, on=True)
+    h.obey(power_on_w=1800.0)
+    h.report(power_w=2.0)
+    h.advance(200)
+    h.report(power_w=900.0)  # heating phase after a pause
+    h.advance(400)
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON
+
+
+def test_start_without_power_rise_goes_to_err_and_stays_piloted() -> None:
+    h = harness(verify_s=180)
+    h.obey()
+    decide(h, on=True)
+    h.obey(power_on_w=0.5)
+    h.advance(181)
+    assert h.row.command_state == CS.ERR and h.row.mode == Mode.PILOTE
+    assert "no power rise" in h.events[-1].reason
+
+
+def test_err_after_a_failed_start_clears_when_the_household_starts_the_machine() -> None:
+    h = harness(verify_s=180)
+    h.obey()
+    decide(h, on=True)
+    h.obey(power_on_w=0.5)
+    h.advance(181)
+    h.report(power_w=1500.0)
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON and h.row.mode == Mode.MANUEL
+
+
+def test_a_start_is_made_at_most_once_per_arming() -> None:
+    h = harness()
+    h.obey()
+    decide(h, on=True)
+    h.obey(power_on_w=1800.0)
+    decide(h, on=True)  # a stale plan says on again: the machine is already manual
+    h.feed(ModeRequested(1, Mode.PILOTE, "screen", h.now))  # a new arming
+    h.obey()
+    decide(h, on=True)
+    starts = [w for w in h.writes if w.command_state == CS.PILOTE_EN_ACTIVATION]
+    assert len(starts) == 2
+
+
+def test_operator_force_start() -> None:
+    h = harness()
+    h.obey()
+    h.feed(ForceStart(1, "operator", h.now))
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION
+    assert "force start" in h.events[-1].reason
+
+
+def test_restart_during_activation_decides_from_reports_without_a_second_start() -> None:
+    h = harness(command_state=CS.PILOTE_EN_ACTIVATION, consigne=True)
+    assert actions(h) == ["ON"]  # re-asserting power is not a second start
+    h.report(relay_on=True)
+    h.report(power_w=1700.0)
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON and h.row.mode == Mode.MANUEL
+
+
+# --- continuous ----------------------------------------------------------------------------------
+
+
+def test_continuous_follows_each_slot_and_reasserts_at_every_boundary() -> None:
+    h = harness(type_id=TANK)
+    h.obey()
+    decide(h, on=True)
+    h.obey()
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON and h.row.consigne is True
+    assert h.row.started_at == int(h.now)  # the EMS 12-hour rule needs it
+    h.advance(900)
+    decide(h, on=True)
+    assert actions(h) == ["OFF", "ON", "ON"]  # re-asserted although unchanged
+    h.obey()
+    h.advance(900)
+    decide(h, on=False)
+    assert actions(h)[-1] == "OFF"
+    assert h.row.command_state == CS.PILOTE_STAND_BY and h.row.consigne is False
+
+
+# --- command lifecycle ---------------------------------------------------------------------------
+
+
+def test_retries_at_5_15_45_s_then_err_then_recovery_by_report() -> None:
+    h = harness(ack_timeout_s=10, retry_delays_s=[5, 15, 45])
+    start = h.now
+    h.advance(200)
+    sent_at = [t - start for t, _ in h.commands]
+    assert sent_at == [0, 15, 40, 95]
+    assert h.row.command_state == CS.ERR
+    assert "did not acknowledge OFF after 4 attempts" in h.events[-1].reason
+    h.report(relay_on=False)
+    assert h.row.command_state == CS.PILOTE_STAND_BY
+
+
+def test_a_retained_report_never_acknowledges() -> None:
+    h = harness()
+    h.report(relay_on=False, retained=True)
+    h.advance(11)
+    assert h.state is not None and h.state.output is not None and h.state.output.retry_at is not None
+
+
+def test_a_report_contradicting_the_acknowledged_output_is_reasserted() -> None:
+    h = harness()
+    h.obey()
+    h.report(relay_on=True)  # the household pressed the plug's button
+    assert actions(h) == ["OFF", "OFF"]
+    assert h.state is not None and h.state.conflicts == 1
+
+
+def test_anti_short_cycling_defers_the_second_change() -> None:
+    h = harness(type_id=TANK, min_switch_s=60)
+    h.obey()
+    decide(h, on=True)
+    h.obey()
+    h.advance(10)
+    decide(h, on=False)
+    assert actions(h) == ["OFF", "ON"]
+    h.advance(49)
+    assert actions(h) == ["OFF", "ON"]
+    h.advance(2)
+    assert actions(h) == ["OFF", "ON", "OFF"]
+    changes = [t for t, c in h.commands[1:]]
+    assert changes[1] - changes[0] >= 60
+
+
+def test_offline_device_is_errcom_and_is_reasserted_when_back() -> None:
+    h = harness()
+    h.obey()
+    h.report(online=False)
+    assert h.row.control_state == ControlState.ERRCOM
+    h.report(online=True)
+    assert actions(h) == ["OFF", "OFF"]
+
+
+def test_silence_makes_errcom_then_a_report_clears_it() -> None:
+    h = harness()  # Shelly plug: reports every 30 s, stale after 90 s
+    h.obey()
+    h.advance(91)
+    assert h.row.control_state == ControlState.ERRCOM
+    h.report(relay_on=False)
+    assert h.row.control_state == ControlState.OFF
+
+
+def test_nothing_heard_since_start_is_unknown() -> None:
+    h = harness()
+    h.advance(91)
+    assert h.row.control_state == ControlState.INCONNU
+
+
+# --- 190 inverted relay --------------------------------------------------------------------------
+
+
+def test_inverted_relay_inverts_commands_and_reports() -> None:
+    h = harness(type_id=TANK, typology=190)
+    assert actions(h) == ["ON"]  # held off: relay ON
+    h.obey()
+    assert h.row.control_state == ControlState.OFF
+    decide(h, on=True)
+    assert actions(h) == ["ON", "OFF"]
+    h.obey()
+    assert h.row.control_state == ControlState.ON
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON
+
+
+def test_inverted_relay_ignores_the_power_reading() -> None:
+    h = harness(type_id=TANK, typology=190)
+    h.obey()
+    h.report(power_w=0.0)  # a pilot wire carries no power
+    assert h.row.control_state == ControlState.OFF
+    h.report(power_w=2000.0)
+    assert h.row.control_state == ControlState.OFF
+
+
+# --- faulty and observed-only --------------------------------------------------------------------
+
+
+def test_unsupported_typology_goes_to_err_with_the_reason_and_sends_nothing() -> None:
+    h = harness(typology=130)
+    assert h.commands == []
+    assert h.row.command_state == CS.ERR
+    assert "130" in h.events[0].reason
+
+
+def test_measured_only_equipment_is_never_commanded() -> None:
+    h = harness(type_id=410, typology=200, mode=1, command_state=15 - 14)
+    h.report(relay_on=True)
+    h.report(power_w=3000.0)
+    assert h.commands == []
+    assert h.row.command_state == CS.NON_COMMANDE
+    assert h.row.control_state == ControlState.ON
