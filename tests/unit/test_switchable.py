@@ -249,6 +249,7 @@ def test_a_report_contradicting_the_acknowledged_output_is_reasserted() -> None:
 def test_anti_short_cycling_defers_the_second_change() -> None:
     h = harness(type_id=TANK, min_switch_s=60)
     h.obey()
+    h.advance(60)
     decide(h, on=True)
     h.obey()
     h.advance(10)
@@ -260,6 +261,15 @@ def test_anti_short_cycling_defers_the_second_change() -> None:
     assert actions(h) == ["OFF", "ON", "OFF"]
     changes = [t for t, c in h.commands[1:]]
     assert changes[1] - changes[0] >= 60
+
+
+def test_the_startup_command_counts_for_anti_short_cycling() -> None:
+    h = harness(min_switch_s=60)  # re-asserts OFF: the relay may have switched
+    h.obey()
+    decide(h, on=True)
+    assert actions(h) == ["OFF"]
+    h.advance(60)
+    assert actions(h) == ["OFF", "ON"]
 
 
 def test_offline_device_is_errcom_and_is_reasserted_when_back() -> None:
