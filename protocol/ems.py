@@ -46,7 +46,8 @@ def next_boundary(t: float) -> int:
 def plan_from_row(row: Sequence[object]) -> Plan:
     """(id, first_valid_timestamp, machine_id, decisions_0..decisions_95) -> Plan."""
     if len(row) != 3 + SLOTS:
-        raise PlanError(f"result row has {len(row)} columns, expected {3 + SLOTS}")
+        name = f" {row[0]!r}" if row else ""
+        raise PlanError(f"result row{name} has {len(row)} columns, expected {3 + SLOTS}")
     plan_id, first_valid, machine_id, *decisions = row
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (plan_id, first_valid, machine_id)):
         raise PlanError(f"result row {plan_id!r}: id, first_valid_timestamp and machine_id must be integers")
