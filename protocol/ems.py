@@ -103,8 +103,12 @@ def prune(book: PlanBook, t: float) -> PlanBook:
 def _keep(plans: Iterable[Plan], t: float) -> tuple[Plan, ...]:
     plans = list(plans)
     current = applicable_plan(plans, t)
-    future = [p for p in plans if p.first_valid_timestamp > t]
-    kept = ([current] if current else []) + future
+    future: dict[int, Plan] = {}  # one per start: a re-run's smaller id can never apply
+    for p in plans:
+        start = p.first_valid_timestamp
+        if start > t and (start not in future or p.id > future[start].id):
+            future[start] = p
+    kept = ([current] if current else []) + list(future.values())
     return tuple(sorted(kept, key=lambda p: (p.first_valid_timestamp, p.id)))
 
 
