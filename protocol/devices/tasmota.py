@@ -124,4 +124,6 @@ def _decode(decoder: msgspec.json.Decoder, payload: bytes):  # type: ignore[no-u
         raise DecodeError(f"invalid JSON: {exc}") from None
     except msgspec.ValidationError as exc:
         raise DecodeError(f"unexpected JSON: {exc}") from None
+    except RecursionError:  # msgspec's answer to deep nesting, e.g. 1000 "[" in 2 kB
+        raise DecodeError("JSON nested too deeply") from None
 
