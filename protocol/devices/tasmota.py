@@ -50,7 +50,9 @@ def topics_of(device: DeviceSpec) -> TasmotaTopics:
     parts = device.command_topic.split("/")
     if len(parts) >= 3 and parts[-3] == "cmnd" and parts[-1].upper() in ("POWER", "POWER1"):
         prefix = "/".join(parts[:-3])
-        return TasmotaTopics(prefix=f"{prefix}/" if prefix else "", topic=parts[-2], power_command=parts[-1])
+        # Tasmota takes `cmnd/<t>/Power` too, but always answers on `stat/<t>/POWER`.
+        return TasmotaTopics(prefix=f"{prefix}/" if prefix else "", topic=parts[-2],
+                             power_command=parts[-1].upper())
     raise ValueError(f"command topic {device.command_topic!r} is not a Tasmota <prefix>cmnd/<topic>/POWER")
 
 
