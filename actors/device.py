@@ -59,8 +59,9 @@ class DeviceActor(ActorTypeDispatcher):
         self.gateways = message.gateways
         state, effects = typologies.initial(message.spec, message.row, message.at)
         self._apply(state, effects)
-        for spec_warning in message.spec.warnings:
-            logger.warning("equipment {}: {}", message.spec.id, spec_warning)
+        if not message.spec.problem:  # the supervisor already logged the problem, warnings included
+            for spec_warning in message.spec.warnings:
+                logger.warning("equipment {}: {}", message.spec.id, spec_warning)
         self.send(sender, DeviceReady(message.spec.id))
         early, self.early = self.early, []
         for event in early:

@@ -147,6 +147,8 @@ class Supervisor(ActorTypeDispatcher):
         self.specs[spec.id] = spec
         self.waiting.add(spec.id)
         self.send(actor, DeviceInit(spec, row, gateways, time.time()))
+        if spec.problem:
+            return  # it cannot be driven: nothing is sent to its devices, not even a query
         routes = tuple(
             Route(topic, device, actor)
             for device in spec.devices

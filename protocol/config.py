@@ -75,6 +75,9 @@ class ControlParams(_Strict):
     cycle_end_s: PositiveSeconds = 300.0
     stale_factor: Annotated[float, msgspec.Meta(ge=1)] = 3.0
     max_off_s: PositiveSeconds | None = None
+    # A device that comes back online subscribes to its command topic after announcing itself
+    # (Tasmota, Shelly): re-assert a little later so the order is not lost.
+    online_reassert_s: Seconds = 2.0
 
 
 class ControlOverrides(_Strict):
@@ -88,6 +91,7 @@ class ControlOverrides(_Strict):
     cycle_end_s: PositiveSeconds | None = None
     stale_factor: Annotated[float, msgspec.Meta(ge=1)] | None = None
     max_off_s: PositiveSeconds | None = None
+    online_reassert_s: Seconds | None = None
 
 
 DEFAULT_TYPE_OVERRIDES: dict[int, ControlOverrides] = {

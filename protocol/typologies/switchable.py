@@ -30,6 +30,7 @@ from protocol.typologies.state import MachineState, Output
 
 VERIFY = "verify"
 CYCLE_END = "cycle-end"
+BACK_ONLINE = "back-online"
 
 SWITCH_USAGE_BY_TYPOLOGY = {
     Typology.PRISE_COMMANDE: Usage.MEASURE_SWITCH,
@@ -231,8 +232,8 @@ def _on_report(state: MachineState, report: DeviceReport, now: float) -> Step:
         state, more = c.stop_waiting(state)
         effects += more
     elif is_switch and report.online is True and was_online_flag is not True:
-        state, more = c.drive(state, state.desired_on, now, reassert=True)  # back online: re-assert
-        effects += more
+        # Back online: re-assert once the device has had time to subscribe again (rule 3.1).
+        effects.append(ArmTimer(BACK_ONLINE, now + state.spec.control.online_reassert_s))
     if output is not None and c.is_ack(output, report):
         state, more = _on_ack(state, now)
         effects += more
@@ -325,6 +326,8 @@ def _on_timer(state: MachineState, event: TimerFired, now: float) -> Step:
         return c.refresh_observed(state, now)
     if output is None:
         return state, []
+    if token == BACK_ONLINE:
+        return c.drive(state, state.desired_on, now, reassert=True)
     if token == c.ACK and output.ack_deadline == event.at and output.attempt > 0:
         state, effects, failed = c.on_ack_timeout(state, now)
         if failed:

@@ -278,6 +278,8 @@ def test_offline_device_is_errcom_and_is_reasserted_when_back() -> None:
     h.report(online=False)
     assert h.row.control_state == ControlState.ERRCOM
     h.report(online=True)
+    assert actions(h) == ["OFF"]
+    h.advance(2)  # the device subscribes again after announcing itself
     assert actions(h) == ["OFF", "OFF"]
 
 
