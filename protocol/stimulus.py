@@ -80,7 +80,7 @@ def parse(topic: str, payload: bytes, base_topic: str) -> Stimulus | None:
 
 
 def _equipment_id(text: str) -> int:
-    if not text.isdigit() or len(text) > 9:
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:  # "²".isdigit() is True
         raise StimulusError(f"equipment id must be a positive integer, got {text!r}")
     return int(text)
 
