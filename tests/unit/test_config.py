@@ -306,9 +306,19 @@ def test_override_of_one_type_does_not_leak_to_another() -> None:
 # --- the shipped example -------------------------------------------------------------------------
 
 
+EXAMPLE = REPO / "deploy" / "config" / "elfe-supervisor.toml"
+
+
 def test_deployed_example_config_loads() -> None:
-    path = REPO / "deploy" / "config" / "elfe-supervisor.toml"
-    if not path.exists():
-        pytest.skip(f"{path} not written yet")
-    config = load_config(path, environ={"ELFE_COORDINATION_DSN": DSN})
-    assert config.coordination.dsn
+    if not EXAMPLE.exists():
+        pytest.skip(f"{EXAMPLE} not written yet")
+    config = load_config(EXAMPLE, environ={"ELFE_COORDINATION_DSN": DSN})
+    assert config.coordination.dsn == DSN
+
+
+def test_deployed_example_config_shows_the_defaults() -> None:
+    """The example documents every key with its default: it must not drift from the code."""
+    if not EXAMPLE.exists():
+        pytest.skip(f"{EXAMPLE} not written yet")
+    config = load_config(EXAMPLE, environ={"ELFE_COORDINATION_DSN": DSN})
+    assert config == config_from_mapping({"coordination": {"dsn": DSN}}, environ={})
