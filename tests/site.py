@@ -1,5 +1,5 @@
-"""Integration fixtures: a real PostgreSQL and a real Mosquitto, each test with its own database
-and its own topic prefix, both cleaned up afterwards.
+"""The real world of the integration tests: a real PostgreSQL and a real Mosquitto, each test with
+its own database and its own topic prefix, both cleaned up afterwards.
 
 `ELFE_TEST_PG_DSN` (a role allowed to create databases) and `ELFE_TEST_MQTT_HOST`/`_PORT` point
 at the servers; `scripts/test.sh` installs and starts them where they are missing.
@@ -27,7 +27,7 @@ from protocol.ems import SLOT_SECONDS, SLOTS
 from simulators.household import SimulatedHousehold
 from supervisor import Stop, run_supervisor
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SQL = ROOT / "deploy" / "sql"
 PG_DSN = os.environ.get("ELFE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 MQTT_HOST = os.environ.get("ELFE_TEST_MQTT_HOST", "127.0.0.1")
@@ -38,9 +38,6 @@ DETAIL_TOPICS = {
     "equipement_domotique_nous_a1t_tasmota_v12": ("topic_mqtt_controle_json", "topic_mqtt_commande_text", "topic_mqtt_lwt"),
     "equipement_domotique_m5stackcore2_openhasp_v0": ("topic_mqtt_controle_json", "topic_mqtt_commande_text", "topic_mqtt_lwt"),
 }
-
-pytestmark = pytest.mark.integration
-
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
@@ -169,7 +166,7 @@ def free_port() -> int:
 
 def _load(dsn: str, name: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:  # one session per file (search_path)
-        conn.execute((SQL / name).read_text())
+        conn.execute((SQL / name).read_text(encoding="utf-8"))
 
 
 def _prefix_topics(dsn: str, prefix: str) -> None:

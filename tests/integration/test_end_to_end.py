@@ -8,7 +8,7 @@ import pytest
 
 from protocol.ids import CommandState as CS
 from protocol.ids import ControlState, Mode
-from tests.integration.conftest import Recorder, Site, supervisor_running, wait_until
+from tests.site import Recorder, Site, supervisor_running, wait_until
 
 pytestmark = pytest.mark.integration
 
