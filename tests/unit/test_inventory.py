@@ -335,20 +335,23 @@ def test_every_mode_but_80_gets_an_actor(mode: int) -> None:
 topics = st.none() | st.sampled_from(
     ["", "cmd/A110", "cmnd/A1/POWER", "shellies/x/relay/0/command", "tele/A1/STATE", "  "]
 )
-
-
-@st.composite
-def device_rows(draw: st.DrawFn) -> DeviceRow:
-    return DeviceRow(
-        id=draw(st.sampled_from(["A101", "A102", "G101", "Z"])),
-        equipment_id=draw(st.integers(1, 3)),
-        type_id=draw(st.sampled_from([111, 112, 711, 999, 0])),
-        type_name=draw(st.none() | st.sampled_from([SHELLY_TABLE, TASMOTA_TABLE])),
-        usage=draw(st.sampled_from([11, 12, 21, 31, 61, 71, 0])),
-        hardware_id=None, household=None, assigned=draw(st.booleans()),
-        control_topic=draw(topics), command_topic=draw(topics), lwt_topic=draw(topics),
-        detail_problem=draw(st.none() | st.just("no row 3 in equipement_domotique_x")),
-    )
+DEVICE_IDS = ["A101", "A102", "G101", "Z"]
+raw_devices = st.builds(
+    raw_device,
+    st.sampled_from(DEVICE_IDS),
+    st.integers(1, 3),
+    st.sampled_from([111, 112, 711, 999, 0]),
+    st.none() | st.sampled_from([SHELLY_TABLE, TASMOTA_TABLE, SCREEN_TABLE]),
+    st.sampled_from([11, 12, 21, 31, 61, 71, 0]),
+    st.integers(1, 3),
+)
+detail_rows = st.builds(
+    DetailRow, st.integers(1, 3), st.sampled_from(DEVICE_IDS), topics, topics, topics
+)
+detail_tables = st.dictionaries(
+    st.sampled_from([SHELLY_TABLE, TASMOTA_TABLE, SCREEN_TABLE]),
+    st.none() | st.lists(detail_rows, max_size=3).map(lambda rs: {r.id: r for r in rs}),
+)
 
 
 @settings(max_examples=150)
@@ -363,12 +366,16 @@ def device_rows(draw: st.DrawFn) -> DeviceRow:
         ),
         max_size=4,
     ),
-    devices=st.lists(device_rows(), max_size=5),
+    devices=st.lists(raw_devices, max_size=5),
+    details=detail_tables,
 )
 def test_build_inventory_never_raises_and_problems_are_one_line(
-    rows: list[EquipmentRow], devices: list[DeviceRow]
+    rows: list[EquipmentRow],
+    devices: list[DeviceRow],
+    details: dict[str, dict[int, DetailRow] | None],
 ) -> None:
-    specs = build_inventory(rows, devices, config())
+    """Whatever the database holds, as the DbGateway reads it: rows, then details attached."""
+    specs = build_inventory(rows, attach_details(devices, details), config())
     assert len(specs) == sum(r.typology_id > 0 and r.mode != 80 for r in rows)
     for spec in specs:
         assert spec.problem is None or ("\n" not in spec.problem and spec.problem)
