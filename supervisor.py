@@ -49,8 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"elfe-supervisor: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     if args.command == "check-config":
-        print(f"{args.config}: valid ({config.supervisor.system_base}, "
-              f"broker {config.mqtt.host}:{config.mqtt.port})")
+        print(
+            f"{args.config}: valid ({config.supervisor.system_base}, "
+            f"broker {config.mqtt.host}:{config.mqtt.port})"
+        )
         return 0
     if args.command == "inspect":
         return inspect_running(config, args.equipment, args.gateway)
@@ -59,8 +61,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def configure_logging(level: str) -> None:
     logger.remove()
-    logger.add(sys.stderr, level=level, format="{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} "
-               "[{process}] {message}", backtrace=False, diagnose=False)
+    logger.add(
+        sys.stderr,
+        level=level,
+        format="{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} [{process}] {message}",
+        backtrace=False,
+        diagnose=False,
+    )
 
 
 def thespian_log_defs(level: str = "WARNING") -> dict[str, Any]:
@@ -68,8 +75,9 @@ def thespian_log_defs(level: str = "WARNING") -> dict[str, Any]:
     return {
         "version": 1,
         "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [thespian] %(message)s"}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain",
-                                "level": level}},
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "plain", "level": level}
+        },
         "root": {"handlers": ["stderr"], "level": level},
     }
 
@@ -89,8 +97,9 @@ def start_actor_system(config: Config) -> Any:
     # The transport is unauthenticated pickle: keep it on loopback (see deploy/README.md).
     os.environ.setdefault("THESPIAN_BASE_IPADDR", "127.0.0.1")
     os.environ.setdefault("THESPLOG_FILE", str(Path(config.supervisor.state_dir) / "thespian.log"))
-    return ActorSystem(base, {"Admin Port": config.supervisor.admin_port},
-                       logDefs=thespian_log_defs())
+    return ActorSystem(
+        base, {"Admin Port": config.supervisor.admin_port}, logDefs=thespian_log_defs()
+    )
 
 
 class Stop:
@@ -114,8 +123,11 @@ def run_supervisor(config: Config, ready: Any = None, stop: Stop | None = None) 
         return EXIT_CONFIG
     base = config.supervisor.system_base
     if base != "simpleSystemBase" and admin_port_in_use(config.supervisor.admin_port):
-        print(f"elfe-supervisor: admin port {config.supervisor.admin_port} is already in use "
-              "(another elfe-supervisor running?)", file=sys.stderr)
+        print(
+            f"elfe-supervisor: admin port {config.supervisor.admin_port} is already in use "
+            "(another elfe-supervisor running?)",
+            file=sys.stderr,
+        )
         return 1
     stop = stop or Stop()
     if ready is None:  # a library caller (tests, demo) handles signals itself
@@ -132,9 +144,13 @@ def run_supervisor(config: Config, ready: Any = None, stop: Stop | None = None) 
             message = asys.listen(0.5)
             if isinstance(message, Started) and not announced:
                 announced = True
-                logger.info("started in {:.2f} s: {} equipment, {} devices, {} faulty",
-                            time.monotonic() - started, message.equipment, message.devices,
-                            message.problems)
+                logger.info(
+                    "started in {:.2f} s: {} equipment, {} devices, {} faulty",
+                    time.monotonic() - started,
+                    message.equipment,
+                    message.devices,
+                    message.problems,
+                )
                 if ready is not None:
                     ready(message)
             elif isinstance(message, str) and message.startswith("fatal"):

@@ -65,14 +65,19 @@ class Clock(ActorTypeDispatcher):
         self._arm(now)
 
     def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
-        self.send(message.reply_to or sender, IntrospectReply({"timers": len(self.deadlines), "heap": len(self.heap)}))
+        self.send(
+            message.reply_to or sender,
+            IntrospectReply({"timers": len(self.deadlines), "heap": len(self.heap)}),
+        )
 
     def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: Any) -> None:
         self.heap.clear()
 
     def _arm(self, now: float) -> None:
         """Keep one wakeup in flight for the earliest live deadline."""
-        while self.heap and self.deadlines.get((self.heap[0][2], self.heap[0][3])) != self.heap[0][0]:
+        while (
+            self.heap and self.deadlines.get((self.heap[0][2], self.heap[0][3])) != self.heap[0][0]
+        ):
             heapq.heappop(self.heap)  # drop dead entries so the heap does not grow without bound
         if not self.heap:
             return

@@ -91,7 +91,9 @@ class DbGateway(ActorTypeDispatcher):
             self._down(exc)
             return
         if row is None:
-            logger.warning("equipment {} asked by {}: no such row", message.equipment, message.source)
+            logger.warning(
+                "equipment {} asked by {}: no such row", message.equipment, message.source
+            )
             return
         self.send(message.reply_to, RowChanged(row, time.time()))
 
@@ -108,14 +110,19 @@ class DbGateway(ActorTypeDispatcher):
         self._tick_soon()
 
     def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
-        self.send(message.reply_to or sender, IntrospectReply({
-            "connected": self.conn is not None and self.down_since is None,
-            "down_since": self.down_since,
-            "queued_transitions": len(self.queue),
-            "queued_observed": len(self.observed),
-            "written": self.written,
-            "dropped": self.dropped,
-        }))
+        self.send(
+            message.reply_to or sender,
+            IntrospectReply(
+                {
+                    "connected": self.conn is not None and self.down_since is None,
+                    "down_since": self.down_since,
+                    "queued_transitions": len(self.queue),
+                    "queued_observed": len(self.observed),
+                    "written": self.written,
+                    "dropped": self.dropped,
+                }
+            ),
+        )
 
     def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: Any) -> None:
         self._flush()
@@ -138,14 +145,19 @@ class DbGateway(ActorTypeDispatcher):
                 try:
                     with conn.transaction():
                         if sql.write_state(conn, schema, write) == 0:
-                            logger.warning("equipment {}: no row to write ({})", write.equipment, write.reason)
+                            logger.warning(
+                                "equipment {}: no row to write ({})", write.equipment, write.reason
+                            )
                     self.written += 1
                 except CONNECTION_ERRORS:
                     raise
                 except psycopg.Error as exc:  # this write is wrong, not the database: drop it alone
                     self.dropped += 1
-                    logger.error("equipment {}: write refused, dropped: {}", write.equipment,
-                                 str(exc).splitlines()[0])
+                    logger.error(
+                        "equipment {}: write refused, dropped: {}",
+                        write.equipment,
+                        str(exc).splitlines()[0],
+                    )
                 self.queue.popleft()
             if self.observed:
                 batch = list(self.observed.values())
@@ -164,7 +176,9 @@ class DbGateway(ActorTypeDispatcher):
         if self.conn is None or self.conn.closed:
             # Opened here, inside the actor's own process, never inherited across fork.
             self.conn = psycopg.connect(
-                self._config().coordination.dsn, autocommit=True, connect_timeout=5,
+                self._config().coordination.dsn,
+                autocommit=True,
+                connect_timeout=5,
                 options="-c statement_timeout=15000",
             )
         return self.conn
@@ -172,8 +186,11 @@ class DbGateway(ActorTypeDispatcher):
     def _down(self, exc: Exception) -> None:
         if self.down_since is None:
             self.down_since = time.time()
-            logger.error("coordination database unreachable, {} writes queued: {}",
-                         len(self.queue) + len(self.observed), str(exc).strip().splitlines()[0])
+            logger.error(
+                "coordination database unreachable, {} writes queued: {}",
+                len(self.queue) + len(self.observed),
+                str(exc).strip().splitlines()[0],
+            )
         if self.conn is not None:
             self.conn.close()
         self.conn = None

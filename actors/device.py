@@ -88,8 +88,10 @@ class DeviceActor(ActorTypeDispatcher):
         if self.state is None:
             return {"state": None}
         state = msgspec.to_builtins(self.state)
-        state["spec"] = {k: state["spec"][k] for k in ("id", "name", "type_id", "typology", "household",
-                                                        "problem", "warnings")}
+        state["spec"] = {
+            k: state["spec"][k]
+            for k in ("id", "name", "type_id", "typology", "household", "problem", "warnings")
+        }
         return {"state": state, "events": [msgspec.to_builtins(e) for e in self.journal]}
 
     # --- the functional core and its effects ---------------------------------------------------
@@ -117,10 +119,18 @@ class DeviceActor(ActorTypeDispatcher):
             elif isinstance(effect, Event):
                 self.journal.append(effect)
                 if effect.from_state != effect.to_state:
-                    logger.info("equipment {} {}: {} -> {}: {}", state.spec.id, state.spec.name,
-                                effect.from_state, effect.to_state, effect.reason)
+                    logger.info(
+                        "equipment {} {}: {} -> {}: {}",
+                        state.spec.id,
+                        state.spec.name,
+                        effect.from_state,
+                        effect.to_state,
+                        effect.reason,
+                    )
                 else:
-                    logger.info("equipment {} {}: {}", state.spec.id, state.spec.name, effect.reason)
+                    logger.info(
+                        "equipment {} {}: {}", state.spec.id, state.spec.name, effect.reason
+                    )
             elif isinstance(effect, NotifyDisplays):
                 pass  # the household screens subscribe here once they are driven
             elif isinstance(effect, StopActor):
@@ -132,7 +142,9 @@ class DeviceActor(ActorTypeDispatcher):
         assert self.state is not None and self.gateways is not None
         device = next((d for d in self.state.spec.devices if d.id == command.device), None)
         if device is None:
-            logger.error("equipment {}: no device {} to command", self.state.spec.id, command.device)
+            logger.error(
+                "equipment {}: no device {} to command", self.state.spec.id, command.device
+            )
             return
         codec = codec_named(device.codec)
         try:
@@ -142,5 +154,10 @@ class DeviceActor(ActorTypeDispatcher):
             return
         for out in outbound:
             self.send(self.gateways.mqtt, Publish(out.topic, out.payload, out.qos, out.retain))
-        logger.debug("equipment {}: {} {} ({})", self.state.spec.id, command.action, device.id,
-                     command.request_id)
+        logger.debug(
+            "equipment {}: {} {} ({})",
+            self.state.spec.id,
+            command.action,
+            device.id,
+            command.request_id,
+        )

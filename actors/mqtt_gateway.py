@@ -100,7 +100,9 @@ class MqttGateway(Actor):
         elif isinstance(message, WakeupMessage):
             self._on_wakeup(message)
         elif isinstance(message, Publish):
-            self._publish(message.topic, message.payload, message.qos, message.retain, message.expiry_s)
+            self._publish(
+                message.topic, message.payload, message.qos, message.retain, message.expiry_s
+            )
         elif isinstance(message, RegisterRoutes):
             self._register(message.owner, message.routes)
         elif isinstance(message, UnregisterRoutes):
@@ -127,8 +129,9 @@ class MqttGateway(Actor):
         self.config = config
         self.supervisor = self.supervisor or sender
         m = config.mqtt
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=m.client_id,
-                             protocol=mqtt.MQTTv5)
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=m.client_id, protocol=mqtt.MQTTv5
+        )
         if m.username:
             client.username_pw_set(m.username, m.password)
         if m.ca_file:
@@ -155,32 +158,39 @@ class MqttGateway(Actor):
                 self.client.reconnect()  # same host, port, session properties
             else:
                 self.connect_called = True
-                self.client.connect(m.host, m.port, keepalive=m.keepalive, clean_start=False,
-                                    properties=properties)
+                self.client.connect(
+                    m.host, m.port, keepalive=m.keepalive, clean_start=False, properties=properties
+                )
         except (OSError, ValueError) as exc:
             if self.backoff == 1.0 or self.backoff >= RECONNECT_MAX_S:
                 logger.warning("MQTT broker {}:{} unreachable: {}", m.host, m.port, exc)
             self.next_attempt = time.time() + self.backoff
             self.backoff = min(self.backoff * 2, RECONNECT_MAX_S)
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                    properties: Any) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
         assert self.config is not None
         if reason.is_failure:
             logger.error("MQTT broker refused the connection: {}", reason)
             return
         first = not self.ever_connected
         self.connected, self.ever_connected, self.backoff = True, True, 1.0
-        logger.info("MQTT connected to {}:{} (session present: {})", self.config.mqtt.host,
-                    self.config.mqtt.port, flags.session_present)
+        logger.info(
+            "MQTT connected to {}:{} (session present: {})",
+            self.config.mqtt.host,
+            self.config.mqtt.port,
+            flags.session_present,
+        )
         self._subscribe(list(self.routes) + self._stimulus_filters())
         self._refresh_devices([r.device for routes in self.routes.values() for r in routes])
         self._publish_status()
         if not first and self.supervisor is not None:
             self.send(self.supervisor, MqttConnected(time.time()))
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                       properties: Any) -> None:
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
         if self.connected:
             logger.warning("MQTT disconnected: {}", reason)
         self.connected = False
@@ -198,9 +208,9 @@ class MqttGateway(Actor):
             self.wakeupAfter(timedelta(seconds=POLL_S), payload="poll")
             return
         if self.client is not None:
-            if self.client.socket() is None or not self.connected:
-                if time.time() >= self.next_attempt:
-                    self._connect()
+            disconnected = self.client.socket() is None or not self.connected
+            if disconnected and time.time() >= self.next_attempt:
+                self._connect()
             self.client.loop_misc()
             self._write()
         self.wakeupAfter(timedelta(seconds=MISC_S), payload="misc")
@@ -221,7 +231,11 @@ class MqttGateway(Actor):
         self._write()
 
     def _write(self) -> None:
-        if self.client is not None and self.client.socket() is not None and self.client.want_write():
+        if (
+            self.client is not None
+            and self.client.socket() is not None
+            and self.client.want_write()
+        ):
             self.client.loop_write()
 
     # --- subscriptions -------------------------------------------------------------------------
@@ -270,7 +284,12 @@ class MqttGateway(Actor):
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self.counters.received += 1
-        topic, payload, retained, at = message.topic, message.payload, bool(message.retain), time.time()
+        topic, payload, retained, at = (
+            message.topic,
+            message.payload,
+            bool(message.retain),
+            time.time(),
+        )
         if len(payload) > MAX_PAYLOAD:
             self._reject(topic, f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
             return
@@ -356,12 +375,17 @@ class MqttGateway(Actor):
 
     # --- outbound ------------------------------------------------------------------------------
 
-    def _publish(self, topic: str, payload: bytes, qos: int, retain: bool, expiry_s: int | None) -> None:
+    def _publish(
+        self, topic: str, payload: bytes, qos: int, retain: bool, expiry_s: int | None
+    ) -> None:
         if self.client is None:
             return
         properties = None
-        expiry = expiry_s if expiry_s is not None else (
-            self.config.mqtt.command_expiry_seconds if self.config and not retain else None)
+        expiry = (
+            expiry_s
+            if expiry_s is not None
+            else (self.config.mqtt.command_expiry_seconds if self.config and not retain else None)
+        )
         if expiry:
             properties = Properties(PacketTypes.PUBLISH)
             properties.MessageExpiryInterval = expiry
@@ -382,9 +406,13 @@ class MqttGateway(Actor):
             return
         client, self.client = self.client, None
         if self.connected:
-            info = client.publish(status_topic(self.config.mqtt.base_topic), OFFLINE, qos=1, retain=True)
+            info = client.publish(
+                status_topic(self.config.mqtt.base_topic), OFFLINE, qos=1, retain=True
+            )
             deadline = time.time() + 3.0
-            while not info.is_published() and time.time() < deadline and client.socket() is not None:
+            while (
+                not info.is_published() and time.time() < deadline and client.socket() is not None
+            ):
                 client.loop_write()
                 client.loop_read()
                 time.sleep(0.01)

@@ -71,13 +71,18 @@ class PlanReader(ActorTypeDispatcher):
 
     def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
         now = time.time()
-        self.send(message.reply_to or sender, IntrospectReply({
-            "database": "down" if self.down_since else "up",
-            "plans": sum(len(p) for p in self.book.values()),
-            "equipment_with_decision": len(ems.decisions(self.book, now)),
-            "runs_out_at": ems.last_decision_time(self.book),
-            "last_read_at": self.last_read_at,
-        }))
+        self.send(
+            message.reply_to or sender,
+            IntrospectReply(
+                {
+                    "database": "down" if self.down_since else "up",
+                    "plans": sum(len(p) for p in self.book.values()),
+                    "equipment_with_decision": len(ems.decisions(self.book, now)),
+                    "runs_out_at": ems.last_decision_time(self.book),
+                    "last_read_at": self.last_read_at,
+                }
+            ),
+        )
 
     def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: Any) -> None:
         if self.conn is not None:
@@ -91,8 +96,9 @@ class PlanReader(ActorTypeDispatcher):
 
     def _schedule_boundary(self, now: float) -> None:
         delay = self._config().ems.boundary_delay_seconds
-        self.wakeupAfter(timedelta(seconds=max(0.0, ems.next_boundary(now) + delay - now)),
-                         payload="boundary")
+        self.wakeupAfter(
+            timedelta(seconds=max(0.0, ems.next_boundary(now) + delay - now)), payload="boundary"
+        )
 
     def _schedule_poll(self) -> None:
         self.wakeupAfter(timedelta(seconds=self._config().ems.poll_seconds), payload="poll")
@@ -111,8 +117,9 @@ class PlanReader(ActorTypeDispatcher):
                 plans, problems = sql.load_current_plans(conn, config.ems.table, machines, int(now))
                 self.last_id, self.full_read_needed = last_id, False
             else:
-                plans, problems = sql.load_new_plans(conn, config.ems.table, machines, self.last_id,
-                                                     int(now))
+                plans, problems = sql.load_new_plans(
+                    conn, config.ems.table, machines, self.last_id, int(now)
+                )
                 self.last_id = max([self.last_id, *(p.id for p in plans)])
         except CONNECTION_ERRORS as exc:
             self._down(exc, now)
@@ -140,13 +147,19 @@ class PlanReader(ActorTypeDispatcher):
                 continue
             if boundary or self.sent.get(equipment) != decision:
                 self.sent[equipment] = decision
-                self.send(actor, EmsDecision(equipment, decision.on, decision.slot_start,
-                                             decision.plan_id, now))
+                self.send(
+                    actor,
+                    EmsDecision(equipment, decision.on, decision.slot_start, decision.plan_id, now),
+                )
 
     def _connection(self) -> psycopg.Connection:
         if self.conn is None or self.conn.closed:
-            self.conn = psycopg.connect(self._config().ems_dsn, autocommit=True, connect_timeout=5,
-                                        options="-c statement_timeout=30000")
+            self.conn = psycopg.connect(
+                self._config().ems_dsn,
+                autocommit=True,
+                connect_timeout=5,
+                options="-c statement_timeout=30000",
+            )
         return self.conn
 
     def _down(self, exc: Exception, now: float) -> None:
@@ -158,8 +171,11 @@ class PlanReader(ActorTypeDispatcher):
             self.down_since = now
             runs_out = ems.last_decision_time(self.book)
             until = time.strftime("%Y-%m-%d %H:%M", time.localtime(runs_out)) if runs_out else "now"
-            logger.error("EMS plans unreadable ({}): applying the cached plans until {}",
-                         str(exc).strip().splitlines()[0], until)
+            logger.error(
+                "EMS plans unreadable ({}): applying the cached plans until {}",
+                str(exc).strip().splitlines()[0],
+                until,
+            )
 
     def _up(self, now: float) -> None:
         if self.down_since is not None:

@@ -45,9 +45,17 @@ def qualified(name: str) -> sql.Composable:
 
 def _equipment_row(values: tuple) -> EquipmentRow:  # type: ignore[type-arg]
     return EquipmentRow(
-        id=values[0], type_id=values[1], typology_id=values[2], mode=values[3],
-        control_state=values[4], command_state=values[5], consigne=values[6],
-        started_at=values[7], programmed_at=values[8], household=values[9], name=values[10],
+        id=values[0],
+        type_id=values[1],
+        typology_id=values[2],
+        mode=values[3],
+        control_state=values[4],
+        command_state=values[5],
+        consigne=values[6],
+        started_at=values[7],
+        programmed_at=values[8],
+        household=values[9],
+        name=values[10],
     )
 
 
@@ -74,8 +82,17 @@ def load_devices(conn: psycopg.Connection, schema: str) -> list[DeviceRow]:
         " FROM {} d LEFT JOIN {} t ON t.id = d.equipement_domotique_type_id ORDER BY d.id"
     ).format(table(schema, "equipement_domotique"), table(schema, "equipement_domotique_type"))
     return [
-        DeviceRow(id=r[0], equipment_id=r[1], type_id=r[2], type_name=r[3], usage=r[4],
-                  hardware_id=r[5], household=r[6], assigned=r[7], detail_id=r[8])
+        DeviceRow(
+            id=r[0],
+            equipment_id=r[1],
+            type_id=r[2],
+            type_name=r[3],
+            usage=r[4],
+            hardware_id=r[5],
+            household=r[6],
+            assigned=r[7],
+            detail_id=r[8],
+        )
         for r in conn.execute(query).fetchall()
     ]
 
@@ -102,8 +119,9 @@ def load_details(
             sql.Identifier(control), sql.Identifier(command), lwt, table(schema, name)
         )
         details[type_name] = {
-            r[0]: DetailRow(id=r[0], device_id=r[1], control_topic=r[2], command_topic=r[3],
-                            lwt_topic=r[4])
+            r[0]: DetailRow(
+                id=r[0], device_id=r[1], control_topic=r[2], command_topic=r[3], lwt_topic=r[4]
+            )
             for r in conn.execute(query).fetchall()
         }
     return details
@@ -140,9 +158,9 @@ def write_state(conn: psycopg.Connection, schema: str, write: WriteState) -> int
 
 
 def write_observed(conn: psycopg.Connection, schema: str, writes: Iterable[WriteObserved]) -> None:
-    query = sql.SQL("UPDATE {} SET etat_controle_id = %s WHERE id = %s AND etat_controle_id <> %s").format(
-        table(schema, EQUIPMENT)
-    )
+    query = sql.SQL(
+        "UPDATE {} SET etat_controle_id = %s WHERE id = %s AND etat_controle_id <> %s"
+    ).format(table(schema, EQUIPMENT))
     with conn.cursor() as cursor:
         cursor.executemany(
             query, [(int(w.control_state), w.equipment, int(w.control_state)) for w in writes]
@@ -174,13 +192,16 @@ def load_new_plans(
     """Rows appended since `after_id` (the table is append-only; its id is the primary key)."""
     query = sql.SQL(
         "SELECT id, first_valid_timestamp, machine_id, {d} FROM {t}"
-        " WHERE id > %(after)s AND machine_id = ANY(%(m)s) AND first_valid_timestamp > %(now)s - 86400"
+        " WHERE id > %(after)s AND machine_id = ANY(%(m)s)"
+        " AND first_valid_timestamp > %(now)s - 86400"
     ).format(d=_DECISIONS, t=qualified(table_name))
     return _plans(conn.execute(query, {"m": machines, "after": after_id, "now": now}).fetchall())
 
 
 def max_plan_id(conn: psycopg.Connection, table_name: str) -> int:
-    row = conn.execute(sql.SQL("SELECT coalesce(max(id), 0) FROM {}").format(qualified(table_name))).fetchone()
+    row = conn.execute(
+        sql.SQL("SELECT coalesce(max(id), 0) FROM {}").format(qualified(table_name))
+    ).fetchone()
     return int(row[0]) if row else 0
 
 

@@ -86,7 +86,9 @@ class Supervisor(ActorTypeDispatcher):
         db = self.createActor(DbGateway)
         mqtt = self.createActor(MqttGateway)
         plans = self.createActor(PlanReader)
-        self.gateways = Gateways(supervisor=self.myAddress, mqtt=mqtt, db=db, clock=clock, plans=plans)
+        self.gateways = Gateways(
+            supervisor=self.myAddress, mqtt=mqtt, db=db, clock=clock, plans=plans
+        )
         for gateway in (db, mqtt, plans):
             self.send(gateway, configure)
         self.send(db, LoadInventory())
@@ -112,10 +114,16 @@ class Supervisor(ActorTypeDispatcher):
         if not self.ready:
             self.ready = True
             config = self._config()
-            self.wakeupAfter(timedelta(seconds=config.coordination.reload_seconds), payload="inventory")
+            self.wakeupAfter(
+                timedelta(seconds=config.coordination.reload_seconds), payload="inventory"
+            )
             faulty = sum(1 for s in self.specs.values() if s.problem)
-            logger.info("supervisor ready: {} equipment ({} faulty), {} devices", len(self.devices),
-                        faulty, self._device_count())
+            logger.info(
+                "supervisor ready: {} equipment ({} faulty), {} devices",
+                len(self.devices),
+                faulty,
+                self._device_count(),
+            )
             if self.starter is not None:
                 self.send(self.starter, Started(len(self.devices), self._device_count(), faulty))
 
@@ -168,8 +176,10 @@ class Supervisor(ActorTypeDispatcher):
         if message.payload == "inventory" and not self.stopping:
             self.send(self._gateways().db, LoadInventory())
             if self.ready:
-                self.wakeupAfter(timedelta(seconds=self._config().coordination.reload_seconds),
-                                 payload="inventory")
+                self.wakeupAfter(
+                    timedelta(seconds=self._config().coordination.reload_seconds),
+                    payload="inventory",
+                )
 
     # --- stimuli -------------------------------------------------------------------------------
 
@@ -223,9 +233,14 @@ class Supervisor(ActorTypeDispatcher):
         return {
             "status": msgspec.to_builtins(self._status()),
             "equipment": {
-                e: {"name": s.name, "typology": s.typology, "type": s.type_id,
+                e: {
+                    "name": s.name,
+                    "typology": s.typology,
+                    "type": s.type_id,
                     "mode": self.rows[e].mode if e in self.rows else None,
-                    "problem": s.problem, "devices": [d.id for d in s.devices]}
+                    "problem": s.problem,
+                    "devices": [d.id for d in s.devices],
+                }
                 for e, s in sorted(self.specs.items())
             },
         }

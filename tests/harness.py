@@ -30,34 +30,62 @@ from protocol.typologies import MachineState
 
 
 def make_config(**control: object) -> object:
-    return config_from_mapping({"coordination": {"dsn": "postgresql://test"}, "control": control},
-                               environ={})
+    return config_from_mapping(
+        {"coordination": {"dsn": "postgresql://test"}, "control": control}, environ={}
+    )
 
 
-def plug_row(device_id: str = "A101", equipment: int = 1, type_id: int = 111, usage: int = 11) -> DeviceRow:
+def plug_row(
+    device_id: str = "A101", equipment: int = 1, type_id: int = 111, usage: int = 11
+) -> DeviceRow:
     root = f"shellies/shellyplug-s-{device_id}"
     return DeviceRow(
-        id=device_id, equipment_id=equipment, type_id=type_id, type_name="shellyplugs_shellycloud_v1",
-        usage=usage, hardware_id=None, household="R001", assigned=True, detail_id=1,
-        control_topic=f"{root}/relay/0", command_topic=f"{root}/relay/0/command",
+        id=device_id,
+        equipment_id=equipment,
+        type_id=type_id,
+        type_name="shellyplugs_shellycloud_v1",
+        usage=usage,
+        hardware_id=None,
+        household="R001",
+        assigned=True,
+        detail_id=1,
+        control_topic=f"{root}/relay/0",
+        command_topic=f"{root}/relay/0/command",
         lwt_topic=f"{root}/online",
     )
 
 
 def equipment_row(
-    equipment: int = 1, type_id: int = 112, typology: int = 120, mode: int = 30,
-    command_state: int = 11, control_state: int = 70, consigne: bool = False,
+    equipment: int = 1,
+    type_id: int = 112,
+    typology: int = 120,
+    mode: int = 30,
+    command_state: int = 11,
+    control_state: int = 70,
+    consigne: bool = False,
 ) -> EquipmentRow:
     return EquipmentRow(
-        id=equipment, type_id=type_id, typology_id=typology, mode=mode, control_state=control_state,
-        command_state=command_state, consigne=consigne, started_at=0, programmed_at=0,
-        household="R001", name=f"equipment {equipment}",
+        id=equipment,
+        type_id=type_id,
+        typology_id=typology,
+        mode=mode,
+        control_state=control_state,
+        command_state=command_state,
+        consigne=consigne,
+        started_at=0,
+        programmed_at=0,
+        household="R001",
+        name=f"equipment {equipment}",
     )
 
 
-def make_spec(row: EquipmentRow, devices: list[DeviceRow] | None = None, **control: object) -> EquipmentSpec:
+def make_spec(
+    row: EquipmentRow, devices: list[DeviceRow] | None = None, **control: object
+) -> EquipmentSpec:
     config = make_config(**control)
-    return build_equipment(row, devices if devices is not None else [plug_row(equipment=row.id)], config)  # type: ignore[arg-type]
+    return build_equipment(
+        row, devices if devices is not None else [plug_row(equipment=row.id)], config
+    )  # type: ignore[arg-type]
 
 
 @dataclass
@@ -99,7 +127,9 @@ class Harness:
             self.feed(TimerFired(token, at))
         self.now = end
 
-    def report(self, device: str = "A101", retained: bool = False, **fields: object) -> list[Message]:
+    def report(
+        self, device: str = "A101", retained: bool = False, **fields: object
+    ) -> list[Message]:
         return self.feed(DeviceReport(device=device, at=self.now, retained=retained, **fields))  # type: ignore[arg-type]
 
     def restart(self) -> None:
@@ -137,7 +167,9 @@ class Harness:
                 self.row = apply_write(self.row, effect)
             elif isinstance(effect, WriteObserved):
                 self.observed.append(effect)
-                self.row = msgspec.structs.replace(self.row, control_state=int(effect.control_state))
+                self.row = msgspec.structs.replace(
+                    self.row, control_state=int(effect.control_state)
+                )
             elif isinstance(effect, StopActor):
                 self.stopped = True
 

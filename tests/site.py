@@ -34,10 +34,23 @@ MQTT_HOST = os.environ.get("ELFE_TEST_MQTT_HOST", "127.0.0.1")
 MQTT_PORT = int(os.environ.get("ELFE_TEST_MQTT_PORT", "1883"))
 SCHEMA = "bdd_coordination_schema"
 DETAIL_TOPICS = {
-    "equipement_domotique_shellyplugs_shellycloud_v1": ("topic_mqtt_controle_json", "topic_mqtt_commande_text", "topic_mqtt_lwt"),
-    "equipement_domotique_nous_a1t_tasmota_v12": ("topic_mqtt_controle_json", "topic_mqtt_commande_text", "topic_mqtt_lwt"),
-    "equipement_domotique_m5stackcore2_openhasp_v0": ("topic_mqtt_controle_json", "topic_mqtt_commande_text", "topic_mqtt_lwt"),
+    "equipement_domotique_shellyplugs_shellycloud_v1": (
+        "topic_mqtt_controle_json",
+        "topic_mqtt_commande_text",
+        "topic_mqtt_lwt",
+    ),
+    "equipement_domotique_nous_a1t_tasmota_v12": (
+        "topic_mqtt_controle_json",
+        "topic_mqtt_commande_text",
+        "topic_mqtt_lwt",
+    ),
+    "equipement_domotique_m5stackcore2_openhasp_v0": (
+        "topic_mqtt_controle_json",
+        "topic_mqtt_commande_text",
+        "topic_mqtt_lwt",
+    ),
 }
+
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
@@ -71,16 +84,26 @@ class Site:
         row = self.sql(
             f"SELECT equipement_pilote_ou_mesure_mode_id, etat_commande_id, etat_controle_id,"
             f" ems_consigne_marche, timestamp_derniere_mise_en_marche,"
-            f" timestamp_derniere_programmation FROM {SCHEMA}.equipement_pilote_ou_mesure WHERE id = %s",
+            f" timestamp_derniere_programmation FROM {SCHEMA}.equipement_pilote_ou_mesure"
+            " WHERE id = %s",
             (equipment,),
         )[0]
         keys = ("mode", "command", "control", "consigne", "started_at", "programmed_at")
         return dict(zip(keys, row, strict=True))
 
-    def add_plan(self, machine: int, decisions: list[int], first_valid: int | None = None,
-                 machine_type: int = 112) -> int:
+    def add_plan(
+        self,
+        machine: int,
+        decisions: list[int],
+        first_valid: int | None = None,
+        machine_type: int = 112,
+    ) -> int:
         """Append an EMS plan row; by default it starts at the current quarter hour."""
-        start = first_valid if first_valid is not None else int(time.time()) // SLOT_SECONDS * SLOT_SECONDS
+        start = (
+            first_valid
+            if first_valid is not None
+            else int(time.time()) // SLOT_SECONDS * SLOT_SECONDS
+        )
         values = (decisions + [0] * SLOTS)[:SLOTS]
         columns = sql.SQL(", ").join(sql.Identifier(f"decisions_{i}") for i in range(SLOTS))
         query = sql.SQL(
@@ -96,12 +119,25 @@ class Site:
         raw: dict[str, Any] = {
             "coordination": {"dsn": self.dsn, "reload_seconds": 2.0},
             "ems": {"poll_seconds": 0.3, "boundary_delay_seconds": 0.0},
-            "mqtt": {"host": MQTT_HOST, "port": MQTT_PORT, "base_topic": self.base_topic,
-                     "client_id": f"{self.prefix}-supervisor"},
-            "supervisor": {"system_base": system_base, "state_dir": str(self.state_dir),
-                           "admin_port": free_port(), "log_level": "DEBUG"},
-            "control": {"min_switch_s": 0, "ack_timeout_s": 1.0, "retry_delays_s": [0.5, 0.5, 0.5],
-                        "verify_s": 6.0, "cycle_end_s": 3.0},
+            "mqtt": {
+                "host": MQTT_HOST,
+                "port": MQTT_PORT,
+                "base_topic": self.base_topic,
+                "client_id": f"{self.prefix}-supervisor",
+            },
+            "supervisor": {
+                "system_base": system_base,
+                "state_dir": str(self.state_dir),
+                "admin_port": free_port(),
+                "log_level": "DEBUG",
+            },
+            "control": {
+                "min_switch_s": 0,
+                "ack_timeout_s": 1.0,
+                "retry_delays_s": [0.5, 0.5, 0.5],
+                "verify_s": 6.0,
+                "cycle_end_s": 3.0,
+            },
             "devices": {"report_period_s": {"111": 1.0, "112": 1.0}},
         }
         for section, values in sections.items():
@@ -112,7 +148,9 @@ class Site:
         import msgspec
 
         data = msgspec.to_builtins(config)
-        data["devices"]["report_period_s"] = {str(k): v for k, v in data["devices"]["report_period_s"].items()}
+        data["devices"]["report_period_s"] = {
+            str(k): v for k, v in data["devices"]["report_period_s"].items()
+        }
         data["devices"]["codecs"] = {str(k): v for k, v in data["devices"]["codecs"].items()}
         data["control"]["types"] = {str(k): v for k, v in data["control"]["types"].items()}
         path.write_text(_toml(data))
@@ -121,17 +159,31 @@ class Site:
     def household(self, **overrides: dict[str, Any]) -> SimulatedHousehold:
         """Simulators of the sample household's plugs, answering on this site's topics."""
         specs: list[dict[str, Any]] = [
-            {"kind": "shelly_gen1", "root": "shellies/shellyplug-s-A101", "report_period_s": 0.5,
-             "appliance": {"kind": "triggered", "cycle_power_w": 2000, "cycle_s": 2.0}},
-            {"kind": "tasmota", "topic": "A102", "tele_period_s": 0.5,
-             "appliance": {"kind": "continuous", "rated_power_w": 2400}},
-            {"kind": "shelly_gen1", "root": "shellies/shellyplug-s-A103", "report_period_s": 0.5,
-             "appliance": {"kind": "continuous", "rated_power_w": 0.5}},
+            {
+                "kind": "shelly_gen1",
+                "root": "shellies/shellyplug-s-A101",
+                "report_period_s": 0.5,
+                "appliance": {"kind": "triggered", "cycle_power_w": 2000, "cycle_s": 2.0},
+            },
+            {
+                "kind": "tasmota",
+                "topic": "A102",
+                "tele_period_s": 0.5,
+                "appliance": {"kind": "continuous", "rated_power_w": 2400},
+            },
+            {
+                "kind": "shelly_gen1",
+                "root": "shellies/shellyplug-s-A103",
+                "report_period_s": 0.5,
+                "appliance": {"kind": "continuous", "rated_power_w": 0.5},
+            },
         ]
         for spec in specs:
             key = spec.get("root", spec.get("topic"))
             spec.update(overrides.get(str(key).rsplit("-", 1)[-1], {}))
-        return SimulatedHousehold.from_specs(MQTT_HOST, MQTT_PORT, specs, topic_prefix=f"{self.prefix}/")
+        return SimulatedHousehold.from_specs(
+            MQTT_HOST, MQTT_PORT, specs, topic_prefix=f"{self.prefix}/"
+        )
 
 
 def _toml(data: dict[str, Any]) -> str:
@@ -175,8 +227,12 @@ def _prefix_topics(dsn: str, prefix: str) -> None:
             assignments = sql.SQL(", ").join(
                 sql.SQL("{c} = %(p)s || '/' || {c}").format(c=sql.Identifier(c)) for c in columns
             )
-            conn.execute(sql.SQL("UPDATE {}.{} SET {}").format(
-                sql.Identifier(SCHEMA), sql.Identifier(table), assignments), {"p": prefix})
+            conn.execute(
+                sql.SQL("UPDATE {}.{} SET {}").format(
+                    sql.Identifier(SCHEMA), sql.Identifier(table), assignments
+                ),
+                {"p": prefix},
+            )
 
 
 def clear_retained(prefix: str) -> None:
@@ -212,7 +268,9 @@ def site(tmp_path: Path) -> Iterator[Site]:
     finally:
         clear_retained(prefix)
         with psycopg.connect(PG_DSN, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
 
 class Recorder:
@@ -229,7 +287,9 @@ class Recorder:
 
     def _on_message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
         with self.lock:
-            self.messages.append((time.time(), message.topic, message.payload, bool(message.retain)))
+            self.messages.append(
+                (time.time(), message.topic, message.payload, bool(message.retain))
+            )
 
     def on(self, topic: str) -> list[bytes]:
         with self.lock:
@@ -258,8 +318,9 @@ def supervisor_running(config: Config, timeout: float = 20.0) -> Iterator[Any]:
     result: dict[str, Any] = {}
 
     def target() -> None:
-        result["code"] = run_supervisor(config, ready=lambda message: (result.update(started=message),
-                                                                      started.set()), stop=stop)
+        result["code"] = run_supervisor(
+            config, ready=lambda message: (result.update(started=message), started.set()), stop=stop
+        )
 
     thread = threading.Thread(target=target, name="supervisor", daemon=True)
     thread.start()

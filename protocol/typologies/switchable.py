@@ -231,7 +231,7 @@ def _on_report(state: MachineState, report: DeviceReport, now: float) -> Step:
     if is_switch and report.online is False:
         state, more = c.stop_waiting(state)
         effects += more
-    elif is_switch and report.online is True and was_online_flag is not True:
+    elif is_switch and report.online is True and not report.retained and was_online_flag is not True:
         # Back online: re-assert once the device has had time to subscribe again (rule 3.1).
         effects.append(ArmTimer(BACK_ONLINE, now + state.spec.control.online_reassert_s))
     if output is not None and c.is_ack(output, report):

@@ -1,4 +1,4 @@
-"""The supervisor end to end on the simple base: real PostgreSQL, real Mosquitto, simulated plugs."""
+"""The supervisor end to end on the simple base: real PostgreSQL and Mosquitto, simulated plugs."""
 
 from __future__ import annotations
 
@@ -16,21 +16,29 @@ WASHER, TANK, HEATER = 1, 2, 3
 WASHER_COMMAND = "shellies/shellyplug-s-A101/relay/0/command"
 
 
-def test_an_ems_decision_starts_the_washer_and_the_database_shows_it(site: Site, recorder: Recorder) -> None:
+def test_an_ems_decision_starts_the_washer_and_the_database_shows_it(
+    site: Site, recorder: Recorder
+) -> None:
     with site.household() as household, supervisor_running(site.config()) as started:
         assert started.equipment == 3 and started.problems == 0
         status = wait_until(lambda: recorder.on(f"{site.base_topic}/status"), what="status")
         assert json.loads(status[-1])["state"] == "online"
-        wait_until(lambda: site.equipment(WASHER)["control"] == ControlState.OFF, what="observed off")
+        wait_until(
+            lambda: site.equipment(WASHER)["control"] == ControlState.OFF, what="observed off"
+        )
         site.add_plan(WASHER, [1])
         wait_until(lambda: household["shellyplug-s-A101"].relay_on, what="the plug switched on")
-        row = wait_until(lambda: (r := site.equipment(WASHER))["command"] == CS.MANUEL_PILOTE_ON and r,
-                         what="start verified")
+        row = wait_until(
+            lambda: (r := site.equipment(WASHER))["command"] == CS.MANUEL_PILOTE_ON and r,
+            what="start verified",
+        )
         assert row["mode"] == Mode.MANUEL  # the EMS must not plan it again
         assert row["control"] == ControlState.ON and row["consigne"] is True
         assert row["started_at"] > 0
         # the cycle ends (2 s of 2 kW, then idle) -> free running
-        wait_until(lambda: site.equipment(WASHER)["command"] == CS.MANUEL_ON, timeout=15, what="cycle end")
+        wait_until(
+            lambda: site.equipment(WASHER)["command"] == CS.MANUEL_ON, timeout=15, what="cycle end"
+        )
     assert json.loads(recorder.on(f"{site.base_topic}/status")[-1]) == {"state": "offline"}
 
 
@@ -38,9 +46,13 @@ def test_continuous_tank_on_tasmota_follows_a_plan_that_changes_mid_slot(site: S
     with site.household() as household, supervisor_running(site.config()):
         site.add_plan(TANK, [1] * 4, machine_type=131)
         wait_until(lambda: household["A102"].relay_on, what="tank on")
-        row = wait_until(lambda: (r := site.equipment(TANK))["command"] == CS.MANUEL_PILOTE_ON and r,
-                         what="state 12")
-        wait_until(lambda: site.equipment(TANK)["started_at"] > 0, what="switch-on time for the EMS")
+        row = wait_until(
+            lambda: (r := site.equipment(TANK))["command"] == CS.MANUEL_PILOTE_ON and r,
+            what="state 12",
+        )
+        wait_until(
+            lambda: site.equipment(TANK)["started_at"] > 0, what="switch-on time for the EMS"
+        )
         assert row["mode"] == Mode.PILOTE
         site.add_plan(TANK, [0] * 4, machine_type=131)  # a re-run of the EMS for the same slot
         wait_until(lambda: not household["A102"].relay_on, what="tank off")
@@ -50,7 +62,9 @@ def test_continuous_tank_on_tasmota_follows_a_plan_that_changes_mid_slot(site: S
 
 def test_inverted_relay_heater_in_manual_is_powered_by_an_open_relay(site: Site) -> None:
     with site.household() as household, supervisor_running(site.config()):
-        wait_until(lambda: household["shellyplug-s-A103"].commands, what="a command to the heater relay")
+        wait_until(
+            lambda: household["shellyplug-s-A103"].commands, what="a command to the heater relay"
+        )
         assert household["shellyplug-s-A103"].relay_on is False
         wait_until(lambda: site.equipment(HEATER)["control"] == ControlState.ON, what="observed on")
         assert site.equipment(HEATER)["command"] == CS.MANUEL_ON
@@ -60,28 +74,42 @@ def test_operator_interface_and_its_errors(site: Site, recorder: Recorder) -> No
     with site.household() as household, supervisor_running(site.config()):
         recorder.publish(f"{site.base_topic}/equipment/{WASHER}/set", b'{"mode": "manuel"}')
         wait_until(lambda: household["shellyplug-s-A101"].relay_on, what="washer on")
-        row = wait_until(lambda: (r := site.equipment(WASHER))["mode"] == Mode.MANUEL and r, what="mode 20")
+        row = wait_until(
+            lambda: (r := site.equipment(WASHER))["mode"] == Mode.MANUEL and r, what="mode 20"
+        )
         assert row["command"] == CS.MANUEL_ON and row["programmed_at"] > 0
         recorder.publish(f"{site.base_topic}/equipment/{WASHER}/set", b'{"mode": "auto"}')
         recorder.publish(f"{site.base_topic}/equipment/99/set", b'{"start": true}')
-        errors = wait_until(lambda: recorder.on(f"{site.base_topic}/equipment/{WASHER}/error"), what="error")
+        errors = wait_until(
+            lambda: recorder.on(f"{site.base_topic}/equipment/{WASHER}/error"), what="error"
+        )
         assert "invalid command" in json.loads(errors[0])["error"]
-        errors = wait_until(lambda: recorder.on(f"{site.base_topic}/equipment/99/error"), what="error 99")
+        errors = wait_until(
+            lambda: recorder.on(f"{site.base_topic}/equipment/99/error"), what="error 99"
+        )
         assert json.loads(errors[0]) == {"error": "unknown equipment 99"}
 
 
-def test_viriya_update_applies_a_mode_changed_in_the_database(site: Site, recorder: Recorder) -> None:
+def test_viriya_update_applies_a_mode_changed_in_the_database(
+    site: Site, recorder: Recorder
+) -> None:
     with site.household() as household, supervisor_running(site.config()):
         wait_until(lambda: household["shellyplug-s-A101"].commands, what="start-up command")
         assert household["shellyplug-s-A101"].relay_on is False
-        site.sql("UPDATE bdd_coordination_schema.equipement_pilote_ou_mesure"
-                 " SET equipement_pilote_ou_mesure_mode_id = 20 WHERE id = 1")
+        site.sql(
+            "UPDATE bdd_coordination_schema.equipement_pilote_ou_mesure"
+            " SET equipement_pilote_ou_mesure_mode_id = 20 WHERE id = 1"
+        )
         recorder.publish(f"viriya/update/{WASHER}", b"")
-        wait_until(lambda: household["shellyplug-s-A101"].relay_on, what="washer powered in manual mode")
+        wait_until(
+            lambda: household["shellyplug-s-A101"].relay_on, what="washer powered in manual mode"
+        )
         wait_until(lambda: site.equipment(WASHER)["command"] == CS.MANUEL_ON, what="state 13")
 
 
-def test_bad_payloads_are_rejected_and_the_rest_keeps_running(site: Site, recorder: Recorder) -> None:
+def test_bad_payloads_are_rejected_and_the_rest_keeps_running(
+    site: Site, recorder: Recorder
+) -> None:
     with site.household() as household, supervisor_running(site.config()):
         for topic, payload in [
             ("shellies/shellyplug-s-A101/relay/0", b"\xff\xfe"),
@@ -94,14 +122,20 @@ def test_bad_payloads_are_rejected_and_the_rest_keeps_running(site: Site, record
         recorder.publish("viriya/update/not-a-number", b"")
         site.add_plan(WASHER, [1])
         wait_until(lambda: household["shellyplug-s-A101"].relay_on, what="the washer still driven")
-        wait_until(lambda: site.equipment(WASHER)["command"] == CS.MANUEL_PILOTE_ON, what="start verified")
+        wait_until(
+            lambda: site.equipment(WASHER)["command"] == CS.MANUEL_PILOTE_ON, what="start verified"
+        )
 
 
 def test_an_unusable_row_goes_to_err_with_its_reason_and_the_others_run(site: Site) -> None:
-    site.sql("UPDATE bdd_coordination_schema.equipement_pilote_ou_mesure"
-             " SET typologie_installation_domotique_id = 110 WHERE id = 2")
-    site.sql("DELETE FROM bdd_coordination_schema.equipement_domotique_shellyplugs_shellycloud_v1"
-             " WHERE equipement_domotique_id = 'A103'")
+    site.sql(
+        "UPDATE bdd_coordination_schema.equipement_pilote_ou_mesure"
+        " SET typologie_installation_domotique_id = 110 WHERE id = 2"
+    )
+    site.sql(
+        "DELETE FROM bdd_coordination_schema.equipement_domotique_shellyplugs_shellycloud_v1"
+        " WHERE equipement_domotique_id = 'A103'"
+    )
     with site.household() as household, supervisor_running(site.config()) as started:
         assert started.problems == 2
         wait_until(lambda: site.equipment(TANK)["command"] == CS.ERR, what="tank in err")
@@ -117,8 +151,11 @@ def test_a_stuck_relay_ends_in_err_and_recovers_when_it_obeys(site: Site) -> Non
         site.add_plan(TANK, [1] * 4, machine_type=131)
         wait_until(lambda: site.equipment(TANK)["command"] == CS.ERR, timeout=15, what="err")
         household["A102"].respond_to_commands = True
-        wait_until(lambda: site.equipment(TANK)["command"] == CS.MANUEL_PILOTE_ON, timeout=15,
-                   what="recovered by a re-assert at the next report")
+        wait_until(
+            lambda: site.equipment(TANK)["command"] == CS.MANUEL_PILOTE_ON,
+            timeout=15,
+            what="recovered by a re-assert at the next report",
+        )
 
 
 def test_device_offline_is_errcom_and_back_online_is_reasserted(site: Site) -> None:
@@ -128,5 +165,7 @@ def test_device_offline_is_errcom_and_back_online_is_reasserted(site: Site) -> N
         wait_until(lambda: site.equipment(TANK)["control"] == ControlState.ERRCOM, what="errcom")
         before = len(household["A102"].commands)
         household["A102"].come_online()
-        wait_until(lambda: site.equipment(TANK)["control"] == ControlState.OFF, what="observed again")
+        wait_until(
+            lambda: site.equipment(TANK)["control"] == ControlState.OFF, what="observed again"
+        )
         wait_until(lambda: len(household["A102"].commands) > before, what="re-asserted")

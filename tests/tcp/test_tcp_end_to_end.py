@@ -23,34 +23,55 @@ pytestmark = [pytest.mark.integration, pytest.mark.tcp]
 
 def processes_running(marker: str) -> list[str]:
     """Every process whose command line names this run's configuration file (actors are forks)."""
-    out = subprocess.run(["ps", "-eww", "-o", "pid,args"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["ps", "-eww", "-o", "pid,args"], capture_output=True, text=True, check=True
+    ).stdout
     return [line for line in out.splitlines() if marker in line and "ps -eww" not in line]
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "supervisor", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", "supervisor", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
-def test_daemon_on_tcp_base_end_to_end_then_sigterm(site: Site, recorder: Recorder, tmp_path: Path) -> None:
+def test_daemon_on_tcp_base_end_to_end_then_sigterm(
+    site: Site, recorder: Recorder, tmp_path: Path
+) -> None:
     config = site.config(system_base="multiprocTCPBase")
     path = site.write_config(config, tmp_path / "elfe-tcp.toml")
     log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed below
     env = {**os.environ, "THESPIAN_BASE_IPADDR": "127.0.0.1"}
-    daemon = subprocess.Popen([sys.executable, "-m", "supervisor", "run", "--config", str(path)],
-                              cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "supervisor", "run", "--config", str(path)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     try:
         with site.household() as household:
-            status = wait_until(lambda: recorder.on(f"{site.base_topic}/status"), timeout=30, what="online")
+            status = wait_until(
+                lambda: recorder.on(f"{site.base_topic}/status"), timeout=30, what="online"
+            )
             document = json.loads(status[-1])
             assert document["state"] == "online" and document["equipment"] == 3
             assert document["system_base"] == "multiprocTCPBase"
-            assert len(processes_running(str(path))) >= 3 + 4 + 2  # devices, gateways+clock, supervisor, admin
+            assert (
+                len(processes_running(str(path))) >= 3 + 4 + 2
+            )  # devices, gateways+clock, supervisor, admin
 
             site.add_plan(1, [1])
             wait_until(lambda: household["shellyplug-s-A101"].relay_on, timeout=15, what="plug on")
-            row = wait_until(lambda: (r := site.equipment(1))["command"] == CS.MANUEL_PILOTE_ON and r,
-                             timeout=15, what="start verified")
+            row = wait_until(
+                lambda: (r := site.equipment(1))["command"] == CS.MANUEL_PILOTE_ON and r,
+                timeout=15,
+                what="start verified",
+            )
             assert row["mode"] == Mode.MANUEL and row["control"] == ControlState.ON
 
             shown = cli("inspect", "--config", str(path), "1")
@@ -63,7 +84,9 @@ def test_daemon_on_tcp_base_end_to_end_then_sigterm(site: Site, recorder: Record
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=10) == 0
         assert time.monotonic() - started < 10
-        wait_until(lambda: not processes_running(str(path)), timeout=5, what="every actor process gone")
+        wait_until(
+            lambda: not processes_running(str(path)), timeout=5, what="every actor process gone"
+        )
         assert json.loads(recorder.on(f"{site.base_topic}/status")[-1]) == {"state": "offline"}
     finally:
         if daemon.poll() is None:

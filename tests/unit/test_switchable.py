@@ -4,17 +4,35 @@ from __future__ import annotations
 
 from protocol.ids import CommandState as CS
 from protocol.ids import ControlState, Mode
-from protocol.messages import EmsDecision, ForceStart, ModeRequested, Reassert, RowChanged, SendCommand
+from protocol.messages import (
+    EmsDecision,
+    ForceStart,
+    ModeRequested,
+    Reassert,
+    RowChanged,
+    SendCommand,
+)
 from tests.harness import Harness, equipment_row, make_spec
 
 WASHER = 112  # triggered
 TANK = 131  # continuous
 
 
-def harness(type_id: int = WASHER, typology: int = 120, mode: int = 30, command_state: int = 11,
-            consigne: bool = False, **control: object) -> Harness:
-    row = equipment_row(type_id=type_id, typology=typology, mode=mode, command_state=command_state,
-                        consigne=consigne)
+def harness(
+    type_id: int = WASHER,
+    typology: int = 120,
+    mode: int = 30,
+    command_state: int = 11,
+    consigne: bool = False,
+    **control: object,
+) -> Harness:
+    row = equipment_row(
+        type_id=type_id,
+        typology=typology,
+        mode=mode,
+        command_state=command_state,
+        consigne=consigne,
+    )
     control.setdefault("min_switch_s", 0)
     return Harness(make_spec(row, **control), row).start()
 
@@ -67,7 +85,11 @@ def test_piloted_requested_triggered_switches_off_and_waits_in_11() -> None:
     h.obey()
     h.feed(ModeRequested(1, Mode.PILOTE, "screen", h.now))
     assert h.last_command is not None and h.last_command.action == "OFF"
-    assert (h.row.mode, h.row.command_state, h.row.consigne) == (Mode.PILOTE, CS.PILOTE_STAND_BY, False)
+    assert (h.row.mode, h.row.command_state, h.row.consigne) == (
+        Mode.PILOTE,
+        CS.PILOTE_STAND_BY,
+        False,
+    )
 
 
 def test_piloted_requested_continuous_follows_the_current_decision() -> None:
@@ -235,7 +257,9 @@ def test_a_retained_report_never_acknowledges() -> None:
     h = harness()
     h.report(relay_on=False, retained=True)
     h.advance(11)
-    assert h.state is not None and h.state.output is not None and h.state.output.retry_at is not None
+    assert (
+        h.state is not None and h.state.output is not None and h.state.output.retry_at is not None
+    )
 
 
 def test_a_report_contradicting_the_acknowledged_output_is_reasserted() -> None:

@@ -32,6 +32,17 @@ from tests.harness import Harness, equipment_row, make_spec
 DRIVEN_MODES = (Mode.MANUEL, Mode.PILOTE)
 
 
+class CheckedHarness(Harness):
+    """Observed state may only follow a report, or the silence measured by a staleness timer."""
+
+    def feed(self, event: Message) -> list[Message]:
+        effects = super().feed(event)
+        if any(isinstance(e, WriteObserved) for e in effects):
+            stale = isinstance(event, TimerFired) and event.token.startswith("stale:")
+            assert isinstance(event, DeviceReport) or stale, f"etat_controle written on {event}"
+        return effects
+
+
 class SwitchableMachine(RuleBasedStateMachine):
     """One equipment on a plug; the test plays the EMS, the household, the device and the clock."""
 
@@ -55,13 +66,25 @@ class SwitchableMachine(RuleBasedStateMachine):
         consigne=st.booleans(),
         min_switch=st.sampled_from([0.0, 60.0]),
     )
-    def start(self, type_id: int, typology: int, mode: int, command_state: int, consigne: bool,
-              min_switch: float) -> None:
-        row = equipment_row(type_id=type_id, typology=typology, mode=mode,
-                            command_state=command_state, consigne=consigne)
+    def start(
+        self,
+        type_id: int,
+        typology: int,
+        mode: int,
+        command_state: int,
+        consigne: bool,
+        min_switch: float,
+    ) -> None:
+        row = equipment_row(
+            type_id=type_id,
+            typology=typology,
+            mode=mode,
+            command_state=command_state,
+            consigne=consigne,
+        )
         self.min_switch = min_switch
         self.first_row = row
-        self.h = Harness(make_spec(row, min_switch_s=min_switch), row)
+        self.h = CheckedHarness(make_spec(row, min_switch_s=min_switch), row)
         self._run("start", None)
 
     # --- rules -------------------------------------------------------------------------------
@@ -74,8 +97,10 @@ class SwitchableMachine(RuleBasedStateMachine):
         self.forced = False
         self._run("feed", EmsDecision(1, on, int(h.now // 900 * 900), 1, h.now))
 
-    @rule(mode=st.sampled_from([1, 10, 20, 30, 70]),
-          source=st.sampled_from(["screen", "viriya", "operator", "database"]))
+    @rule(
+        mode=st.sampled_from([1, 10, 20, 30, 70]),
+        source=st.sampled_from(["screen", "viriya", "operator", "database"]),
+    )
     def mode_requested(self, mode: int, source: str) -> None:
         h = self._h()
         if source == "database":
@@ -83,13 +108,20 @@ class SwitchableMachine(RuleBasedStateMachine):
         else:
             self._run("feed", ModeRequested(1, mode, source, h.now))
 
-    @rule(relay=st.none() | st.booleans(), power=st.none() | st.sampled_from([0.0, 3.0, 15.0, 2000.0]),
-          online=st.none() | st.booleans(), retained=st.booleans())
-    def device_report(self, relay: bool | None, power: float | None, online: bool | None,
-                      retained: bool) -> None:
+    @rule(
+        relay=st.none() | st.booleans(),
+        power=st.none() | st.sampled_from([0.0, 3.0, 15.0, 2000.0]),
+        online=st.none() | st.booleans(),
+        retained=st.booleans(),
+    )
+    def device_report(
+        self, relay: bool | None, power: float | None, online: bool | None, retained: bool
+    ) -> None:
         h = self._h()
-        self._run("feed", DeviceReport("A101", h.now, retained, relay_on=relay, power_w=power,
-                                       online=online))
+        self._run(
+            "feed",
+            DeviceReport("A101", h.now, retained, relay_on=relay, power_w=power, online=online),
+        )
 
     @rule(power=st.sampled_from([0.0, 1500.0]))
     def device_obeys(self, power: float) -> None:
@@ -172,8 +204,14 @@ class SwitchableMachine(RuleBasedStateMachine):
         self.release_changes = 0
         self.starts_in_arming = 0
 
-    def _check_new_effects(self, h: Harness, first_effect: int, first_command: int,
-                           cause: object, mode_before: int | None) -> None:
+    def _check_new_effects(
+        self,
+        h: Harness,
+        first_effect: int,
+        first_command: int,
+        cause: object,
+        mode_before: int | None,
+    ) -> None:
         state = h.state
         assert state is not None
         new_effects = h.effects[first_effect:]
@@ -182,14 +220,12 @@ class SwitchableMachine(RuleBasedStateMachine):
         if state.mode in DRIVEN_MODES:
             self.release_changes = 0  # the next entry into 70 may release once more
         for effect in new_effects:
-            if isinstance(effect, WriteObserved):
-                # Observed state comes only from reports (or their absence: staleness timers).
-                assert isinstance(cause, DeviceReport) or cause is None or isinstance(cause, float) \
-                    or isinstance(cause, TimerFired)
             if isinstance(effect, WriteState) and effect.mode == Mode.MANUEL and effect.started_at:
                 self.starts_in_arming += 1
         for at, command in h.commands[first_command:]:
-            self._check_command(state.mode, at, command, state.output.inverted if state.output else False)
+            self._check_command(
+                state.mode, at, command, state.output.inverted if state.output else False
+            )
 
     def _check_command(self, mode: int, at: float, command: SendCommand, inverted: bool) -> None:
         if mode not in DRIVEN_MODES:
@@ -200,7 +236,9 @@ class SwitchableMachine(RuleBasedStateMachine):
             assert self.release_changes <= 1
         if self.last_action is not None and command.action != self.last_action and self.min_switch:
             assert self.last_change is not None
-            assert at - self.last_change >= self.min_switch - 1e-9, "two changes within min_switch_s"
+            assert at - self.last_change >= self.min_switch - 1e-9, (
+                "two changes within min_switch_s"
+            )
         if command.action != self.last_action:
             self.last_change = at
             self.last_action = command.action
@@ -228,6 +266,10 @@ TestSwitchable = SwitchableMachine.TestCase
 def test_machine_dispatch_is_total() -> None:
     """Every event type reaches the machine without error, whatever the state."""
     h = Harness(make_spec(equipment_row()), equipment_row()).start()
-    for event in (EmsDecision(1, True, 0, 1, h.now), Reassert("x", h.now), TimerFired("unknown", h.now)):
+    for event in (
+        EmsDecision(1, True, 0, 1, h.now),
+        Reassert("x", h.now),
+        TimerFired("unknown", h.now),
+    ):
         state, _ = typologies.step(h.state, event, h.now)  # type: ignore[arg-type]
         assert state is not None
