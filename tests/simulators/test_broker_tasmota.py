@@ -18,7 +18,9 @@ PlugFactory = Callable[..., SimulatedTasmotaPlug]
 
 
 @pytest.fixture
-def make_plug(broker: tuple[str, int], prefix: str) -> Iterator[PlugFactory]:
+def make_plug(broker: tuple[str, int], prefix: str, probe: Probe) -> Iterator[PlugFactory]:
+    """Start a plug and wait until its boot messages (last: ``stat/<t>/POWER``) reached the probe,
+    so that a test's ``probe.mark()`` only sees what comes after."""
     plugs: list[SimulatedTasmotaPlug] = []
 
     def make(**kwargs: object) -> SimulatedTasmotaPlug:
@@ -30,7 +32,10 @@ def make_plug(broker: tuple[str, int], prefix: str) -> Iterator[PlugFactory]:
         params.update(kwargs)
         plug = SimulatedTasmotaPlug("A102", **params)  # type: ignore[arg-type]
         plugs.append(plug)
-        return plug.start()
+        mark = probe.mark()
+        plug.start()
+        probe.wait_for(plug.topic_for("stat", "POWER"), since=mark)
+        return plug
 
     yield make
     for plug in plugs:
@@ -160,7 +165,6 @@ def test_teleperiod_command_forces_telemetry(
 
 def test_button_press_is_reported(make_plug: PlugFactory, probe: Probe, prefix: str) -> None:
     plug = make_plug()
-    probe.wait_for(f"{prefix}/stat/A102/POWER")  # the state published at boot: OFF
     mark = probe.mark()
     plug.press_button()
     assert probe.wait_for(f"{prefix}/stat/A102/POWER", since=mark).payload == "ON"

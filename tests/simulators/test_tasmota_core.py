@@ -89,15 +89,17 @@ def test_any_text_parses_to_an_operation(text: str) -> None:
 
 @given(st.sampled_from(["on", "off", "toggle", "true", "false", "blink", "blinkoff"]), st.data())
 def test_state_words_are_case_insensitive(word: str, data: st.DataObject) -> None:
-    mixed = "".join(
-        c.upper() if data.draw(st.booleans()) else c for c in word
-    )
+    mixed = "".join(c.upper() if data.draw(st.booleans()) else c for c in word)
     assert payload_number(mixed) == payload_number(word)
 
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("POWER", ("POWER", 1, False)), ("Power2", ("POWER", 2, True)), ("power0", ("POWER", 0, True))],
+    [
+        ("POWER", ("POWER", 1, False)),
+        ("Power2", ("POWER", 2, True)),
+        ("power0", ("POWER", 0, True)),
+    ],
 )
 def test_split_command(name: str, expected: tuple[str, int, bool]) -> None:
     assert split_command(name) == expected

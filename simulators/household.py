@@ -1,0 +1,249 @@
+"""A household of simulated plugs started from plain specs (dicts, or a JSON file).
+
+A spec file is a JSON list of device specs, or an object ``{"devices": [...]}``::
+
+    {"devices": [
+      {"kind": "shelly_gen1", "root": "shellies/shellyplug-s-A101",
+       "appliance": {"kind": "triggered", "cycle_power_w": 2000, "cycle_s": 5400}},
+      {"kind": "tasmota", "topic": "A102", "tele_period_s": 30,
+       "appliance": {"kind": "continuous", "rated_power_w": 2400, "full_after_s": 7200}}
+    ]}
+
+Unknown fields are errors, so that a typo does not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self
+
+import msgspec
+
+from simulators.appliance import Appliance
+from simulators.mqtt_device import Clock, SimulatedDevice
+from simulators.shelly_gen1 import SimulatedShellyPlug
+from simulators.tasmota import DEFAULT_FULL_TOPIC, SimulatedTasmotaPlug
+
+
+class SpecError(ValueError):
+    """A device spec that cannot be used; the message is one line."""
+
+
+class ApplianceSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    kind: Literal["triggered", "continuous", "none"] = "none"
+    cycle_power_w: float = 2000.0
+    cycle_s: float = 5400.0
+    idle_power_w: float | None = None
+    rated_power_w: float = 2000.0
+    full_after_s: float | None = None
+    ready: bool = True
+
+    def build(self) -> Appliance:
+        return Appliance(
+            self.kind,
+            cycle_power_w=self.cycle_power_w,
+            cycle_s=self.cycle_s,
+            idle_power_w=self.idle_power_w,
+            rated_power_w=self.rated_power_w,
+            full_after_s=self.full_after_s,
+            ready=self.ready,
+        )
+
+
+class ShellyGen1Spec(
+    msgspec.Struct, tag="shelly_gen1", tag_field="kind", forbid_unknown_fields=True, frozen=True
+):
+    root: str
+    appliance: ApplianceSpec = ApplianceSpec()
+    relay_on: bool = False
+    report_period_s: float = 30.0
+    mqtt_retain: bool = False
+    online_retain: bool = False
+    max_power_w: float = 2500.0
+    client_id: str | None = None
+
+
+class TasmotaSpec(
+    msgspec.Struct, tag="tasmota", tag_field="kind", forbid_unknown_fields=True, frozen=True
+):
+    topic: str
+    full_topic: str = DEFAULT_FULL_TOPIC
+    appliance: ApplianceSpec = ApplianceSpec()
+    relay_on: bool = False
+    tele_period_s: float = 30.0
+    power_retain: bool = False
+    group_topic: str | None = "tasmotas"
+    initial_total_kwh: float = 0.0
+    client_id: str | None = None
+
+
+DeviceSpec = ShellyGen1Spec | TasmotaSpec
+
+
+class _SpecFile(msgspec.Struct, forbid_unknown_fields=True):
+    devices: list[DeviceSpec]
+
+
+def parse_specs(
+    specs: Iterable[Mapping[str, Any] | DeviceSpec] | Mapping[str, Any],
+) -> list[DeviceSpec]:
+    """Validate plain specs (dicts, already-typed specs, or ``{"devices": [...]}``)."""
+    if isinstance(specs, Mapping):
+        try:
+            return list(msgspec.convert(specs, _SpecFile).devices)
+        except msgspec.ValidationError as exc:
+            raise SpecError(str(exc)) from None
+    parsed: list[DeviceSpec] = []
+    for i, spec in enumerate(specs):
+        if isinstance(spec, ShellyGen1Spec | TasmotaSpec):
+            parsed.append(spec)
+            continue
+        try:
+            parsed.append(msgspec.convert(spec, DeviceSpec))
+        except msgspec.ValidationError as exc:
+            raise SpecError(f"device #{i}: {exc}") from None
+    return parsed
+
+
+def load_spec_file(path: str | Path) -> list[DeviceSpec]:
+    """Read and validate a JSON spec file; every failure is a one-line :class:`SpecError`."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise SpecError(f"cannot read it: {exc.strerror or exc}") from None
+    try:
+        data = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise SpecError(f"invalid JSON: {exc}") from None
+    if not isinstance(data, list | dict):
+        raise SpecError("expected a list of devices or an object with 'devices'")
+    return parse_specs(data)
+
+
+def build_device(
+    spec: DeviceSpec,
+    *,
+    host: str,
+    port: int,
+    topic_prefix: str = "",
+    clock: Clock = time.time,
+    username: str | None = None,
+    password: str | None = None,
+) -> SimulatedDevice:
+    """One simulator from one spec; ``topic_prefix`` (e.g. ``"t5f3/"``) is put before its topics."""
+    try:
+        appliance = spec.appliance.build()
+        if isinstance(spec, ShellyGen1Spec):
+            return SimulatedShellyPlug(
+                topic_prefix + spec.root,
+                appliance,
+                host=host,
+                port=port,
+                report_period_s=spec.report_period_s,
+                relay_on=spec.relay_on,
+                mqtt_retain=spec.mqtt_retain,
+                online_retain=spec.online_retain,
+                max_power_w=spec.max_power_w,
+                client_id=spec.client_id,
+                clock=clock,
+                username=username,
+                password=password,
+            )
+        return SimulatedTasmotaPlug(
+            spec.topic,
+            appliance,
+            host=host,
+            port=port,
+            full_topic=topic_prefix + spec.full_topic,
+            tele_period_s=spec.tele_period_s,
+            relay_on=spec.relay_on,
+            power_retain=spec.power_retain,
+            group_topic=spec.group_topic,
+            initial_total_kwh=spec.initial_total_kwh,
+            client_id=spec.client_id,
+            clock=clock,
+            username=username,
+            password=password,
+        )
+    except ValueError as exc:
+        name = spec.root if isinstance(spec, ShellyGen1Spec) else spec.topic
+        raise SpecError(f"device {name!r}: {exc}") from None
+
+
+class SimulatedHousehold:
+    """Several simulated devices started and stopped together (also a context manager)."""
+
+    def __init__(self, devices: Sequence[SimulatedDevice]) -> None:
+        self.devices: list[SimulatedDevice] = list(devices)
+
+    @classmethod
+    def from_specs(
+        cls,
+        host: str,
+        port: int,
+        specs: Iterable[Mapping[str, Any] | DeviceSpec] | Mapping[str, Any],
+        *,
+        topic_prefix: str = "",
+        clock: Clock = time.time,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> Self:
+        """Build (not start) the devices; raises :class:`SpecError` for a bad spec."""
+        return cls(
+            [
+                build_device(
+                    spec,
+                    host=host,
+                    port=port,
+                    topic_prefix=topic_prefix,
+                    clock=clock,
+                    username=username,
+                    password=password,
+                )
+                for spec in parse_specs(specs)
+            ]
+        )
+
+    def start(self, timeout: float = 5.0) -> Self:
+        """Start every device; if one cannot connect, stop those already started and re-raise."""
+        started: list[SimulatedDevice] = []
+        try:
+            for device in self.devices:
+                device.start(timeout)
+                started.append(device)
+        except BaseException:
+            for device in reversed(started):
+                device.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for device in reversed(self.devices):
+            device.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __getitem__(self, name: str) -> SimulatedDevice:
+        """A device by its id: Shelly ``mqtt_id`` (last level of root) or Tasmota topic."""
+        for device in self.devices:
+            if name in (device.name, device.name.split(":", 1)[-1]):
+                return device
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[SimulatedDevice]:
+        return iter(self.devices)
+
+    def __len__(self) -> int:
+        return len(self.devices)

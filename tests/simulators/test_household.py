@@ -1,0 +1,171 @@
+"""Household specs, the household runner and the ``python -m simulators`` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from simulators.household import (
+    ShellyGen1Spec,
+    SimulatedHousehold,
+    SpecError,
+    TasmotaSpec,
+    load_spec_file,
+    parse_specs,
+)
+from simulators.shelly_gen1 import SimulatedShellyPlug
+from simulators.tasmota import SimulatedTasmotaPlug
+from tests.simulators.conftest import Probe
+
+REPO = Path(__file__).resolve().parents[2]
+
+SPECS: list[dict[str, object]] = [
+    {
+        "kind": "shelly_gen1",
+        "root": "shellies/shellyplug-s-A101",
+        "appliance": {"kind": "triggered", "cycle_power_w": 2000, "cycle_s": 5400},
+    },
+    {
+        "kind": "tasmota",
+        "topic": "A102",
+        "appliance": {"kind": "continuous", "rated_power_w": 2400, "full_after_s": 7200},
+    },
+]
+
+
+def test_parse_specs_accepts_a_list_or_an_object() -> None:
+    parsed = parse_specs(SPECS)
+    assert isinstance(parsed[0], ShellyGen1Spec)
+    assert isinstance(parsed[1], TasmotaSpec)
+    assert parsed[1].tele_period_s == 30.0
+    assert parse_specs({"devices": SPECS}) == parsed
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"kind": "zigbee", "topic": "x"}, "Invalid value 'zigbee'"),
+        ({"kind": "tasmota"}, "missing required field `topic`"),
+        ({"kind": "tasmota", "topic": "A1", "tele_periode_s": 5}, "unknown field"),
+        ({"kind": "shelly_gen1", "root": 5}, "Expected `str`"),
+    ],
+)
+def test_bad_specs_give_one_line_errors(spec: dict[str, object], message: str) -> None:
+    with pytest.raises(SpecError, match=message) as info:
+        parse_specs([spec])
+    assert "\n" not in str(info.value)
+
+
+def test_bad_parameter_values_are_spec_errors() -> None:
+    spec = {"kind": "tasmota", "topic": "A1", "appliance": {"kind": "triggered", "cycle_s": 0}}
+    with pytest.raises(SpecError, match="cycle_s must be > 0"):
+        SimulatedHousehold.from_specs("127.0.0.1", 1883, [spec])
+
+
+def test_load_spec_file_errors(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    with pytest.raises(SpecError, match="invalid JSON"):
+        load_spec_file(broken)
+    with pytest.raises(SpecError, match="cannot read"):
+        load_spec_file(tmp_path / "missing.json")
+    scalar = tmp_path / "scalar.json"
+    scalar.write_text("3")
+    with pytest.raises(SpecError, match="expected a list"):
+        load_spec_file(scalar)
+
+
+def test_from_specs_builds_the_devices_with_a_prefix() -> None:
+    household = SimulatedHousehold.from_specs("127.0.0.1", 1883, SPECS, topic_prefix="t5f3/")
+    shelly, tasmota = household.devices
+    assert isinstance(shelly, SimulatedShellyPlug)
+    assert shelly.root == "t5f3/shellies/shellyplug-s-A101"
+    assert isinstance(tasmota, SimulatedTasmotaPlug)
+    assert tasmota.topic_for("cmnd", "POWER") == "t5f3/cmnd/A102/POWER"
+    assert household["A102"] is tasmota
+    assert household["shellyplug-s-A101"] is shelly
+    assert shelly.appliance.kind == "triggered"
+    assert len(household) == 2
+
+
+def test_command_line_rejects_a_bad_spec_in_one_line(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.json"
+    spec.write_text(json.dumps([{"kind": "tasmota", "topc": "A1"}]))
+    result = subprocess.run(
+        [sys.executable, "-m", "simulators", "--spec", str(spec)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"error: bad spec {spec}: device #0:")
+
+
+@pytest.mark.integration
+def test_household_runs_and_stops(broker: tuple[str, int], prefix: str, probe: Probe) -> None:
+    with SimulatedHousehold.from_specs(*broker, SPECS, topic_prefix=f"{prefix}/") as household:
+        probe.wait_for(f"{prefix}/shellies/shellyplug-s-A101/online")
+        probe.wait_for(f"{prefix}/tele/A102/LWT", lambda m: m.payload == "Online")
+        mark = probe.mark()
+        probe.publish(f"{prefix}/cmnd/A102/POWER", "ON")
+        probe.publish(f"{prefix}/shellies/shellyplug-s-A101/relay/0/command", "on")
+        probe.wait_for(f"{prefix}/stat/A102/POWER", lambda m: m.payload == "ON", since=mark)
+        probe.wait_for(f"{prefix}/shellies/shellyplug-s-A101/relay/0", since=mark)
+        assert household["A102"].relay_on
+        assert household["shellyplug-s-A101"].power_w() == 2000.0
+        mark = probe.mark()
+    # A clean stop announces the devices as offline, as their wills would have.
+    assert probe.wait_for(f"{prefix}/tele/A102/LWT", since=mark).payload == "Offline"
+    assert probe.wait_for(f"{prefix}/shellies/shellyplug-s-A101/online", since=mark).payload == (
+        "false"
+    )
+
+
+@pytest.mark.integration
+def test_command_line_runs_until_interrupted(
+    broker: tuple[str, int], prefix: str, probe: Probe, tmp_path: Path
+) -> None:
+    spec = tmp_path / "household.json"
+    spec.write_text(json.dumps({"devices": SPECS}))
+    host, port = broker
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simulators",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--spec",
+            str(spec),
+            "--topic-prefix",
+            f"{prefix}/",
+            "--log-level",
+            "WARNING",
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        probe.wait_for(f"{prefix}/stat/A102/POWER", timeout=10)  # the boot state: OFF
+        mark = probe.mark()
+        probe.publish(f"{prefix}/cmnd/A102/POWER", "TOGGLE")
+        assert probe.wait_for(f"{prefix}/stat/A102/POWER", since=mark).payload == "ON"
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+        assert time.monotonic() - started < 5
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
