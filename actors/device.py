@@ -54,9 +54,11 @@ class DeviceActor(ActorTypeDispatcher):
         self.gateways: Gateways | None = None
         self.journal: deque[Event] = deque(maxlen=JOURNAL_SIZE)
         self.early: list[Message] = []  # events that arrived before DeviceInit
+        self.now = 0.0  # machine time never runs backwards, whatever the order of arrival
 
     def receiveMsg_DeviceInit(self, message: DeviceInit, sender: Any) -> None:
         self.gateways = message.gateways
+        self.now = message.at
         state, effects = typologies.initial(message.spec, message.row, message.at)
         self._apply(state, effects)
         if not message.spec.problem:  # the supervisor already logged the problem, warnings included
@@ -100,7 +102,8 @@ class DeviceActor(ActorTypeDispatcher):
         if self.state is None:
             self.early.append(event)
             return
-        state, effects = typologies.step(self.state, event, at)
+        self.now = max(self.now, at)
+        state, effects = typologies.step(self.state, event, self.now)
         self._apply(state, effects)
 
     def _apply(self, state: MachineState, effects: list[Message]) -> None:

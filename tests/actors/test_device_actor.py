@@ -1,0 +1,102 @@
+"""The DeviceActor on simpleSystemBase: it routes effects to the right gateway and decides nothing."""
+
+from __future__ import annotations
+
+import pickle
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+import pytest
+from thespian.actors import ActorSystem, ActorTypeDispatcher
+
+from actors.device import DeviceActor
+from protocol import messages as m
+from protocol.ids import CommandState, ControlState
+from tests.harness import equipment_row, make_spec
+
+
+class Recorder(ActorTypeDispatcher):
+    """Stands for every gateway: keeps what it receives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[Any] = []
+
+    def receiveMessage(self, message: Any, sender: Any) -> None:
+        if message == "received?":
+            self.send(sender, list(self.received))
+        elif isinstance(message, m.Message):
+            self.received.append(message)
+
+
+@pytest.fixture
+def system() -> Iterator[ActorSystem]:
+    asys = ActorSystem("simpleSystemBase")
+    yield asys
+    asys.shutdown()
+
+
+def start_device(asys: ActorSystem, early: list[m.Message] | None = None) -> tuple[Any, Any]:
+    gateway = asys.createActor(Recorder)
+    device = asys.createActor(DeviceActor)
+    for message in early or []:
+        asys.tell(device, message)
+    row = equipment_row(type_id=131)  # a hot-water tank on a Shelly plug, piloted, waiting
+    gateways = m.Gateways(supervisor=gateway, mqtt=gateway, db=gateway, clock=gateway, plans=gateway)
+    ready = asys.ask(device, m.DeviceInit(make_spec(row, min_switch_s=0), row, gateways, time.time()), 2)
+    assert ready == m.DeviceReady(1)
+    return device, gateway
+
+
+def received(asys: ActorSystem, gateway: Any) -> list[Any]:
+    return asys.ask(gateway, "received?", 2)
+
+
+def test_startup_reasserts_through_the_codec_and_arms_timers(system: ActorSystem) -> None:
+    _, gateway = start_device(system)
+    got = received(system, gateway)
+    publishes = [x for x in got if isinstance(x, m.Publish)]
+    assert publishes == [m.Publish("shellies/shellyplug-s-A101/relay/0/command", b"off", 1, False)]
+    assert {x.token for x in got if isinstance(x, m.SetTimer)} == {"ack", "stale:A101"}
+
+
+def test_events_that_arrive_before_init_are_applied_after_it(system: ActorSystem) -> None:
+    early = [m.EmsDecision(1, True, 0, 5, time.time())]
+    _, gateway = start_device(system, early)
+    got = received(system, gateway)
+    payloads = [x.payload for x in got if isinstance(x, m.Publish)]
+    assert payloads == [b"off", b"on"]
+    writes = [x for x in got if isinstance(x, m.WriteState)]
+    assert writes[-1].command_state == CommandState.MANUEL_PILOTE_ON and writes[-1].consigne
+
+
+def test_reports_become_observed_state_writes_and_introspection_shows_why(system: ActorSystem) -> None:
+    device, gateway = start_device(system)
+    now = time.time()
+    system.tell(device, m.DeviceReports((m.DeviceReport("A101", now, relay_on=False),)))
+    system.tell(device, m.EmsDecision(1, True, 0, 5, now))
+    got = received(system, gateway)
+    assert m.WriteObserved(1, ControlState.OFF, int(now)) in got
+    reply = system.ask(device, m.Introspect(), 2)
+    assert isinstance(reply, m.IntrospectReply)
+    assert reply.data["state"]["command_state"] == CommandState.MANUEL_PILOTE_ON
+    assert "EMS plan 5" in reply.data["events"][-1]["reason"]
+
+
+def test_every_message_survives_pickling() -> None:
+    """The multiproc bases pickle messages: a class that cannot travel fails only there."""
+    row = equipment_row()
+    spec = make_spec(row)
+    samples: list[m.Message] = [
+        m.DeviceInit(spec, row, m.Gateways(None, None, None, None, None), 1.0),
+        m.DeviceReports((m.DeviceReport("A101", 1.0, relay_on=True, power_w=3.5,
+                                        reply=m.CommandReply("r1", True)),)),
+        m.WriteState(1, 2, "why", command_state=12, consigne=True),
+        m.Inventory((row,), (spec,)),
+        m.RegisterRoutes(1, (m.Route("a/b", spec.devices[0], None),)),
+        m.Start(msgspec.convert({"coordination": {"dsn": "x"}}, m.Config)),
+    ]
+    for sample in samples:
+        assert pickle.loads(pickle.dumps(sample)) == sample
