@@ -70,10 +70,6 @@ class PlugCore(ABC):
             return True
         return False
 
-    @property
-    def drops_pending(self) -> int:
-        return self._drop_remaining
-
     # -- relay and metering -----------------------------------------------------------------
 
     def _switch(self, on: bool, now: float) -> None:
