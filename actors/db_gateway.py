@@ -35,7 +35,7 @@ from protocol.messages import (
 from protocol.model import DeviceRow, EquipmentRow
 
 FLUSH_S = 1.0
-RETRY_MAX_S = 30.0
+RETRY_MAX_S = 10.0
 CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
 

@@ -40,6 +40,7 @@ from protocol.messages import (
     Reassert,
     RegisterRoutes,
     Route,
+    RoutesRegistered,
     Shutdown,
     ShutdownDone,
     StimulusTargets,
@@ -105,6 +106,7 @@ class MqttGateway(Actor):
             )
         elif isinstance(message, RegisterRoutes):
             self._register(message.owner, message.routes)
+            self.send(sender, RoutesRegistered(message.owner))
         elif isinstance(message, UnregisterRoutes):
             self._register(message.owner, ())
         elif isinstance(message, StimulusTargets):

@@ -1,6 +1,8 @@
 """PlanReader: reads the EMS plans and hands each equipment its decision for the current slot.
 
-Reads at every quarter-hour boundary (+ `boundary_delay_seconds`) and every `poll_seconds`; sends
+Reads at every quarter-hour boundary (+ `boundary_delay_seconds`), every `poll_seconds`, and at
+once on a NOTIFY on `ems.notify_channel` when the EMS database has the trigger of
+`deploy/sql/ems_notify.sql` (the connection's socket is watched, multiprocTCPBase only). Sends
 `EmsDecision` when an equipment's decision for the current slot appears or changes, and to every
 equipment at each boundary. The plans are kept on disk, so that a database outage (or a restart
 during one) still applies them slot by slot until they run out.
@@ -16,7 +18,14 @@ from typing import Any
 import msgspec
 import psycopg
 from loguru import logger
-from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
+from psycopg import sql as pgsql
+from thespian.actors import (
+    ActorExitRequest,
+    ActorTypeDispatcher,
+    ThespianWatch,
+    WakeupMessage,
+    WatchMessage,
+)
 
 from actors import sql
 from protocol import ems
@@ -37,16 +46,36 @@ class PlanReader(ActorTypeDispatcher):
         self.last_id = 0
         self.full_read_needed = True
         self.down_since: float | None = None
-        self.next_boundary = 0
         self.last_read_at: float | None = None
         self.problems_seen: set[str] = set()
+        self.listening = False
+
+    def receiveMessage(self, message: Any, sender: Any) -> ThespianWatch | None:
+        try:
+            super().receiveMessage(message, sender)
+        finally:
+            watch = self._watch()  # returned on every path, or the socket stops being watched
+        return watch
 
     def receiveMsg_Configure(self, message: Configure, sender: Any) -> None:
         self.config = message.config
         self.book = self._load_file()
-        now = time.time()
-        self.next_boundary = ems.next_boundary(now)
-        self._schedule(now)
+        self.wakeupAfter(timedelta(seconds=0), payload="first")
+        self._schedule_poll()
+
+    def receiveMsg_WatchMessage(self, message: WatchMessage, sender: Any) -> None:
+        """The EMS announced new rows: read them now rather than at the next poll."""
+        if self.conn is None:
+            return
+        try:
+            notified = list(self.conn.notifies(timeout=0))
+        except CONNECTION_ERRORS as exc:
+            self._down(exc, time.time())
+            return
+        if notified:
+            now = time.time()
+            self._read(now)
+            self._dispatch(now, boundary=False)
 
     def receiveMsg_PlanTargets(self, message: PlanTargets, sender: Any) -> None:
         added = [e for e, _ in message.targets if e not in self.targets]
@@ -60,8 +89,6 @@ class PlanReader(ActorTypeDispatcher):
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: Any) -> None:
         now = time.time()
         boundary = message.payload == "boundary"
-        if boundary:
-            self.next_boundary = ems.next_boundary(now)
         self._read(now)
         self._dispatch(now, boundary=boundary)
         if message.payload in ("boundary", "first"):
@@ -89,10 +116,6 @@ class PlanReader(ActorTypeDispatcher):
             self.conn.close()
 
     # --- scheduling ----------------------------------------------------------------------------
-
-    def _schedule(self, now: float) -> None:
-        self.wakeupAfter(timedelta(seconds=0), payload="first")
-        self._schedule_poll()
 
     def _schedule_boundary(self, now: float) -> None:
         delay = self._config().ems.boundary_delay_seconds
@@ -154,18 +177,32 @@ class PlanReader(ActorTypeDispatcher):
 
     def _connection(self) -> psycopg.Connection:
         if self.conn is None or self.conn.closed:
+            config = self._config()
             self.conn = psycopg.connect(
-                self._config().ems_dsn,
+                config.ems_dsn,
                 autocommit=True,
                 connect_timeout=5,
                 options="-c statement_timeout=30000",
             )
+            self.listening = False
+            if config.ems.notify_channel:
+                channel = pgsql.Identifier(config.ems.notify_channel)
+                self.conn.execute(pgsql.SQL("LISTEN {}").format(channel))
+                self.listening = True
         return self.conn
+
+    def _watch(self) -> ThespianWatch | None:
+        if not self.listening or self.conn is None or self.conn.closed or self.config is None:
+            return None
+        if self.config.supervisor.system_base == "simpleSystemBase":
+            return None  # cannot watch sockets: the polls do the work
+        return ThespianWatch([self.conn.fileno()])
 
     def _down(self, exc: Exception, now: float) -> None:
         if self.conn is not None:
             self.conn.close()
         self.conn = None
+        self.listening = False
         self.full_read_needed = True
         if self.down_since is None:
             self.down_since = now

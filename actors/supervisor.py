@@ -41,6 +41,7 @@ from protocol.messages import (
     Reassert,
     RegisterRoutes,
     Route,
+    RoutesRegistered,
     RowChanged,
     Shutdown,
     ShutdownDone,
@@ -149,20 +150,30 @@ class Supervisor(ActorTypeDispatcher):
             self._on_all_ready()
 
     def _start_device(self, spec: EquipmentSpec, row: EquipmentRow) -> None:
+        """Subscribe the device topics first, then start the actor (`RoutesRegistered`): its
+        first order must not be answered before the gateway listens for the answer."""
         gateways = self._gateways()
         actor = self.createActor(DeviceActor)
         self.devices[spec.id] = actor
         self.specs[spec.id] = spec
+        self.rows[spec.id] = row
         self.waiting.add(spec.id)
-        self.send(actor, DeviceInit(spec, row, gateways, time.time()))
-        if spec.problem:
-            return  # it cannot be driven: nothing is sent to its devices, not even a query
+        if spec.problem:  # it cannot be driven: nothing is sent to its devices, not even a query
+            self.send(actor, DeviceInit(spec, row, gateways, time.time()))
+            return
         routes = tuple(
             Route(topic, device, actor)
             for device in spec.devices
             for topic in codec_named(device.codec).subscriptions(device)
         )
         self.send(gateways.mqtt, RegisterRoutes(spec.id, routes))
+
+    def receiveMsg_RoutesRegistered(self, message: RoutesRegistered, sender: Any) -> None:
+        equipment = message.owner
+        actor = self.devices.get(equipment)
+        if actor is not None and equipment in self.waiting:
+            row = self.rows[equipment]
+            self.send(actor, DeviceInit(self.specs[equipment], row, self._gateways(), time.time()))
 
     def _stop_device(self, equipment: int, reason: str) -> None:
         actor = self.devices.pop(equipment)

@@ -41,6 +41,8 @@ class EmsConfig(_Strict):
     table: Identifier = "result"
     poll_seconds: PositiveSeconds = 60.0
     boundary_delay_seconds: Seconds = 5.0  # read plans this long after each quarter-hour boundary
+    # LISTEN on this channel; the trigger of deploy/sql/ems_notify.sql makes new plans apply at once
+    notify_channel: Identifier | None = "elfe_ems_result"
 
 
 class MqttConfig(_Strict):

@@ -199,6 +199,12 @@ class RegisterRoutes(Message):
     routes: tuple[Route, ...]
 
 
+class RoutesRegistered(Message):
+    """The gateway subscribed an owner's topics: its first order can now be acknowledged."""
+
+    owner: int
+
+
 class UnregisterRoutes(Message):
     owner: int
 

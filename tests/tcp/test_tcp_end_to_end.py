@@ -42,7 +42,10 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_daemon_on_tcp_base_end_to_end_then_sigterm(
     site: Site, recorder: Recorder, tmp_path: Path
 ) -> None:
-    config = site.config(system_base="multiprocTCPBase")
+    # A plan must apply at once through LISTEN/NOTIFY (the trigger of deploy/sql/ems_notify.sql),
+    # not at the next poll, which is a minute away.
+    site.sql((ROOT / "deploy" / "sql" / "ems_notify.sql").read_text(encoding="utf-8"))
+    config = site.config(system_base="multiprocTCPBase", ems={"poll_seconds": 60.0})
     path = site.write_config(config, tmp_path / "elfe-tcp.toml")
     log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed below
     env = {**os.environ, "THESPIAN_BASE_IPADDR": "127.0.0.1"}
@@ -66,13 +69,15 @@ def test_daemon_on_tcp_base_end_to_end_then_sigterm(
             )  # devices, gateways+clock, supervisor, admin
 
             site.add_plan(1, [1])
-            wait_until(lambda: household["shellyplug-s-A101"].relay_on, timeout=15, what="plug on")
+            wait_until(lambda: household["shellyplug-s-A101"].relay_on, timeout=5, what="plug on")
             row = wait_until(
                 lambda: (r := site.equipment(1))["command"] == CS.MANUEL_PILOTE_ON and r,
                 timeout=15,
                 what="start verified",
             )
-            assert row["mode"] == Mode.MANUEL and row["control"] == ControlState.ON
+            assert row["mode"] == Mode.MANUEL
+            # observed states are written in batches, a moment after the transition
+            wait_until(lambda: site.equipment(1)["control"] == ControlState.ON, what="observed on")
 
             shown = cli("inspect", "--config", str(path), "1")
             assert shown.returncode == 0, shown.stderr

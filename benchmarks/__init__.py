@@ -1,0 +1,1 @@
+"""Benchmarks (opt-in): `python -m benchmarks.supervisor --help`."""
