@@ -48,16 +48,17 @@ DELETE FROM equipement_pilote_machine_generique_cycle;
 DELETE FROM equipement_pilote_machine_generique;
 DELETE FROM equipement_pilote_ou_mesure;
 INSERT INTO equipement_pilote_ou_mesure (id, equipement_pilote_specifique_id,
-    typologie_installation_domotique_id, nom_humain, description, equipement_pilote_ou_mesure_type_id,
-    equipement_pilote_ou_mesure_mode_id, etat_controle_id, etat_commande_id, ems_consigne_marche,
-    utilisateur)
+    typologie_installation_domotique_id, nom_humain, description,
+    equipement_pilote_ou_mesure_type_id, equipement_pilote_ou_mesure_mode_id, etat_controle_id,
+    etat_commande_id, ems_consigne_marche, utilisateur)
   SELECT i, i, 120, 'tank ' || i, 'aucun', 131, 30, 70, 11, false, 'B' || i
   FROM generate_series(1, %(n)s) i;
 INSERT INTO equipement_pilote_ballon_ecs (id, equipement_pilote_ou_mesure_id, volume_ballon,
     puissance_chauffe, mesures_puissance_elec_id)
   SELECT i, i, 200, 2400, 1 FROM generate_series(1, %(n)s) i;
-INSERT INTO equipement_domotique (id, equipement_pilote_ou_mesure_id, equipement_domotique_type_id,
-    equipement_domotique_usage_id, utilisateur, utilisateur_affecte, equipement_domotique_specifique_id)
+INSERT INTO equipement_domotique (id, equipement_pilote_ou_mesure_id,
+    equipement_domotique_type_id, equipement_domotique_usage_id, utilisateur, utilisateur_affecte,
+    equipement_domotique_specifique_id)
   SELECT 'P' || i, i, 111, 11, 'B' || i, true, i FROM generate_series(1, %(n)s) i;
 INSERT INTO equipement_domotique_shellyplugs_shellycloud_v1 (id, equipement_domotique_id,
     topic_mqtt_controle_json, topic_mqtt_commande_text, topic_mqtt_lwt)
@@ -83,7 +84,9 @@ def create_database(name: str, n: int, prefix: str, notify: bool) -> str:
 
 def drop_database(name: str) -> None:
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def pss_kb(pid: int) -> int | None:
@@ -98,12 +101,16 @@ def pss_kb(pid: int) -> int | None:
 
 def processes(marker: str) -> list[int]:
     out = subprocess.run(["ps", "-eww", "-o", "pid,args"], capture_output=True, text=True).stdout
-    return [int(line.split()[0]) for line in out.splitlines() if marker in line and "ps -eww" not in line]
+    return [
+        int(line.split()[0])
+        for line in out.splitlines()
+        if marker in line and "ps -eww" not in line
+    ]
 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 class Listener:
@@ -124,7 +131,9 @@ class Listener:
         if message.topic.endswith("/relay/0/command"):  # answer like a Shelly plug
             self.client.publish(message.topic.removesuffix("/command"), message.payload)
 
-    def wait(self, topic: str, after: float, payload: bytes | None = None, timeout: float = 60) -> float:
+    def wait(
+        self, topic: str, after: float, payload: bytes | None = None, timeout: float = 60
+    ) -> float:
         deadline = time.time() + timeout
         while time.time() < deadline:
             with self.lock:
@@ -144,7 +153,8 @@ def add_plan(dsn: str, machine: int, on: bool) -> float:
     columns = sql.SQL(", ").join(sql.Identifier(f"decisions_{i}") for i in range(SLOTS))
     query = sql.SQL(
         "INSERT INTO result (first_valid_timestamp, machine_id, result_type, machine_type, {})"
-        " VALUES (%s, %s, 0, 131, {})").format(columns, sql.SQL(", ").join(sql.Placeholder() * SLOTS))
+        " VALUES (%s, %s, 0, 131, {})"
+    ).format(columns, sql.SQL(", ").join(sql.Placeholder() * SLOTS))
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(query, (start, machine, *([int(on)] * SLOTS)))
     return time.time()
@@ -161,12 +171,15 @@ def run(n: int, changes: int, poll: float, notify: bool) -> dict[str, Any]:
         f'client_id = "{prefix}"\n'
         f'[supervisor]\nsystem_base = "multiprocTCPBase"\nadmin_port = {19500 + n % 400}\n'
         f'state_dir = "{workdir}/state"\nlog_level = "WARNING"\nready_timeout_seconds = 600\n'
-        '[control]\nmin_switch_s = 0\n'
+        "[control]\nmin_switch_s = 0\n"
     )
     listener = Listener(prefix)
     began = time.time()
-    daemon = subprocess.Popen([sys.executable, "-m", "supervisor", "run", "--config", str(config)],
-                              cwd=ROOT, env={**os.environ, "THESPIAN_BASE_IPADDR": "127.0.0.1"})
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "supervisor", "run", "--config", str(config)],
+        cwd=ROOT,
+        env={**os.environ, "THESPIAN_BASE_IPADDR": "127.0.0.1"},
+    )
     try:
         online = listener.wait(f"{prefix}/elfe/status", began, timeout=600)
         startup_s = online - began
@@ -182,10 +195,14 @@ def run(n: int, changes: int, poll: float, notify: bool) -> dict[str, Any]:
             received = listener.wait(topic, committed, b"on" if on else b"off")
             latencies.append(received - committed)
         result = {
-            "equipment": n, "startup_s": round(startup_s, 2), "processes": len(pids),
+            "equipment": n,
+            "startup_s": round(startup_s, 2),
+            "processes": len(pids),
             "pss_total_mb": round(sum(pss) / 1024, 1),
             "pss_per_process_median_mb": round(statistics.median(pss) / 1024, 2),
-            "plan_to_order_n": len(latencies), "poll_seconds": poll, "notify": notify,
+            "plan_to_order_n": len(latencies),
+            "poll_seconds": poll,
+            "notify": notify,
             "plan_to_order_median_ms": round(1000 * statistics.median(latencies), 1),
             "plan_to_order_p99_ms": round(1000 * percentile(latencies, 0.99), 1),
             "plan_to_order_max_ms": round(1000 * max(latencies), 1),
@@ -208,7 +225,9 @@ def run(n: int, changes: int, poll: float, notify: bool) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--equipment", type=int, nargs="+", default=[10, 100])
     parser.add_argument("--changes", type=int, default=20)
     parser.add_argument("--poll", type=float, default=1.0)

@@ -18,7 +18,9 @@ import msgspec
 Seconds = Annotated[float, msgspec.Meta(ge=0)]
 PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
-Identifier = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")]
+Identifier = Annotated[
+    str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+]
 Topic = Annotated[str, msgspec.Meta(pattern=r"^[^#+\x00]+$", min_length=1)]
 
 
@@ -105,9 +107,12 @@ class ControlConfig(ControlParams):
     types: dict[int, ControlOverrides] = {}
 
     def for_type(self, equipment_type: int) -> ControlParams:
-        """The parameters of one equipment type: defaults, then built-in, then configured overrides."""
+        """One equipment type's parameters: defaults, then built-in, then configured overrides."""
         values = {f: getattr(self, f) for f in ControlParams.__struct_fields__}
-        for overrides in (DEFAULT_TYPE_OVERRIDES.get(equipment_type), self.types.get(equipment_type)):
+        for overrides in (
+            DEFAULT_TYPE_OVERRIDES.get(equipment_type),
+            self.types.get(equipment_type),
+        ):
             if overrides is None:
                 continue
             for name in ControlOverrides.__struct_fields__:
@@ -204,8 +209,10 @@ def config_from_mapping(
 def _apply_environment(
     raw: dict[str, Any], environ: Mapping[str, str], source: str
 ) -> dict[str, Any]:
-    merged = {section: dict(values) if isinstance(values, dict) else values
-              for section, values in raw.items()}
+    merged = {
+        section: dict(values) if isinstance(values, dict) else values
+        for section, values in raw.items()
+    }
     for variable, (section, key, parse) in ENVIRONMENT.items():
         if variable not in environ:
             continue

@@ -49,8 +49,12 @@ def plan_from_row(row: Sequence[object]) -> Plan:
         name = f" {row[0]!r}" if row else ""
         raise PlanError(f"result row{name} has {len(row)} columns, expected {3 + SLOTS}")
     plan_id, first_valid, machine_id, *decisions = row
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (plan_id, first_valid, machine_id)):
-        raise PlanError(f"result row {plan_id!r}: id, first_valid_timestamp and machine_id must be integers")
+    if not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in (plan_id, first_valid, machine_id)
+    ):
+        raise PlanError(
+            f"result row {plan_id!r}: id, first_valid_timestamp and machine_id must be integers"
+        )
     assert isinstance(plan_id, int) and isinstance(first_valid, int) and isinstance(machine_id, int)
     if first_valid % SLOT_SECONDS:
         raise PlanError(
@@ -67,7 +71,10 @@ def applicable_plan(plans: Iterable[Plan], t: float) -> Plan | None:
     for plan in plans:
         if plan.first_valid_timestamp > t or t - plan.first_valid_timestamp >= HORIZON_SECONDS:
             continue
-        if best is None or (plan.first_valid_timestamp, plan.id) > (best.first_valid_timestamp, best.id):
+        if best is None or (plan.first_valid_timestamp, plan.id) > (
+            best.first_valid_timestamp,
+            best.id,
+        ):
             best = plan
     return best
 

@@ -57,19 +57,23 @@ def attach_details(
         elif rows is None:
             problem = f"detail table equipement_domotique_{device.type_name} is missing"
         elif detail is None:
-            problem = (f"no row {device.detail_id} in equipement_domotique_{device.type_name}")
+            problem = f"no row {device.detail_id} in equipement_domotique_{device.type_name}"
         elif detail.device_id != device.id:
-            problem = (f"row {detail.id} of equipement_domotique_{device.type_name} belongs to "
-                       f"device {detail.device_id}")
+            problem = (
+                f"row {detail.id} of equipement_domotique_{device.type_name} belongs to "
+                f"device {detail.device_id}"
+            )
         if problem or detail is None:
             attached.append(msgspec.structs.replace(device, detail_problem=problem))
             continue
-        attached.append(msgspec.structs.replace(
-            device,
-            control_topic=(detail.control_topic or "").strip() or None,
-            command_topic=(detail.command_topic or "").strip() or None,
-            lwt_topic=(detail.lwt_topic or "").strip() or None,
-        ))
+        attached.append(
+            msgspec.structs.replace(
+                device,
+                control_topic=(detail.control_topic or "").strip() or None,
+                command_topic=(detail.command_topic or "").strip() or None,
+                lwt_topic=(detail.lwt_topic or "").strip() or None,
+            )
+        )
     return attached
 
 
@@ -118,7 +122,10 @@ def _build_device(device: DeviceRow, config: Config) -> tuple[DeviceSpec | None,
     if codec is None:
         return None, f"device {device.id}: unknown device type {device.type_id}"
     if codec not in CODECS:
-        return None, f"device {device.id}: device type {device.type_id} maps to unknown codec {codec!r}"
+        return (
+            None,
+            f"device {device.id}: device type {device.type_id} maps to unknown codec {codec!r}",
+        )
     if device.detail_problem:
         return None, f"device {device.id}: {device.detail_problem}"
     if device.control_topic is None or device.command_topic is None:
@@ -164,5 +171,8 @@ def build_inventory(
     by_equipment: dict[int, list[DeviceRow]] = {}
     for device in devices:
         by_equipment.setdefault(device.equipment_id, []).append(device)
-    return [build_equipment(row, by_equipment.get(row.id, []), config)
-            for row in rows if wants_actor(row)]
+    return [
+        build_equipment(row, by_equipment.get(row.id, []), config)
+        for row in rows
+        if wants_actor(row)
+    ]

@@ -1,9 +1,8 @@
 """Stimulus topics of the other programs and operators (spec interfaces.md §4), parsed purely.
 
-| topic                          | payload                                          |
-|--------------------------------|--------------------------------------------------|
-| `viriya/update/<id>`           | ignored: re-read equipment <id> from the database |
-| `<base>/equipment/<id>/set`    | `{"mode": "pilote"|"manuel"}`, `{"start": true}`, `{"refresh": true}` |
+- `viriya/update/<id>`, payload ignored: re-read equipment <id> from the database;
+- `<base>/equipment/<id>/set`: `{"mode": "pilote"|"manuel"}`, `{"start": true}` or
+  `{"refresh": true}`.
 """
 
 from __future__ import annotations
@@ -72,8 +71,10 @@ def parse(topic: str, payload: bytes, base_topic: str) -> Stimulus | None:
     if len(parts) == 3 and parts[:2] == ["viriya", "update"]:
         return Reload(_equipment_id(parts[2]), "viriya")
     base = base_topic.split("/")
-    if len(parts) == len(base) + 3 and parts[: len(base)] == base and (
-        parts[len(base)] == "equipment" and parts[-1] == "set"
+    if (
+        len(parts) == len(base) + 3
+        and parts[: len(base)] == base
+        and (parts[len(base)] == "equipment" and parts[-1] == "set")
     ):
         return _operator(_equipment_id(parts[-2]), payload)
     return None

@@ -1,7 +1,7 @@
 """What every device codec provides: pure translation between MQTT bytes and typed reports/commands.
 
 A codec never does I/O. Topics come from the device's database row (`DeviceSpec`); a codec only
-derives the sibling topics its protocol defines (Tasmota `stat/<t>/RESULT` next to `cmnd/<t>/POWER`).
+derives the sibling topics its protocol defines (Tasmota `stat/<t>/RESULT` beside `cmnd/<t>/POWER`).
 """
 
 from __future__ import annotations

@@ -58,4 +58,3 @@ class ShellyGen1:
         if root == device.command_topic:
             return ()
         return (Outbound(f"{root}/command", b"update", qos=0),)
-

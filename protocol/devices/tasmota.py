@@ -51,9 +51,12 @@ def topics_of(device: DeviceSpec) -> TasmotaTopics:
     if len(parts) >= 3 and parts[-3] == "cmnd" and parts[-1].upper() in ("POWER", "POWER1"):
         prefix = "/".join(parts[:-3])
         # Tasmota takes `cmnd/<t>/Power` too, but always answers on `stat/<t>/POWER`.
-        return TasmotaTopics(prefix=f"{prefix}/" if prefix else "", topic=parts[-2],
-                             power_command=parts[-1].upper())
-    raise ValueError(f"command topic {device.command_topic!r} is not a Tasmota <prefix>cmnd/<topic>/POWER")
+        return TasmotaTopics(
+            prefix=f"{prefix}/" if prefix else "", topic=parts[-2], power_command=parts[-1].upper()
+        )
+    raise ValueError(
+        f"command topic {device.command_topic!r} is not a Tasmota <prefix>cmnd/<topic>/POWER"
+    )
 
 
 class Tasmota:
@@ -68,8 +71,13 @@ class Tasmota:
 
     def subscriptions(self, device: DeviceSpec) -> tuple[str, ...]:
         t = topics_of(device)
-        topics = [t.of("stat", "RESULT"), t.of("stat", t.power_command), t.of("tele", "STATE"),
-                  t.of("tele", "SENSOR"), device.control_topic]
+        topics = [
+            t.of("stat", "RESULT"),
+            t.of("stat", t.power_command),
+            t.of("tele", "STATE"),
+            t.of("tele", "SENSOR"),
+            device.control_topic,
+        ]
         if device.lwt_topic:
             topics.append(device.lwt_topic)
         return tuple(dict.fromkeys(topics))  # the control topic is usually tele/<t>/STATE already
@@ -128,4 +136,3 @@ def _decode(decoder: msgspec.json.Decoder, payload: bytes):  # type: ignore[no-u
         raise DecodeError(f"unexpected JSON: {exc}") from None
     except RecursionError:  # msgspec's answer to deep nesting, e.g. 1000 "[" in 2 kB
         raise DecodeError("JSON nested too deeply") from None
-

@@ -118,7 +118,9 @@ def observed_state(state: MachineState, now: float) -> int:
             return ControlState.INCONNU  # nothing heard since start
     elif now - view.last_seen >= limit:
         return ControlState.ERRCOM
-    inverted = state.output is not None and state.output.device == device.id and state.output.inverted
+    inverted = (
+        state.output is not None and state.output.device == device.id and state.output.inverted
+    )
     relay = view.relay_on
     if relay is not None and inverted:
         return ControlState.OFF if relay else ControlState.ON  # the power reading is meaningless
@@ -183,7 +185,9 @@ def has_power_measure(state: MachineState) -> bool:
 # --- command lifecycle (rules 3.1, 3.2, 3.8) -----------------------------------------------------
 
 
-def drive(state: MachineState, desired_on: bool | None, now: float, *, reassert: bool = False) -> Step:
+def drive(
+    state: MachineState, desired_on: bool | None, now: float, *, reassert: bool = False
+) -> Step:
     """Make the switch output follow `desired_on`; send only what is needed.
 
     A change within `min_switch_s` of the previous change is deferred, not dropped. `reassert`
@@ -259,7 +263,7 @@ def _send(state: MachineState, now: float, attempt: int) -> Step:
 
 
 def on_ack_timeout(state: MachineState, now: float) -> tuple[MachineState, Effects, bool]:
-    """The ack did not come: schedule the next retry, or give up. Returns (state, effects, failed)."""
+    """The ack did not come: schedule the next retry, or give up. -> (state, effects, failed)"""
     output = state.output
     assert output is not None
     delays = state.spec.control.retry_delays_s

@@ -30,7 +30,9 @@ def initial(spec: EquipmentSpec, row: EquipmentRow, now: float) -> Step:
     )
     effects: list[Message] = [Event(spec.id, now, reason, row.command_state, CS.ERR)]
     if row.command_state != CS.ERR:
-        effects.append(WriteState(equipment=spec.id, at=int(now), reason=reason, command_state=CS.ERR))
+        effects.append(
+            WriteState(equipment=spec.id, at=int(now), reason=reason, command_state=CS.ERR)
+        )
     return state, effects
 
 

@@ -33,8 +33,9 @@ def initial(spec: EquipmentSpec, row: EquipmentRow, now: float) -> Step:
         programmed_at=row.programmed_at,
         booted_at=now,
     )
-    state, effects = c.transition(state, now, "measured only: never commanded",
-                                  command_state=CS.NON_COMMANDE)
+    state, effects = c.transition(
+        state, now, "measured only: never commanded", command_state=CS.NON_COMMANDE
+    )
     return state, effects + c.arm_stale_timers(state, now, spec.devices)
 
 
@@ -50,8 +51,11 @@ def step(state: MachineState, event: Message, now: float) -> Step:
         return state, effects + more
     if isinstance(event, TimerFired) and event.token.startswith(c.STALE):
         return c.refresh_observed(state, now)
-    mode = event.mode if isinstance(event, ModeRequested) else (
-        event.row.mode if isinstance(event, RowChanged) else None)
+    mode = (
+        event.mode
+        if isinstance(event, ModeRequested)
+        else (event.row.mode if isinstance(event, RowChanged) else None)
+    )
     if mode is not None and mode != state.mode:
         state = replace(state, mode=mode)  # recorded only: a measured equipment has no mode logic
         if mode == Mode.SUPPR:

@@ -69,8 +69,11 @@ def initial(spec: EquipmentSpec, row: EquipmentRow, now: float) -> Step:
 def _resume(spec: EquipmentSpec, row: EquipmentRow) -> tuple[int, bool | None]:
     """(command state, desired power) implied by a database row."""
     if row.mode == Mode.MANUEL:
-        return (row.command_state if row.command_state in (CS.MANUEL_PILOTE_ON, CS.MANUEL_ON)
-                else CS.MANUEL_ON), True
+        return (
+            row.command_state
+            if row.command_state in (CS.MANUEL_PILOTE_ON, CS.MANUEL_ON)
+            else CS.MANUEL_ON
+        ), True
     if row.mode != Mode.PILOTE:
         return CS.NON_COMMANDE, None
     if spec.kind == Kind.CONTINUOUS:
@@ -113,12 +116,16 @@ def _on_mode(state: MachineState, mode: int, source: str, now: float) -> Step:
     if mode == Mode.MANUEL:
         running = state.command_state == CS.MANUEL_PILOTE_ON
         state, effects = c.transition(
-            state, now, reason, mode=mode, write_mode=write_mode,
+            state,
+            now,
+            reason,
+            mode=mode,
+            write_mode=write_mode,
             command_state=CS.MANUEL_PILOTE_ON if running else CS.MANUEL_ON,
         )
         state = replace(state, error=None, error_kind=None, verify_deadline=None)
         state, more = c.drive(state, True, now)
-        return state, effects + [CancelTimer(VERIFY)] + more
+        return state, [*effects, CancelTimer(VERIFY), *more]
     if mode == Mode.PILOTE:
         return _arm(state, now, reason, write_mode)
     # 1 non_pilote, 10 installation, 70 desactive, 80 suppr: not ours to drive (rule 3.5).
@@ -129,19 +136,30 @@ def _on_mode(state: MachineState, mode: int, source: str, now: float) -> Step:
         # is ON, so a second entry into 70 sends nothing more.
         state, more = c.drive(state, True, now)
         effects += more
-    state, more = c.transition(state, now, reason, mode=mode, write_mode=write_mode,
-                               command_state=CS.NON_COMMANDE)
-    state = replace(state, desired_on=None, error=None, error_kind=None, verify_deadline=None,
-                    low_power_since=None)
-    effects += more + [CancelTimer(VERIFY), CancelTimer(CYCLE_END)]
+    state, more = c.transition(
+        state, now, reason, mode=mode, write_mode=write_mode, command_state=CS.NON_COMMANDE
+    )
+    state = replace(
+        state,
+        desired_on=None,
+        error=None,
+        error_kind=None,
+        verify_deadline=None,
+        low_power_since=None,
+    )
+    effects += [*more, CancelTimer(VERIFY), CancelTimer(CYCLE_END)]
     if mode == Mode.SUPPR:
         effects.append(StopActor(reason))
     return state, effects
 
 
 def _left_off_by_us(state: MachineState) -> bool:
-    return state.output is not None and state.output.commanded is not None and (
-        state.output.commanded == state.output.inverted  # relay state that leaves it unpowered
+    return (
+        state.output is not None
+        and state.output.commanded is not None
+        and (
+            state.output.commanded == state.output.inverted  # relay state that leaves it unpowered
+        )
     )
 
 
@@ -153,11 +171,18 @@ def _arm(state: MachineState, now: float, reason: str, write_mode: bool) -> Step
         consigne = desired
     else:
         desired, command_state, consigne = False, CS.PILOTE_STAND_BY, False
-    state, effects = c.transition(state, now, reason, mode=Mode.PILOTE, write_mode=write_mode,
-                                  command_state=command_state, consigne=consigne)
+    state, effects = c.transition(
+        state,
+        now,
+        reason,
+        mode=Mode.PILOTE,
+        write_mode=write_mode,
+        command_state=command_state,
+        consigne=consigne,
+    )
     state = replace(state, error=None, error_kind=None, verify_deadline=None, low_power_since=None)
     state, more = c.drive(state, desired, now)
-    return state, effects + [CancelTimer(VERIFY), CancelTimer(CYCLE_END)] + more
+    return state, [*effects, CancelTimer(VERIFY), CancelTimer(CYCLE_END), *more]
 
 
 # --- EMS decisions -------------------------------------------------------------------------------
@@ -178,7 +203,10 @@ def _on_decision(state: MachineState, event: EmsDecision, now: float) -> Step:
 def _follow(state: MachineState, on: bool, now: float, reason: str) -> Step:
     """Continuous equipment: the output follows the slot, re-asserted at every boundary."""
     state, effects = c.transition(
-        state, now, reason, consigne=on,
+        state,
+        now,
+        reason,
+        consigne=on,
         command_state=CS.MANUEL_PILOTE_ON if on else CS.PILOTE_STAND_BY,
     )
     state = replace(state, error=None, error_kind=None) if effects else state
@@ -192,8 +220,9 @@ def _may_start(state: MachineState) -> bool:
 
 
 def _start(state: MachineState, now: float, reason: str) -> Step:
-    state, effects = c.transition(state, now, reason, command_state=CS.PILOTE_EN_ACTIVATION,
-                                  consigne=True)
+    state, effects = c.transition(
+        state, now, reason, command_state=CS.PILOTE_EN_ACTIVATION, consigne=True
+    )
     state = replace(state, error=None, error_kind=None, verify_deadline=None)
     state, more = c.drive(state, True, now)
     effects += more
@@ -205,7 +234,9 @@ def _start(state: MachineState, now: float, reason: str) -> Step:
 
 def _on_force_start(state: MachineState, event: ForceStart, now: float) -> Step:
     if state.mode != Mode.PILOTE:
-        return state, c.note(state, now, f"force start by {event.source} ignored: mode {state.mode}")
+        return state, c.note(
+            state, now, f"force start by {event.source} ignored: mode {state.mode}"
+        )
     reason = f"force start by {event.source}"
     if state.spec.kind == Kind.CONTINUOUS:
         return _follow(state, True, now, reason)
@@ -231,7 +262,9 @@ def _on_report(state: MachineState, report: DeviceReport, now: float) -> Step:
     if is_switch and report.online is False:
         state, more = c.stop_waiting(state)
         effects += more
-    elif is_switch and report.online is True and not report.retained and was_online_flag is not True:
+    elif (
+        is_switch and report.online is True and not report.retained and was_online_flag is not True
+    ):
         # Back online: re-assert once the device has had time to subscribe again (rule 3.1).
         effects.append(ArmTimer(BACK_ONLINE, now + state.spec.control.online_reassert_s))
     if output is not None and c.is_ack(output, report):
@@ -255,12 +288,17 @@ def _on_ack(state: MachineState, now: float) -> Step:
     if state.command_state == CS.PILOTE_EN_ACTIVATION and state.desired_on:
         state, more = _acknowledged_start(state, now)
         effects += more
-    elif state.spec.kind == Kind.CONTINUOUS and state.desired_on and state.mode == Mode.PILOTE:
-        if state.output is not None and state.output.changing:
-            # rule 3.7: the EMS needs the time of the last confirmed switch-on (12-hour rule)
-            state, more = c.transition(state, now, "switch-on confirmed", started=True)
-            effects += more
+    elif _switched_on_continuous(state):
+        # rule 3.7: the EMS needs the time of the last confirmed switch-on (12-hour rule)
+        state, more = c.transition(state, now, "switch-on confirmed", started=True)
+        effects += more
     return state, effects
+
+
+def _switched_on_continuous(state: MachineState) -> bool:
+    """The acknowledged command switched a piloted continuous equipment on."""
+    piloted = state.spec.kind == Kind.CONTINUOUS and state.mode == Mode.PILOTE
+    return piloted and bool(state.desired_on) and state.output is not None and state.output.changing
 
 
 def _on_relay_report(state: MachineState, now: float) -> Step:
@@ -291,10 +329,11 @@ def _acknowledged_start(state: MachineState, now: float) -> Step:
 
 def _started(state: MachineState, now: float, reason: str) -> Step:
     """Start verified: the EMS must see mode 20 and the start time (rules 3.6, 3.7)."""
-    state, effects = c.transition(state, now, reason, command_state=CS.MANUEL_PILOTE_ON,
-                                  mode=Mode.MANUEL, started=True)
+    state, effects = c.transition(
+        state, now, reason, command_state=CS.MANUEL_PILOTE_ON, mode=Mode.MANUEL, started=True
+    )
     state = replace(state, verify_deadline=None, error=None, error_kind=None, low_power_since=None)
-    return state, effects + [CancelTimer(VERIFY)]
+    return state, [*effects, CancelTimer(VERIFY)]
 
 
 def _on_power(state: MachineState, now: float) -> Step:
@@ -331,12 +370,16 @@ def _on_timer(state: MachineState, event: TimerFired, now: float) -> Step:
     if token == c.ACK and output.ack_deadline == event.at and output.attempt > 0:
         state, effects, failed = c.on_ack_timeout(state, now)
         if failed:
-            reason = (f"device {output.device} did not acknowledge "
-                      f"{'ON' if output.target else 'OFF'} after {output.attempt} attempts")
+            reason = (
+                f"device {output.device} did not acknowledge "
+                f"{'ON' if output.target else 'OFF'} after {output.attempt} attempts"
+            )
             if state.mode in (Mode.MANUEL, Mode.PILOTE):
                 state, more = _fail(state, now, "ack", reason)
             else:
-                more = c.note(state, now, reason)  # the release ON of mode 70: nothing to put in err
+                more = c.note(
+                    state, now, reason
+                )  # the release ON of mode 70: nothing to put in err
             effects += more
         return state, effects
     if token == c.RETRY and output.retry_at == event.at:
@@ -348,12 +391,11 @@ def _on_timer(state: MachineState, event: TimerFired, now: float) -> Step:
             return replace(state, verify_deadline=None), []
         verify_s = state.spec.control.verify_s
         return _fail(state, now, "start", f"no power rise within {verify_s:.0f} s of the start")
-    if token == CYCLE_END and state.low_power_since is not None:
-        if state.command_state == CS.MANUEL_PILOTE_ON and now - state.low_power_since >= (
-            state.spec.control.cycle_end_s
-        ):
-            state = replace(state, low_power_since=None)
-            return c.transition(state, now, "cycle ended", command_state=CS.MANUEL_ON)
+    low_since = state.low_power_since
+    cycle_over = low_since is not None and now - low_since >= state.spec.control.cycle_end_s
+    if token == CYCLE_END and cycle_over and state.command_state == CS.MANUEL_PILOTE_ON:
+        state = replace(state, low_power_since=None)
+        return c.transition(state, now, "cycle ended", command_state=CS.MANUEL_ON)
     return state, []
 
 
@@ -372,8 +414,9 @@ def _recover(state: MachineState, now: float, reason: str) -> Step:
         return c.transition(state, now, reason, command_state=CS.NON_COMMANDE)
     if state.spec.kind == Kind.CONTINUOUS:
         on = bool(state.desired_on)
-        return c.transition(state, now, reason,
-                            command_state=CS.MANUEL_PILOTE_ON if on else CS.PILOTE_STAND_BY)
+        return c.transition(
+            state, now, reason, command_state=CS.MANUEL_PILOTE_ON if on else CS.PILOTE_STAND_BY
+        )
     if state.desired_on:
         state, effects = c.transition(state, now, reason, command_state=CS.PILOTE_EN_ACTIVATION)
         state, more = _acknowledged_start(state, now)

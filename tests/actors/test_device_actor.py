@@ -1,4 +1,4 @@
-"""The DeviceActor on simpleSystemBase: it routes effects to the right gateway and decides nothing."""
+"""The DeviceActor on simpleSystemBase: it routes effects to the gateways and decides nothing."""
 
 from __future__ import annotations
 
@@ -44,8 +44,12 @@ def start_device(asys: ActorSystem, early: list[m.Message] | None = None) -> tup
     for message in early or []:
         asys.tell(device, message)
     row = equipment_row(type_id=131)  # a hot-water tank on a Shelly plug, piloted, waiting
-    gateways = m.Gateways(supervisor=gateway, mqtt=gateway, db=gateway, clock=gateway, plans=gateway)
-    ready = asys.ask(device, m.DeviceInit(make_spec(row, min_switch_s=0), row, gateways, time.time()), 2)
+    gateways = m.Gateways(
+        supervisor=gateway, mqtt=gateway, db=gateway, clock=gateway, plans=gateway
+    )
+    ready = asys.ask(
+        device, m.DeviceInit(make_spec(row, min_switch_s=0), row, gateways, time.time()), 2
+    )
     assert ready == m.DeviceReady(1)
     return device, gateway
 
@@ -72,7 +76,9 @@ def test_events_that_arrive_before_init_are_applied_after_it(system: ActorSystem
     assert writes[-1].command_state == CommandState.MANUEL_PILOTE_ON and writes[-1].consigne
 
 
-def test_reports_become_observed_state_writes_and_introspection_shows_why(system: ActorSystem) -> None:
+def test_reports_become_observed_state_writes_and_introspection_shows_why(
+    system: ActorSystem,
+) -> None:
     device, gateway = start_device(system)
     now = time.time()
     system.tell(device, m.DeviceReports((m.DeviceReport("A101", now, relay_on=False),)))
@@ -91,8 +97,13 @@ def test_every_message_survives_pickling() -> None:
     spec = make_spec(row)
     samples: list[m.Message] = [
         m.DeviceInit(spec, row, m.Gateways(None, None, None, None, None), 1.0),
-        m.DeviceReports((m.DeviceReport("A101", 1.0, relay_on=True, power_w=3.5,
-                                        reply=m.CommandReply("r1", True)),)),
+        m.DeviceReports(
+            (
+                m.DeviceReport(
+                    "A101", 1.0, relay_on=True, power_w=3.5, reply=m.CommandReply("r1", True)
+                ),
+            )
+        ),
         m.WriteState(1, 2, "why", command_state=12, consigne=True),
         m.Inventory((row,), (spec,)),
         m.RegisterRoutes(1, (m.Route("a/b", spec.devices[0], None),)),

@@ -34,8 +34,9 @@ class PrivateBroker:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         wait_until(self._listening, timeout=5, what="private broker")
 
     def kill(self) -> None:
@@ -61,22 +62,35 @@ def broker(tmp_path: Path) -> Iterator[PrivateBroker]:
         broker.kill()
 
 
-def test_an_order_decided_during_a_broker_outage_reaches_the_device(site: Site, broker: PrivateBroker) -> None:
-    specs = [{"kind": "shelly_gen1", "root": "shellies/shellyplug-s-A101", "report_period_s": 0.5,
-              "appliance": {"kind": "triggered", "cycle_power_w": 2000, "cycle_s": 30.0}}]
-    household = SimulatedHousehold.from_specs("127.0.0.1", broker.port, specs,
-                                              topic_prefix=f"{site.prefix}/")
+def test_an_order_decided_during_a_broker_outage_reaches_the_device(
+    site: Site, broker: PrivateBroker
+) -> None:
+    specs = [
+        {
+            "kind": "shelly_gen1",
+            "root": "shellies/shellyplug-s-A101",
+            "report_period_s": 0.5,
+            "appliance": {"kind": "triggered", "cycle_power_w": 2000, "cycle_s": 30.0},
+        }
+    ]
+    household = SimulatedHousehold.from_specs(
+        "127.0.0.1", broker.port, specs, topic_prefix=f"{site.prefix}/"
+    )
     config = site.config(mqtt={"port": broker.port})
     with household, supervisor_running(config):
         plug = household["shellyplug-s-A101"]
         wait_until(lambda: plug.commands, what="start-up order")
         broker.kill()
         site.add_plan(1, [1])
-        wait_until(lambda: site.equipment(1)["command"] == CS.PILOTE_EN_ACTIVATION, what="start decided")
+        wait_until(
+            lambda: site.equipment(1)["command"] == CS.PILOTE_EN_ACTIVATION, what="start decided"
+        )
         time.sleep(1.0)  # the order is now waiting in the supervisor
         broker.start()
         wait_until(lambda: plug.relay_on, timeout=20, what="the order delivered after the outage")
-        wait_until(lambda: site.equipment(1)["command"] == CS.MANUEL_PILOTE_ON, what="start verified")
+        wait_until(
+            lambda: site.equipment(1)["command"] == CS.MANUEL_PILOTE_ON, what="start verified"
+        )
 
 
 @contextmanager
@@ -84,12 +98,20 @@ def database_outage(site: Site) -> Iterator[None]:
     """Refuse every connection to the site's database, and cut the open ones."""
     name = psycopg.conninfo.conninfo_to_dict(site.dsn)["dbname"]
     with psycopg.connect(PG_DSN, autocommit=True) as admin:
-        admin.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(sql.Identifier(name)))
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        admin.execute(
+            sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(sql.Identifier(name))
+        )
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
         try:
             yield
         finally:
-            admin.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(sql.Identifier(name)))
+            admin.execute(
+                sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(
+                    sql.Identifier(name)
+                )
+            )
 
 
 def test_transitions_made_during_a_database_outage_are_written_when_it_returns(
@@ -102,18 +124,25 @@ def test_transitions_made_during_a_database_outage_are_written_when_it_returns(
             recorder.publish(f"{site.base_topic}/equipment/1/set", b'{"mode": "manuel"}')
             wait_until(lambda: plug.relay_on, what="the order goes out without the database")
             time.sleep(1.5)  # the write failed and waits in the queue
-        row = wait_until(lambda: (r := site.equipment(1))["mode"] == Mode.MANUEL and r, timeout=40,
-                         what="the queued transition written")
+        row = wait_until(
+            lambda: (r := site.equipment(1))["mode"] == Mode.MANUEL and r,
+            timeout=40,
+            what="the queued transition written",
+        )
         assert row["command"] == CS.MANUEL_ON and row["programmed_at"] > 0
 
 
-def test_the_last_plans_are_applied_from_disk_when_the_ems_database_is_unreachable(site: Site) -> None:
+def test_the_last_plans_are_applied_from_disk_when_the_ems_database_is_unreachable(
+    site: Site,
+) -> None:
     with site.household() as household, supervisor_running(site.config()):
         site.add_plan(2, [1] * 8, machine_type=131)
         wait_until(lambda: household["A102"].relay_on, what="tank on from the database plan")
     assert (site.state_dir / "plans.json").exists()
-    site.sql("UPDATE bdd_coordination_schema.equipement_pilote_ou_mesure SET etat_commande_id = 11,"
-             " ems_consigne_marche = false WHERE id = 2")  # as if it had been switched off since
+    site.sql(
+        "UPDATE bdd_coordination_schema.equipement_pilote_ou_mesure SET etat_commande_id = 11,"
+        " ems_consigne_marche = false WHERE id = 2"
+    )  # as if it had been switched off since
     gone = psycopg.conninfo.make_conninfo(site.dsn, dbname="elfe_no_such_database")
     with site.household() as household, supervisor_running(site.config(ems={"dsn": gone})):
         wait_until(lambda: household["A102"].relay_on, what="tank on from the plan kept on disk")

@@ -24,9 +24,14 @@ SHELLY_ROOT = "shellies/shellyplug-s-4375BD"
 
 def shelly_plug(lwt: str | None = f"{SHELLY_ROOT}/online") -> DeviceSpec:
     return DeviceSpec(
-        id="A101", type_id=111, usage=11, codec="shelly_gen1",
-        control_topic=f"{SHELLY_ROOT}/relay/0", command_topic=f"{SHELLY_ROOT}/relay/0/command",
-        lwt_topic=lwt, report_period_s=30.0,
+        id="A101",
+        type_id=111,
+        usage=11,
+        codec="shelly_gen1",
+        control_topic=f"{SHELLY_ROOT}/relay/0",
+        command_topic=f"{SHELLY_ROOT}/relay/0/command",
+        lwt_topic=lwt,
+        report_period_s=30.0,
     )
 
 
@@ -36,8 +41,14 @@ def tasmota_plug(
     lwt: str | None = "tele/A123/LWT",
 ) -> DeviceSpec:
     return DeviceSpec(
-        id="A123", type_id=112, usage=11, codec="tasmota", control_topic=control,
-        command_topic=command, lwt_topic=lwt, report_period_s=30.0,
+        id="A123",
+        type_id=112,
+        usage=11,
+        codec="tasmota",
+        control_topic=control,
+        command_topic=command,
+        lwt_topic=lwt,
+        report_period_s=30.0,
     )
 
 
@@ -332,7 +343,10 @@ def test_tasmota_subscriptions_contain_the_database_control_and_lwt_topics() -> 
     assert len(subscriptions) == len(set(subscriptions))
     standard = TASMOTA.subscriptions(tasmota_plug())
     assert set(standard) == {
-        "stat/A123/RESULT", "stat/A123/POWER", "tele/A123/STATE", "tele/A123/SENSOR",
+        "stat/A123/RESULT",
+        "stat/A123/POWER",
+        "tele/A123/STATE",
+        "tele/A123/SENSOR",
         "tele/A123/LWT",
     }
     assert len(standard) == len(set(standard))
@@ -402,14 +416,20 @@ DEVICES: list[tuple[Codec, DeviceSpec]] = [
 ]
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-    | st.sampled_from(["ON", "OFF", "on", "1", "TOGGLE", "Online", ""]) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(
-        st.sampled_from(["POWER", "POWER1", "ENERGY", "Power", "Total", "TIC", "Command"])
-        | st.text(max_size=4),
-        inner,
-        max_size=3,
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.sampled_from(["ON", "OFF", "on", "1", "TOGGLE", "Online", ""])
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["POWER", "POWER1", "ENERGY", "Power", "Total", "TIC", "Command"])
+            | st.text(max_size=4),
+            inner,
+            max_size=3,
+        )
     ),
     max_leaves=12,
 )

@@ -117,29 +117,46 @@ def test_defaults_are_the_specified_ones() -> None:
         pytest.param(MINIMAL + "[mqtt]\nport = 70000\n", "mqtt.port", id="port-too-big"),
         pytest.param(MINIMAL + "[mqtt]\nkeepalive = 1\n", "mqtt.keepalive", id="keepalive-low"),
         pytest.param(MINIMAL + "[ems]\npoll_seconds = 0\n", "ems.poll_seconds", id="zero-period"),
-        pytest.param(MINIMAL + "[control]\nretry_delays_s = [5, -1]\n", "control.retry_delays_s",
-                     id="negative-retry"),
-        pytest.param(MINIMAL + "[control.types.131]\nstale_factor = 0.5\n", "stale_factor",
-                     id="override-out-of-range"),
-        pytest.param(MINIMAL + '[supervisor]\nlog_level = "LOUD"\n', "supervisor.log_level",
-                     id="bad-literal"),
-        pytest.param(MINIMAL + 'schema = "a; drop table x"\n', "coordination.schema",
-                     id="bad-identifier"),
-        pytest.param(MINIMAL + '[mqtt]\nbase_topic = "elfe/#"\n', "mqtt.base_topic",
-                     id="wildcard-topic"),
-        pytest.param('[mqtt]\nport = 1883\n', "coordination.dsn", id="missing-dsn"),
+        pytest.param(
+            MINIMAL + "[control]\nretry_delays_s = [5, -1]\n",
+            "control.retry_delays_s",
+            id="negative-retry",
+        ),
+        pytest.param(
+            MINIMAL + "[control.types.131]\nstale_factor = 0.5\n",
+            "stale_factor",
+            id="override-out-of-range",
+        ),
+        pytest.param(
+            MINIMAL + '[supervisor]\nlog_level = "LOUD"\n', "supervisor.log_level", id="bad-literal"
+        ),
+        pytest.param(
+            MINIMAL + 'schema = "a; drop table x"\n', "coordination.schema", id="bad-identifier"
+        ),
+        pytest.param(
+            MINIMAL + '[mqtt]\nbase_topic = "elfe/#"\n', "mqtt.base_topic", id="wildcard-topic"
+        ),
+        pytest.param("[mqtt]\nport = 1883\n", "coordination.dsn", id="missing-dsn"),
         pytest.param('[coordination]\ndsn = ""\n', "coordination.dsn", id="empty-dsn"),
         pytest.param(MINIMAL + "[mqt]\nport = 1883\n", "mqt", id="unknown-section"),
         pytest.param(MINIMAL + "verbose = true\n", "coordination.verbose", id="unknown-key"),
         pytest.param(MINIMAL + "[mqtt]\nprot = 1883\n", "mqtt.prot", id="typo-nested"),
-        pytest.param(MINIMAL + "[control.types.131]\nmax_of_s = 10\n", "max_of_s",
-                     id="typo-in-override"),
-        pytest.param(MINIMAL + '[devices.codecs]\nshelly = "shelly_gen1"\n', "devices.codecs",
-                     id="codec-key-not-int"),
-        pytest.param(MINIMAL + "[devices.codecs]\n113 = 5\n", "devices.codecs",
-                     id="codec-value-not-str"),
-        pytest.param(MINIMAL + "[control.types.hot_water]\nmax_off_s = 10\n", "control.types",
-                     id="override-key-not-int"),
+        pytest.param(
+            MINIMAL + "[control.types.131]\nmax_of_s = 10\n", "max_of_s", id="typo-in-override"
+        ),
+        pytest.param(
+            MINIMAL + '[devices.codecs]\nshelly = "shelly_gen1"\n',
+            "devices.codecs",
+            id="codec-key-not-int",
+        ),
+        pytest.param(
+            MINIMAL + "[devices.codecs]\n113 = 5\n", "devices.codecs", id="codec-value-not-str"
+        ),
+        pytest.param(
+            MINIMAL + "[control.types.hot_water]\nmax_off_s = 10\n",
+            "control.types",
+            id="override-key-not-int",
+        ),
         pytest.param(MINIMAL + "mqtt = 5\n", "coordination.mqtt", id="scalar-in-section"),
         pytest.param("mqtt = 5\n" + MINIMAL, "mqtt", id="scalar-section"),
     ],

@@ -42,11 +42,10 @@ ALL_OFF = (0,) * SLOTS
 ALL_ON = (1,) * SLOTS
 
 
-def plan(
-    plan_id: int, fvt: int, decisions_: Sequence[int] = ALL_OFF, machine: int = 1
-) -> Plan:
-    return Plan(id=plan_id, machine_id=machine, first_valid_timestamp=fvt,
-                decisions=tuple(decisions_))
+def plan(plan_id: int, fvt: int, decisions_: Sequence[int] = ALL_OFF, machine: int = 1) -> Plan:
+    return Plan(
+        id=plan_id, machine_id=machine, first_valid_timestamp=fvt, decisions=tuple(decisions_)
+    )
 
 
 def only_slot(k: int) -> tuple[int, ...]:

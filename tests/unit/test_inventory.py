@@ -26,8 +26,16 @@ def equipment(
     equipment_id: int = 1, type_id: int = WASHER, typology: int = 120, mode: int = 30
 ) -> EquipmentRow:
     return EquipmentRow(
-        id=equipment_id, type_id=type_id, typology_id=typology, mode=mode, control_state=70,
-        command_state=11, consigne=False, started_at=0, programmed_at=0, household="R001",
+        id=equipment_id,
+        type_id=type_id,
+        typology_id=typology,
+        mode=mode,
+        control_state=70,
+        command_state=11,
+        consigne=False,
+        started_at=0,
+        programmed_at=0,
+        household="R001",
         name=f"equipment {equipment_id}",
     )
 
@@ -42,21 +50,33 @@ def raw_device(
 ) -> DeviceRow:
     """An `equipement_domotique` row as read, before its detail row is attached."""
     return DeviceRow(
-        id=device_id, equipment_id=equipment_id, type_id=type_id, type_name=type_name,
-        usage=usage, hardware_id=device_id.lower(), household="R001", assigned=True,
+        id=device_id,
+        equipment_id=equipment_id,
+        type_id=type_id,
+        type_name=type_name,
+        usage=usage,
+        hardware_id=device_id.lower(),
+        household="R001",
+        assigned=True,
         detail_id=detail_id,
     )
 
 
 def shelly_detail(detail_id: int, device_id: str) -> DetailRow:
     root = f"shellies/shellyplug-s-{device_id}"
-    return DetailRow(detail_id, device_id, f"{root}/relay/0", f"{root}/relay/0/command",
-                     f"{root}/online")
+    return DetailRow(
+        detail_id, device_id, f"{root}/relay/0", f"{root}/relay/0/command", f"{root}/online"
+    )
 
 
 def tasmota_detail(detail_id: int, device_id: str, command: str | None = None) -> DetailRow:
-    return DetailRow(detail_id, device_id, f"tele/{device_id}/STATE",
-                     command or f"cmnd/{device_id}/POWER", f"tele/{device_id}/LWT")
+    return DetailRow(
+        detail_id,
+        device_id,
+        f"tele/{device_id}/STATE",
+        command or f"cmnd/{device_id}/POWER",
+        f"tele/{device_id}/LWT",
+    )
 
 
 def plug(device_id: str = "A101", equipment_id: int = 1, usage: int = 11) -> DeviceRow:
@@ -81,8 +101,13 @@ def tasmota(
 def screen(device_id: str = "G101", equipment_id: int = 1) -> DeviceRow:
     (attached,) = attach_details(
         [raw_device(device_id, equipment_id, 711, SCREEN_TABLE, 71)],
-        {SCREEN_TABLE: {1: DetailRow(1, device_id, "hasp/g101/state", "hasp/g101/command/jsonl",
-                                     "hasp/g101/LWT")}},
+        {
+            SCREEN_TABLE: {
+                1: DetailRow(
+                    1, device_id, "hasp/g101/state", "hasp/g101/command/jsonl", "hasp/g101/LWT"
+                )
+            }
+        },
     )
     return attached
 

@@ -154,11 +154,20 @@ def test_error_body_is_json_with_the_message() -> None:
 
 
 json_payloads = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
     | st.sampled_from(["pilote", "manuel"]),
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.sampled_from(["mode", "start", "refresh", "stop"]) | st.text(max_size=4),
-                      inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["mode", "start", "refresh", "stop"]) | st.text(max_size=4),
+            inner,
+            max_size=3,
+        )
+    ),
     max_leaves=8,
 ).map(lambda value: json.dumps(value).encode())
 
@@ -200,8 +209,11 @@ def test_arbitrary_messages_give_a_stimulus_none_or_stimulus_error(
     command=st.sampled_from(
         [{"mode": "pilote"}, {"mode": "manuel"}, {"start": True}, {"refresh": True}]
     ),
-    extra=st.dictionaries(st.sampled_from(["mode", "start", "refresh"]),
-                          st.sampled_from(["pilote", True, None]), max_size=2),
+    extra=st.dictionaries(
+        st.sampled_from(["mode", "start", "refresh"]),
+        st.sampled_from(["pilote", True, None]),
+        max_size=2,
+    ),
     equipment=st.integers(0, 999_999_999),
 )
 def test_exactly_one_field_decides(
@@ -223,8 +235,13 @@ def test_exactly_one_field_decides(
 
 def test_status_document() -> None:
     document = status.Status(
-        state="online", version="0.1.0", started_at=1_717_200_000,
-        system_base="multiprocTCPBase", equipment=3, devices=4, faulty=1,
+        state="online",
+        version="0.1.0",
+        started_at=1_717_200_000,
+        system_base="multiprocTCPBase",
+        equipment=3,
+        devices=4,
+        faulty=1,
     )
     decoded = json.loads(status.encode(document))
     assert decoded["state"] == "online"
