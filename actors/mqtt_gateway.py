@@ -2,7 +2,8 @@
 
 No paho thread: the client's socket is driven by `ThespianWatch` (multiprocTCPBase) or by a short
 polling wakeup (simpleSystemBase, which cannot watch sockets), with `loop_read/loop_write/
-loop_misc`. Fixed client id, persistent session (MQTT 5, clean_start False), QoS 1, and a
+loop_misc`. Fixed client id, persistent session (MQTT 5 clean_start False, or MQTT 3.1.1
+clean_session False for brokers without MQTT 5), QoS 1, and a
 retained `<base>/status` whose LWT says offline.
 
 Every payload is decoded by the device's codec here, at the edge: a bad one is counted and logged
@@ -131,9 +132,17 @@ class MqttGateway(Actor):
         self.config = config
         self.supervisor = self.supervisor or sender
         m = config.mqtt
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=m.client_id, protocol=mqtt.MQTTv5
-        )
+        if self._v5:
+            client = mqtt.Client(
+                mqtt.CallbackAPIVersion.VERSION2, client_id=m.client_id, protocol=mqtt.MQTTv5
+            )
+        else:  # a persistent session is `clean_session=False` in MQTT 3.1.1
+            client = mqtt.Client(
+                mqtt.CallbackAPIVersion.VERSION2,
+                client_id=m.client_id,
+                protocol=mqtt.MQTTv311,
+                clean_session=False,
+            )
         if m.username:
             client.username_pw_set(m.username, m.password)
         if m.ca_file:
@@ -153,16 +162,19 @@ class MqttGateway(Actor):
     def _connect(self) -> None:
         assert self.client is not None and self.config is not None
         m = self.config.mqtt
-        properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = m.session_expiry_seconds
         try:
             if self.connect_called:
                 self.client.reconnect()  # same host, port, session properties
-            else:
+            elif self._v5:
                 self.connect_called = True
+                properties = Properties(PacketTypes.CONNECT)
+                properties.SessionExpiryInterval = m.session_expiry_seconds
                 self.client.connect(
                     m.host, m.port, keepalive=m.keepalive, clean_start=False, properties=properties
                 )
+            else:
+                self.connect_called = True
+                self.client.connect(m.host, m.port, keepalive=m.keepalive)
         except (OSError, ValueError) as exc:
             if self.backoff == 1.0 or self.backoff >= RECONNECT_MAX_S:
                 logger.warning("MQTT broker {}:{} unreachable: {}", m.host, m.port, exc)
@@ -197,6 +209,10 @@ class MqttGateway(Actor):
             logger.warning("MQTT disconnected: {}", reason)
         self.connected = False
         self.next_attempt = time.time() + self.backoff
+
+    @property
+    def _v5(self) -> bool:
+        return self.config is None or self.config.mqtt.protocol == "5"
 
     def _watch(self) -> ThespianWatch | None:
         if self.client is None or self.polling:
@@ -388,7 +404,7 @@ class MqttGateway(Actor):
             if expiry_s is not None
             else (self.config.mqtt.command_expiry_seconds if self.config and not retain else None)
         )
-        if expiry:
+        if expiry and self._v5:
             properties = Properties(PacketTypes.PUBLISH)
             properties.MessageExpiryInterval = expiry
         info = self.client.publish(topic, payload, qos=qos, retain=retain, properties=properties)

@@ -58,6 +58,7 @@ class MqttConfig(_Strict):
     session_expiry_seconds: Annotated[int, msgspec.Meta(ge=0)] = 86400
     command_expiry_seconds: Annotated[int, msgspec.Meta(ge=1)] = 300
     ca_file: str | None = None  # set to use TLS
+    protocol: Literal["5", "3.1.1"] = "5"  # 3.1.1 for brokers without MQTT 5 (no message expiry)
 
 
 class SupervisorConfig(_Strict):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -97,7 +98,7 @@ def run_demo(seconds: float) -> int:
             "db", "embedded PostgreSQL ready, ELFE coordination schema v6.3 + household R001 loaded"
         )
         with (
-            _broker(workdir) as port,
+            _broker(workdir) as (port, protocol),
             SimulatedHousehold.from_specs("127.0.0.1", port, DEVICES) as household,
         ):
             say(
@@ -105,7 +106,7 @@ def run_demo(seconds: float) -> int:
                 f"{len(household)} simulated plugs online: A101 (Shelly), "
                 "A102 (Tasmota), A103 (Shelly)",
             )
-            return _run(dsn, port, workdir, household, seconds, stop)
+            return _run(dsn, port, protocol, workdir, seconds, stop)
     finally:
         with contextlib.suppress(Exception):
             server.cleanup()  # type: ignore[possibly-undefined]
@@ -124,8 +125,12 @@ def _database(uri: str) -> str:
 
 
 @contextlib.contextmanager
-def _broker(workdir: Path) -> Iterator[int]:
+def _broker(workdir: Path) -> Iterator[tuple[int, str]]:
+    """(port, MQTT protocol version the supervisor should use)."""
     port = free_port()
+    if os.environ.get("ELFE_DEMO_BROKER") == "amqtt":  # to try the fallback where Mosquitto exists
+        yield from _amqtt(port)
+        return
     binary = shutil.which("mosquitto") or next(
         (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.path.exists(p)), None
     )
@@ -138,7 +143,7 @@ def _broker(workdir: Path) -> Iterator[int]:
         _wait_port(port)
         say("mqtt", f"Mosquitto broker on 127.0.0.1:{port}")
         try:
-            yield port
+            yield port, "5"
         finally:
             process.terminate()
             process.wait(5)
@@ -146,9 +151,10 @@ def _broker(workdir: Path) -> Iterator[int]:
     yield from _amqtt(port)
 
 
-def _amqtt(port: int) -> Iterator[int]:
+def _amqtt(port: int) -> Iterator[tuple[int, str]]:
     from amqtt.broker import Broker
 
+    logging.getLogger("amqtt").setLevel(logging.ERROR)
     loop = asyncio.new_event_loop()
     config = {
         "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
@@ -161,9 +167,11 @@ def _amqtt(port: int) -> Iterator[int]:
     asyncio.run_coroutine_threadsafe(broker.start(), loop).result(10)
     say("mqtt", f"embedded amqtt broker on 127.0.0.1:{port} (Mosquitto not installed)")
     try:
-        yield port
+        yield port, "3.1.1"  # amqtt speaks MQTT 3.1.1 only
     finally:
-        asyncio.run_coroutine_threadsafe(broker.shutdown(), loop).result(10)
+        logging.getLogger("amqtt").setLevel(logging.CRITICAL + 1)  # its shutdown is noisy
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(broker.shutdown(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
 
 
@@ -177,12 +185,13 @@ def _wait_port(port: int, timeout: float = 10.0) -> None:
     raise RuntimeError(f"the broker did not open port {port}")
 
 
-def _config(dsn: str, port: int, workdir: Path) -> Path:
+def _config(dsn: str, port: int, workdir: Path, protocol: str) -> Path:
     path = workdir / "elfe-supervisor.toml"
     path.write_text(
         f'[coordination]\ndsn = "{dsn}"\n'
         "[ems]\npoll_seconds = 2\nboundary_delay_seconds = 1\n"
         f'[mqtt]\nhost = "127.0.0.1"\nport = {port}\nclient_id = "elfe-supervisor-demo"\n'
+        f'protocol = "{protocol}"\n'
         f'[supervisor]\nsystem_base = "multiprocTCPBase"\nadmin_port = {free_port()}\n'
         f'state_dir = "{workdir / "state"}"\n'
         "[control]\nmin_switch_s = 10\nverify_s = 60\ncycle_end_s = 15\n"
@@ -192,14 +201,9 @@ def _config(dsn: str, port: int, workdir: Path) -> Path:
 
 
 def _run(
-    dsn: str,
-    port: int,
-    workdir: Path,
-    household: SimulatedHousehold,
-    seconds: float,
-    stop: threading.Event,
+    dsn: str, port: int, protocol: str, workdir: Path, seconds: float, stop: threading.Event
 ) -> int:
-    config = _config(dsn, port, workdir)
+    config = _config(dsn, port, workdir, protocol)
     watcher = _OrderWatcher(port)
     say("demo", "starting the supervisor: elfe-supervisor run --config " + str(config))
     daemon = subprocess.Popen(

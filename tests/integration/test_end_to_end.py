@@ -16,10 +16,12 @@ WASHER, TANK, HEATER = 1, 2, 3
 WASHER_COMMAND = "shellies/shellyplug-s-A101/relay/0/command"
 
 
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
 def test_an_ems_decision_starts_the_washer_and_the_database_shows_it(
-    site: Site, recorder: Recorder
+    site: Site, recorder: Recorder, protocol: str
 ) -> None:
-    with site.household() as household, supervisor_running(site.config()) as started:
+    config = site.config(mqtt={"protocol": protocol})
+    with site.household() as household, supervisor_running(config) as started:
         assert started.equipment == 3 and started.problems == 0
         status = wait_until(lambda: recorder.on(f"{site.base_topic}/status"), what="status")
         assert json.loads(status[-1])["state"] == "online"
