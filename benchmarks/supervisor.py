@@ -28,7 +28,8 @@ import paho.mqtt.client as mqtt
 import psycopg
 from psycopg import sql
 
-from protocol.ems import SLOT_SECONDS, SLOTS
+from protocol.ems import SLOTS
+from simulators import database
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_DSN = os.environ.get("ELFE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -72,10 +73,7 @@ def create_database(name: str, n: int, prefix: str, notify: bool) -> str:
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     dsn = psycopg.conninfo.make_conninfo(PG_DSN, dbname=name)
-    files = ["coordination_v6_3.sql", "sample_household.sql", "ems_result.sql"]
-    for file in files + (["ems_notify.sql"] if notify else []):
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute((ROOT / "deploy" / "sql" / file).read_text(encoding="utf-8"))
+    database.load(dsn, database.SAMPLE_SITE + (("ems_notify.sql",) if notify else ()))
     with psycopg.connect(dsn) as conn:  # one transaction
         for statement in filter(str.strip, POPULATE.split(";")):
             conn.execute(statement, {"n": n, "p": prefix} if "%(" in statement else None)
@@ -149,14 +147,8 @@ class Listener:
 
 
 def add_plan(dsn: str, machine: int, on: bool) -> float:
-    start = int(time.time()) // SLOT_SECONDS * SLOT_SECONDS
-    columns = sql.SQL(", ").join(sql.Identifier(f"decisions_{i}") for i in range(SLOTS))
-    query = sql.SQL(
-        "INSERT INTO result (first_valid_timestamp, machine_id, result_type, machine_type, {})"
-        " VALUES (%s, %s, 0, 131, {})"
-    ).format(columns, sql.SQL(", ").join(sql.Placeholder() * SLOTS))
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(query, (start, machine, *([int(on)] * SLOTS)))
+    """A plan turning one tank on or off from now on; returns when it was committed."""
+    database.write_plan(dsn, machine, [int(on)] * SLOTS, machine_type=131)
     return time.time()
 
 

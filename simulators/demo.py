@@ -28,13 +28,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import psycopg
 from loguru import logger
-from psycopg import sql
 
-from protocol.ems import SLOT_SECONDS, SLOTS
+from simulators import database
 from simulators.household import SimulatedHousehold
 
 ROOT = Path(__file__).resolve().parents[1]
-SQL = ROOT / "deploy" / "sql"
 PLAN_AFTER_S = 8.0
 NAMES = {
     1: "Lave-linge (Shelly plug, triggered)",
@@ -118,9 +116,7 @@ def _database(uri: str) -> str:
         conn.execute("DROP DATABASE IF EXISTS bdd_coordination")
         conn.execute("CREATE DATABASE bdd_coordination")
     dsn = psycopg.conninfo.make_conninfo(uri, dbname="bdd_coordination")
-    for name in ("coordination_v6_3.sql", "sample_household.sql", "ems_result.sql"):
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute((SQL / name).read_text(encoding="utf-8"))
+    database.load(dsn)
     return dsn
 
 
@@ -240,15 +236,8 @@ def _run(
 
 def _write_plans(dsn: str) -> None:
     """What the EMS does every quarter hour: append a plan per piloted equipment."""
-    start = int(time.time()) // SLOT_SECONDS * SLOT_SECONDS
-    columns = sql.SQL(", ").join(sql.Identifier(f"decisions_{i}") for i in range(SLOTS))
-    query = sql.SQL(
-        "INSERT INTO result (first_valid_timestamp, machine_id, result_type, machine_type, {})"
-        " VALUES (%s, %s, 0, %s, {})"
-    ).format(columns, sql.SQL(", ").join(sql.Placeholder() * SLOTS))
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(query, (start, 1, 112, 1, *[0] * (SLOTS - 1)))
-        conn.execute(query, (start, 2, 131, *[1] * 8, *[0] * (SLOTS - 8)))
+    database.write_plan(dsn, 1, [1], machine_type=112)
+    database.write_plan(dsn, 2, [1] * 8, machine_type=131)
     say("ems", "plan written to table result: washer 1 starts now, hot-water tank 2 on for 2 h")
 
 

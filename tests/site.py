@@ -23,12 +23,11 @@ import pytest
 from psycopg import sql
 
 from protocol.config import Config, config_from_mapping
-from protocol.ems import SLOT_SECONDS, SLOTS
+from simulators import database
 from simulators.household import SimulatedHousehold
 from supervisor import Stop, run_supervisor
 
 ROOT = Path(__file__).resolve().parents[1]
-SQL = ROOT / "deploy" / "sql"
 PG_DSN = os.environ.get("ELFE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 MQTT_HOST = os.environ.get("ELFE_TEST_MQTT_HOST", "127.0.0.1")
 MQTT_PORT = int(os.environ.get("ELFE_TEST_MQTT_PORT", "1883"))
@@ -99,21 +98,7 @@ class Site:
         machine_type: int = 112,
     ) -> int:
         """Append an EMS plan row; by default it starts at the current quarter hour."""
-        start = (
-            first_valid
-            if first_valid is not None
-            else int(time.time()) // SLOT_SECONDS * SLOT_SECONDS
-        )
-        values = (decisions + [0] * SLOTS)[:SLOTS]
-        columns = sql.SQL(", ").join(sql.Identifier(f"decisions_{i}") for i in range(SLOTS))
-        query = sql.SQL(
-            "INSERT INTO result (first_valid_timestamp, machine_id, result_type, machine_type, {})"
-            " VALUES (%s, %s, 0, %s, {}) RETURNING id"
-        ).format(columns, sql.SQL(", ").join(sql.Placeholder() * SLOTS))
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
-            row = conn.execute(query, (start, machine, machine_type, *values)).fetchone()
-        assert row is not None
-        return int(row[0])
+        return database.write_plan(self.dsn, machine, decisions, machine_type, first_valid)
 
     def config(self, system_base: str = "simpleSystemBase", **sections: dict[str, Any]) -> Config:
         raw: dict[str, Any] = {
@@ -216,11 +201,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _load(dsn: str, name: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:  # one session per file (search_path)
-        conn.execute((SQL / name).read_text(encoding="utf-8"))
-
-
 def _prefix_topics(dsn: str, prefix: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         for table, columns in DETAIL_TOPICS.items():
@@ -261,8 +241,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
     dsn = psycopg.conninfo.make_conninfo(PG_DSN, dbname=name)
     prefix = f"t{uuid.uuid4().hex[:8]}"
     try:
-        for file in ("coordination_v6_3.sql", "sample_household.sql", "ems_result.sql"):
-            _load(dsn, file)
+        database.load(dsn)
         _prefix_topics(dsn, prefix)
         yield Site(dsn=dsn, prefix=prefix, state_dir=tmp_path / "state")
     finally:

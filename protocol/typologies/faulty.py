@@ -7,33 +7,17 @@ supervisor rebuilds it when the inventory changes).
 from __future__ import annotations
 
 from protocol.ids import CommandState as CS
-from protocol.messages import Event, Message, WriteState
+from protocol.messages import Message
 from protocol.model import EquipmentRow, EquipmentSpec
-from protocol.typologies.common import Step
-from protocol.typologies.state import MachineState
+from protocol.typologies.common import Step, note, transition
+from protocol.typologies.state import MachineState, from_row
 
 
 def initial(spec: EquipmentSpec, row: EquipmentRow, now: float) -> Step:
     reason = spec.problem or "cannot be driven"
-    state = MachineState(
-        spec=spec,
-        machine="faulty",
-        mode=row.mode,
-        command_state=CS.ERR,
-        control_state=row.control_state,
-        consigne=row.consigne,
-        started_at=row.started_at,
-        programmed_at=row.programmed_at,
-        booted_at=now,
-        error=reason,
-        error_kind="config",
-    )
-    effects: list[Message] = [Event(spec.id, now, reason, row.command_state, CS.ERR)]
-    if row.command_state != CS.ERR:
-        effects.append(
-            WriteState(equipment=spec.id, at=int(now), reason=reason, command_state=CS.ERR)
-        )
-    return state, effects
+    state = from_row(spec, row, now, "faulty", error=reason, error_kind="config")
+    state, effects = transition(state, now, reason, command_state=CS.ERR)
+    return state, effects or note(state, now, reason)  # already 30: the journal still says why
 
 
 def step(state: MachineState, event: Message, now: float) -> Step:

@@ -18,21 +18,11 @@ from protocol.messages import (
 from protocol.model import EquipmentRow, EquipmentSpec
 from protocol.typologies import common as c
 from protocol.typologies.common import Step, replace
-from protocol.typologies.state import MachineState
+from protocol.typologies.state import MachineState, from_row
 
 
 def initial(spec: EquipmentSpec, row: EquipmentRow, now: float) -> Step:
-    state = MachineState(
-        spec=spec,
-        machine="observer",
-        mode=row.mode,
-        command_state=row.command_state,
-        control_state=row.control_state,
-        consigne=row.consigne,
-        started_at=row.started_at,
-        programmed_at=row.programmed_at,
-        booted_at=now,
-    )
+    state = from_row(spec, row, now, "observer")
     state, effects = c.transition(
         state, now, "measured only: never commanded", command_state=CS.NON_COMMANDE
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import msgspec
 
-from protocol.model import EquipmentSpec
+from protocol.model import EquipmentRow, EquipmentSpec
 
 
 class DeviceView(msgspec.Struct, frozen=True):
@@ -60,3 +60,21 @@ class MachineState(msgspec.Struct, frozen=True):
     error_kind: str | None = None  # "ack", "start", "config"
     conflicts: int = 0  # reports that contradicted the acknowledged output
     sequence: int = 0  # request id counter (deterministic ids)
+
+
+def from_row(
+    spec: EquipmentSpec, row: EquipmentRow, now: float, machine: str, **extra: object
+) -> MachineState:
+    """A machine resuming from its database row (nothing heard from its devices yet)."""
+    return MachineState(
+        spec=spec,
+        machine=machine,
+        mode=row.mode,
+        command_state=row.command_state,
+        control_state=row.control_state,
+        consigne=row.consigne,
+        started_at=row.started_at,
+        programmed_at=row.programmed_at,
+        booted_at=now,
+        **extra,  # type: ignore[arg-type]
+    )

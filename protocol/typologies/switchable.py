@@ -26,7 +26,7 @@ from protocol.messages import (
 from protocol.model import EquipmentRow, EquipmentSpec
 from protocol.typologies import common as c
 from protocol.typologies.common import Effects, Step, replace
-from protocol.typologies.state import MachineState, Output
+from protocol.typologies.state import MachineState, Output, from_row
 
 VERIFY = "verify"
 CYCLE_END = "cycle-end"
@@ -42,18 +42,8 @@ def initial(spec: EquipmentSpec, row: EquipmentRow, now: float) -> Step:
     """Resume from the database row: re-assert what it says, nothing more (no plan yet)."""
     switch = spec.device(SWITCH_USAGE_BY_TYPOLOGY[Typology(spec.typology)])
     assert switch is not None  # checked by the inventory
-    state = MachineState(
-        spec=spec,
-        machine="switchable",
-        mode=row.mode,
-        command_state=row.command_state,
-        control_state=row.control_state,
-        consigne=row.consigne,
-        started_at=row.started_at,
-        programmed_at=row.programmed_at,
-        booted_at=now,
-        output=Output(device=switch.id, inverted=spec.typology == Typology.RELAI_INVERSE),
-    )
+    output = Output(device=switch.id, inverted=spec.typology == Typology.RELAI_INVERSE)
+    state = from_row(spec, row, now, "switchable", output=output)
     command_state, desired = _resume(spec, row)
     effects = c.arm_stale_timers(state, now, spec.devices)
     state, more = c.transition(state, now, "resumed from the database", command_state=command_state)
