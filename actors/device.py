@@ -4,6 +4,7 @@ carries the effects out (MQTT commands, database writes, timers). No decision is
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from typing import Any
@@ -94,7 +95,8 @@ class DeviceActor(ActorTypeDispatcher):
             k: state["spec"][k]
             for k in ("id", "name", "type_id", "typology", "household", "problem", "warnings")
         }
-        return {"state": state, "events": [msgspec.to_builtins(e) for e in self.journal]}
+        events = [msgspec.to_builtins(e) for e in self.journal]
+        return {"pid": os.getpid(), "state": state, "events": events}
 
     # --- the functional core and its effects ---------------------------------------------------
 

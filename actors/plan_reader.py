@@ -30,7 +30,14 @@ from thespian.actors import (
 from actors import sql
 from protocol import ems
 from protocol.config import Config
-from protocol.messages import Configure, EmsDecision, Introspect, IntrospectReply, PlanTargets
+from protocol.messages import (
+    Configure,
+    EmsDecision,
+    Introspect,
+    IntrospectReply,
+    PlansSource,
+    PlanTargets,
+)
 
 CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
@@ -49,6 +56,7 @@ class PlanReader(ActorTypeDispatcher):
         self.last_read_at: float | None = None
         self.problems_seen: set[str] = set()
         self.listening = False
+        self.supervisor: Any = None
 
     def receiveMessage(self, message: Any, sender: Any) -> ThespianWatch | None:
         try:
@@ -59,6 +67,7 @@ class PlanReader(ActorTypeDispatcher):
 
     def receiveMsg_Configure(self, message: Configure, sender: Any) -> None:
         self.config = message.config
+        self.supervisor = sender
         self.book = self._load_file()
         self.wakeupAfter(timedelta(seconds=0), payload="first")
         self._schedule_poll()
@@ -213,11 +222,18 @@ class PlanReader(ActorTypeDispatcher):
                 str(exc).strip().splitlines()[0],
                 until,
             )
+            self._announce(f"cached until {until}")
 
     def _up(self, now: float) -> None:
         if self.down_since is not None:
             logger.info("EMS plans readable again after {:.0f} s", now - self.down_since)
             self.down_since = None
+            self._announce("database")
+
+    def _announce(self, source: str) -> None:
+        """The supervisor's status says where the decisions come from."""
+        if self.supervisor is not None:
+            self.send(self.supervisor, PlansSource(source))
 
     # --- disk copy -----------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from protocol.messages import (
     LoadInventory,
     LoadRow,
     MqttConnected,
+    PlansSource,
     PlanTargets,
     PublishStatus,
     Reassert,
@@ -77,6 +78,7 @@ class Supervisor(ActorTypeDispatcher):
         self.waiting: set[int] = set()  # DeviceInit sent, DeviceReady not yet back
         self.stopping = False
         self.shutdown_requester: Any = None
+        self.plans_source = "database"
 
     # --- start-up ------------------------------------------------------------------------------
 
@@ -103,11 +105,14 @@ class Supervisor(ActorTypeDispatcher):
         self._reconcile(list(message.specs), {r.id: r for r in message.rows})
 
     def receiveMsg_DeviceReady(self, message: DeviceReady, sender: Any) -> None:
+        if message.equipment not in self.waiting:
+            return
         self.waiting.discard(message.equipment)
         if not self.waiting:
             self._on_all_ready()
 
     def _on_all_ready(self) -> None:
+        """Every actor answered: decisions, stimuli and the status may now reach them."""
         gateways = self._gateways()
         self.send(gateways.plans, PlanTargets(tuple(self.devices.items())))
         self.send(gateways.mqtt, StimulusTargets(tuple(self.devices.items()), self.myAddress))
@@ -133,20 +138,20 @@ class Supervisor(ActorTypeDispatcher):
     def _reconcile(self, specs: list[EquipmentSpec], rows: dict[int, EquipmentRow]) -> None:
         """Spawn new equipment, stop removed ones, rebuild changed ones, pass row changes on."""
         wanted = {s.id: s for s in specs}
+        changed = not self.ready
         for equipment in [e for e in self.devices if e not in wanted]:
             self._stop_device(equipment, "no longer in the inventory (or mode 80)")
+            changed = True
         for equipment, spec in wanted.items():
             if equipment in self.devices and self.specs.get(equipment) != spec:
                 self._stop_device(equipment, "its devices or typology changed")
             if equipment not in self.devices:
                 self._start_device(spec, rows[equipment])
+                changed = True
             elif rows[equipment] != self.rows.get(equipment):
                 self.send(self.devices[equipment], RowChanged(rows[equipment], time.time()))
         self.rows = {e: rows[e] for e in wanted}
-        for spec in specs:
-            if spec.problem:
-                logger.warning("equipment {} ({}): {}", spec.id, spec.name, spec.problem)
-        if not self.waiting:
+        if changed and not self.waiting:
             self._on_all_ready()
 
     def _start_device(self, spec: EquipmentSpec, row: EquipmentRow) -> None:
@@ -159,6 +164,7 @@ class Supervisor(ActorTypeDispatcher):
         self.rows[spec.id] = row
         self.waiting.add(spec.id)
         if spec.problem:  # it cannot be driven: nothing is sent to its devices, not even a query
+            logger.warning("equipment {} ({}): {}", spec.id, spec.name, spec.problem)
             self.send(actor, DeviceInit(spec, row, gateways, time.time()))
             return
         routes = tuple(
@@ -198,6 +204,11 @@ class Supervisor(ActorTypeDispatcher):
         actor = self.devices.get(message.equipment)
         if actor is not None:
             self.send(self._gateways().db, LoadRow(message.equipment, message.source, actor))
+
+    def receiveMsg_PlansSource(self, message: PlansSource, sender: Any) -> None:
+        self.plans_source = message.source
+        if self.ready:
+            self.send(self._gateways().mqtt, PublishStatus(encode(self._status())))
 
     def receiveMsg_MqttConnected(self, message: MqttConnected, sender: Any) -> None:
         for actor in self.devices.values():  # level-triggered: re-assert after a broker outage
@@ -282,6 +293,7 @@ class Supervisor(ActorTypeDispatcher):
             equipment=len(self.devices),
             devices=self._device_count(),
             faulty=sum(1 for s in self.specs.values() if s.problem),
+            plans=self.plans_source,
         )
 
     def _device_count(self) -> int:

@@ -163,10 +163,6 @@ class Started(Message):
     problems: int
 
 
-class StartFailed(Message):
-    reason: str
-
-
 class Gateways(Message):
     supervisor: Any
     mqtt: Any
@@ -275,6 +271,12 @@ class Inventory(Message):
     error: str | None = None
 
 
+class PlansSource(Message):
+    """Where the EMS decisions come from now: "database", or "cached until <time>" in an outage."""
+
+    source: str
+
+
 class PlanTargets(Message):
     """Equipment id -> actor that receives its EMS decisions."""
 
@@ -300,9 +302,3 @@ class Shutdown(Message):
 
 class ShutdownDone(Message):
     pass
-
-
-class Tick(Message):
-    """A periodic self-message of an actor (poll, flush)."""
-
-    name: str

@@ -15,7 +15,7 @@ class Status(msgspec.Struct, frozen=True):
     equipment: int
     devices: int
     faulty: int
-    plans: str = "database"  # or "cached until <epoch>" during an EMS database outage
+    plans: str = "database"  # or "cached until <local time>" during an EMS database outage
 
 
 def status_topic(base_topic: str) -> str:

@@ -3,6 +3,7 @@ after a database outage, and the last EMS plans keep being applied when their da
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -133,7 +134,7 @@ def test_transitions_made_during_a_database_outage_are_written_when_it_returns(
 
 
 def test_the_last_plans_are_applied_from_disk_when_the_ems_database_is_unreachable(
-    site: Site,
+    site: Site, recorder: Recorder
 ) -> None:
     with site.household() as household, supervisor_running(site.config()):
         site.add_plan(2, [1] * 8, machine_type=131)
@@ -147,3 +148,8 @@ def test_the_last_plans_are_applied_from_disk_when_the_ems_database_is_unreachab
     with site.household() as household, supervisor_running(site.config(ems={"dsn": gone})):
         wait_until(lambda: household["A102"].relay_on, what="tank on from the plan kept on disk")
         wait_until(lambda: site.equipment(2)["command"] == CS.MANUEL_PILOTE_ON, what="state 12")
+        status = wait_until(
+            lambda: [s for s in recorder.on(f"{site.base_topic}/status") if b"cached until" in s],
+            what="the status saying the plans come from the cache",
+        )
+        assert json.loads(status[-1])["state"] == "online"

@@ -85,6 +85,20 @@ def test_daemon_on_tcp_base_end_to_end_then_sigterm(
             overview = json.loads(cli("inspect", "--config", str(path)).stdout)
             assert set(overview["equipment"]) == {"1", "2", "3"}
 
+            # A device actor that dies is recreated from the database, its devices still driven.
+            victim = json.loads(cli("inspect", "--config", str(path), "2").stdout)["pid"]
+            os.kill(victim, signal.SIGKILL)
+            wait_until(
+                lambda: (
+                    (r := cli("inspect", "--config", str(path), "2")).returncode == 0
+                    and json.loads(r.stdout).get("pid") not in (None, victim)
+                ),
+                timeout=20,
+                what="equipment 2 recreated",
+            )
+            site.add_plan(2, [1] * 4, machine_type=131)
+            wait_until(lambda: household["A102"].relay_on, timeout=10, what="tank driven again")
+
         started = time.monotonic()
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=10) == 0
