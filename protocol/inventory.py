@@ -130,6 +130,9 @@ def _build_device(device: DeviceRow, config: Config) -> tuple[DeviceSpec | None,
         return None, f"device {device.id}: {device.detail_problem}"
     if device.control_topic is None or device.command_topic is None:
         return None, f"device {device.id}: empty topic in its detail row"
+    for topic in (device.control_topic, device.command_topic, device.lwt_topic):
+        if topic and ("+" in topic or "#" in topic):
+            return None, f"device {device.id}: topic {topic!r} contains an MQTT wildcard"
     lwt = device.lwt_topic if device.lwt_topic not in (None, "", "aucun", "NULL") else None
     spec = DeviceSpec(
         id=device.id,

@@ -297,6 +297,12 @@ def test_tasmota_row_with_the_schema_comment_typo() -> None:
     assert spec.devices == ()
 
 
+@pytest.mark.parametrize("command", ["cmnd/+/POWER", "cmnd/A110/#"])
+def test_a_topic_with_an_mqtt_wildcard_is_refused(command: str) -> None:
+    spec = build(equipment(), [tasmota("A110", command=command)])
+    assert_problem_names(spec, "A110", command, "wildcard")
+
+
 def test_codec_name_that_does_not_exist() -> None:
     spec = build(equipment(), [plug()], config(devices={"codecs": {"111": "shelly_gen9"}}))
     assert_problem_names(spec, "A101", "shelly_gen9")
