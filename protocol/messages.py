@@ -51,11 +51,17 @@ class ForceStart(Message):
 
 
 class CommandReply(Message):
-    """A device or gateway answer to one command (Shelly Gen2 RPC reply, BLE gateway status)."""
+    """A device or gateway answer to one command (Shelly Gen2 RPC reply, BLE gateway status).
+
+    `request_id` is the id the command carried when the protocol echoes it (Gen2 RPC); None when
+    it does not (the SwitchBot gateway), then `command` names what was answered ("PRESS") and the
+    reply is matched to the command of that device in flight when it arrived.
+    """
 
     request_id: str | None
     ok: bool
     detail: str = ""
+    command: str | None = None
 
 
 class DeviceReport(Message):
