@@ -34,6 +34,7 @@ from protocol.messages import (
     NotifyDisplays,
     Publish,
     Reassert,
+    RestoreMode,
     RowChanged,
     SendCommand,
     SetTimer,
@@ -45,7 +46,7 @@ from protocol.messages import (
 from protocol.typologies import MachineState
 
 JOURNAL_SIZE = 50
-EVENTS = (EmsDecision, ModeRequested, ForceStart, TimerFired, Reassert, RowChanged)
+EVENTS = (EmsDecision, ModeRequested, RestoreMode, ForceStart, TimerFired, Reassert, RowChanged)
 
 
 class DeviceActor(ActorTypeDispatcher):

@@ -14,7 +14,7 @@ from psycopg import sql
 from protocol.ems import SLOTS, Plan, PlanError, plan_from_row
 from protocol.inventory import detail_table
 from protocol.messages import WriteObserved, WriteState
-from protocol.model import DetailRow, DeviceRow, EquipmentRow
+from protocol.model import ComfortSettings, DetailRow, DeviceRow, EquipmentDetails, EquipmentRow
 
 EQUIPMENT = "equipement_pilote_ou_mesure"
 
@@ -43,7 +43,7 @@ def qualified(name: str) -> sql.Composable:
     return sql.SQL(".").join(sql.Identifier(part) for part in name.split("."))
 
 
-def _equipment_row(values: tuple) -> EquipmentRow:  # type: ignore[type-arg]
+def _equipment_row(values: tuple, details: EquipmentDetails | None = None) -> EquipmentRow:  # type: ignore[type-arg]
     return EquipmentRow(
         id=values[0],
         type_id=values[1],
@@ -56,14 +56,18 @@ def _equipment_row(values: tuple) -> EquipmentRow:  # type: ignore[type-arg]
         programmed_at=values[8],
         household=values[9],
         name=values[10],
+        details=details or EquipmentDetails(),
     )
 
 
 def load_equipment(conn: psycopg.Connection, schema: str) -> list[EquipmentRow]:
+    """Every equipment row, with what its type-specific row tells the guards."""
     query = sql.SQL("SELECT " + _EQUIPMENT_COLUMNS + " FROM {} ORDER BY id").format(
         table(schema, EQUIPMENT)
     )
-    return [_equipment_row(r) for r in conn.execute(query).fetchall()]
+    rows = conn.execute(query).fetchall()
+    details = load_equipment_details(conn, schema)
+    return [_equipment_row(r, details.get(r[0])) for r in rows]
 
 
 def load_one(conn: psycopg.Connection, schema: str, equipment: int) -> EquipmentRow | None:
@@ -71,7 +75,102 @@ def load_one(conn: psycopg.Connection, schema: str, equipment: int) -> Equipment
         table(schema, EQUIPMENT)
     )
     row = conn.execute(query, (equipment,)).fetchone()
-    return _equipment_row(row) if row else None
+    if row is None:
+        return None
+    return _equipment_row(row, load_equipment_details(conn, schema).get(equipment))
+
+
+_PERIODS = [
+    f"prog_{week}_periode_{n}_confort_{field}"
+    for week in ("semaine", "weekend")
+    for n in (1, 2)
+    for field in ("actif", "heure_debut", "heure_fin")
+]
+# (table, columns) read for the guards; the first row of an equipment wins (no UNIQUE in v6.3).
+_DETAIL_QUERIES = {
+    "machine": (
+        "SELECT m.equipement_pilote_ou_mesure_id, m.timestamp_de_fin_souhaite, c.duree_cycle"
+        " FROM {s}.equipement_pilote_machine_generique m"
+        " LEFT JOIN {s}.equipement_pilote_machine_generique_cycle c"
+        " ON c.id = m.cycle_equipement_pilote_machine_generique_id ORDER BY m.id"
+    ),
+    "vehicle": (
+        "SELECT equipement_pilote_ou_mesure_id, timestamp_dispo_souhaitee, duree_de_charge_estimee,"
+        " puissance_de_charge FROM {s}.equipement_pilote_vehicule_electrique_generique ORDER BY id"
+    ),
+    "tank": (
+        "SELECT equipement_pilote_ou_mesure_id, puissance_chauffe"
+        " FROM {s}.equipement_pilote_ballon_ecs ORDER BY id"
+    ),
+    "heating": (
+        "SELECT equipement_pilote_ou_mesure_id, puissance_moyenne_confort"
+        " FROM {s}.equipement_pilote_chauffage_non_asservi ORDER BY id"
+    ),
+    "regulated_heating": (
+        "SELECT equipement_pilote_ou_mesure_id, puissance, temperature_eco, temperature_confort,"
+        " delta_temp_maximale_temp_demandee, "
+        + ", ".join(_PERIODS)
+        + " FROM {s}.equipement_pilote_chauffage_asservi ORDER BY id"
+    ),
+}
+
+
+def load_equipment_details(conn: psycopg.Connection, schema: str) -> dict[int, EquipmentDetails]:
+    """Deadline, cycle duration, rated power and requested temperatures of every equipment.
+
+    A type-specific table that does not exist (later schema versions dropped some) is skipped.
+    """
+    found: dict[int, dict[str, object]] = {}
+    for kind, text in _DETAIL_QUERIES.items():
+        query = sql.SQL(text.replace("{s}", "{schema}")).format(schema=sql.Identifier(schema))
+        try:
+            rows = conn.execute(query).fetchall()
+        except psycopg.errors.UndefinedTable:
+            continue
+        for row in rows:
+            fields = found.setdefault(row[0], {})
+            if "kind" in fields:
+                continue  # a second specific row for the same equipment: the first one wins
+            fields["kind"] = kind
+            fields.update(_details_of(kind, row[1:]))
+    return {
+        equipment: EquipmentDetails(**{k: v for k, v in fields.items() if k != "kind"})
+        for equipment, fields in found.items()
+    }
+
+
+def _details_of(kind: str, values: tuple) -> dict[str, object]:  # type: ignore[type-arg]
+    if kind == "machine":
+        deadline, cycle = values
+        return {"deadline": deadline or None, "cycle_s": cycle or None}
+    if kind == "vehicle":
+        deadline, duration, power = values
+        return {
+            "deadline": deadline or None,
+            "cycle_s": duration or None,
+            "rated_power_w": float(power) if power else None,
+        }
+    if kind in ("tank", "heating"):
+        return {"rated_power_w": float(values[0]) if values[0] else None}
+    power, eco, comfort, delta, *periods = values
+    weekday = _periods(periods[:6])
+    weekend = _periods(periods[6:])
+    return {
+        "rated_power_w": float(power) if power else None,
+        "comfort": ComfortSettings(
+            eco_dk=eco, comfort_dk=comfort, delta_dk=delta, weekday=weekday, weekend=weekend
+        ),
+    }
+
+
+def _periods(values: list[object]) -> tuple[tuple[int, int], ...]:
+    """(active, start, end) x 2 -> the active periods."""
+    pairs = []
+    for i in range(0, len(values), 3):
+        active, begin, end = values[i : i + 3]
+        if active and isinstance(begin, int) and isinstance(end, int) and end > begin:
+            pairs.append((begin, end))
+    return tuple(pairs)
 
 
 def load_devices(conn: psycopg.Connection, schema: str) -> list[DeviceRow]:

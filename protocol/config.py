@@ -83,6 +83,13 @@ class ControlParams(_Strict):
     # A device that comes back online subscribes to its command topic after announcing itself
     # (Tasmota, Shelly): re-assert a little later so the order is not lost.
     online_reassert_s: Seconds = 2.0
+    finger_ack_timeout_s: PositiveSeconds = 30.0  # a BLE gateway answers a press within this
+    press_gap_s: Seconds = 5.0  # between the presses of a start sequence (150, 160)
+    boot_delay_s: Seconds = 10.0  # 170: from power-on to the start press
+    deadline_guard: bool = True
+    deadline_margin_s: Seconds = 900.0
+    comfort_guard: bool = True
+    meter_step_ratio: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.5  # 180: step / rated power
 
 
 class ControlOverrides(_Strict):
@@ -97,6 +104,13 @@ class ControlOverrides(_Strict):
     stale_factor: Annotated[float, msgspec.Meta(ge=1)] | None = None
     max_off_s: PositiveSeconds | None = None
     online_reassert_s: Seconds | None = None
+    finger_ack_timeout_s: PositiveSeconds | None = None
+    press_gap_s: Seconds | None = None
+    boot_delay_s: Seconds | None = None
+    deadline_guard: bool | None = None
+    deadline_margin_s: Seconds | None = None
+    comfort_guard: bool | None = None
+    meter_step_ratio: Annotated[float, msgspec.Meta(gt=0, le=1)] | None = None
 
 
 DEFAULT_TYPE_OVERRIDES: dict[int, ControlOverrides] = {
@@ -127,6 +141,12 @@ class ControlConfig(ControlParams):
 DEFAULT_CODECS: dict[int, str] = {
     111: "shelly_gen1",
     112: "tasmota",
+    211: "tic",
+    311: "switchbot",
+    411: "shelly_gen2",
+    611: "shelly_ht",
+    711: "openhasp",
+    811: "socorel",
 }
 # Publication periods measured in ELFE (reference protocols.md §0.2), for the staleness rule.
 DEFAULT_REPORT_PERIODS: dict[int, float] = {

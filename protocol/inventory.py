@@ -13,20 +13,9 @@ import msgspec
 
 from protocol.config import Config
 from protocol.devices import CODECS
-from protocol.ids import Kind, Mode, Typology, Usage, kind_of
+from protocol.ids import Kind, Mode, Usage, kind_of
 from protocol.model import DetailRow, DeviceRow, DeviceSpec, EquipmentRow, EquipmentSpec
-
-# Device usages each typology needs per role (spec typologies.md §4, §5).
-SWITCH_USAGES: dict[int, tuple[int, ...]] = {
-    Typology.PRISE_COMMANDE: (Usage.MEASURE_SWITCH,),
-    Typology.RELAI_INVERSE: (Usage.MEASURE_SWITCH,),
-}
-MEASURE_USAGES: dict[int, tuple[int, ...]] = {
-    Typology.PRISE_COMMANDE: (Usage.MEASURE_SWITCH,),
-    Typology.RELAI_INVERSE: (Usage.MEASURE_SWITCH,),
-    Typology.TIC: (Usage.MEASURE, Usage.MEASURE_SWITCH),
-}
-SUPPORTED_TYPOLOGIES = frozenset({Typology.PRISE_COMMANDE, Typology.RELAI_INVERSE, Typology.TIC})
+from protocol.typologies.roles import roles_of
 
 _TABLE_NAME = re.compile(r"^[a-z0-9_]{1,50}$")
 
@@ -152,18 +141,23 @@ def _build_device(device: DeviceRow, config: Config) -> tuple[DeviceSpec | None,
 def _check_equipment(row: EquipmentRow, kind: Kind | None, devices: list[DeviceSpec]) -> str | None:
     if kind is None:
         return f"unknown equipment type {row.type_id}"
-    if row.typology_id not in {int(t) for t in Typology}:
+    roles = roles_of(row.typology_id)
+    if roles is None:
         return f"unknown typology {row.typology_id}"
-    if kind == Kind.MEASURED or row.typology_id == Typology.TIC:
+    if kind == Kind.MEASURED or roles.family == "observer":
         return None  # observed only: any measuring device will do, none is ever commanded
-    if row.typology_id not in SUPPORTED_TYPOLOGIES:
-        return f"typology {row.typology_id} is not supported by this version"
+    if roles.family == "finger" and kind == Kind.CONTINUOUS:
+        return (
+            f"continuous equipment type {row.type_id} cannot run finger typology "
+            f"{row.typology_id}: a finger cannot switch it off"
+        )
     usages = {d.usage for d in devices}
-    for role, table in (("switch", SWITCH_USAGES), ("measuring", MEASURE_USAGES)):
-        wanted = table.get(row.typology_id)
-        if wanted and not usages.intersection(wanted):
+    for role in roles.required:
+        wanted = getattr(roles, role)
+        if not usages.intersection(wanted):
             names = " or ".join(str(u) for u in wanted)
-            return f"typology {row.typology_id} needs a {role} device of usage {names}"
+            what = role.replace("_", " ")
+            return f"typology {row.typology_id} needs a {what} device of usage {names}"
     return None
 
 

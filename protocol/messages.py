@@ -42,6 +42,14 @@ class ModeRequested(Message):
     at: float
 
 
+class RestoreMode(Message):
+    """Local control ended (Socorel back to automatic): restore the mode from before 70."""
+
+    equipment: int
+    source: str
+    at: float
+
+
 class ForceStart(Message):
     """Operator force start (`<base>/equipment/<id>/set` `{"start": true}`)."""
 

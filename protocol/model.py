@@ -8,6 +8,29 @@ from protocol.config import ControlParams
 from protocol.ids import Kind
 
 
+class ComfortSettings(msgspec.Struct, frozen=True):
+    """Requested temperatures of a heating with a temperature loop (type 155), as the EMS reads
+    them: tenths of a kelvin; comfort periods in seconds since 00:00 UTC, weekday = Monday to
+    Friday of the UTC date (coordination-db.md §4.8)."""
+
+    eco_dk: int
+    comfort_dk: int
+    delta_dk: int
+    weekday: tuple[tuple[int, int], ...] = ()
+    weekend: tuple[tuple[int, int], ...] = ()
+
+
+class EquipmentDetails(msgspec.Struct, frozen=True):
+    """What the household guards need from the equipment's type-specific row."""
+
+    deadline: int | None = None  # machine: timestamp_de_fin_souhaite; vehicle: dispo_souhaitee
+    cycle_s: int | None = (
+        None  # duree_cycle of the selected cycle; vehicle: duree_de_charge_estimee
+    )
+    rated_power_w: float | None = None  # tank, heater, vehicle charging power
+    comfort: ComfortSettings | None = None
+
+
 class EquipmentRow(msgspec.Struct, frozen=True):
     """The live columns of one `equipement_pilote_ou_mesure` row."""
 
@@ -22,6 +45,7 @@ class EquipmentRow(msgspec.Struct, frozen=True):
     programmed_at: int  # timestamp_derniere_programmation
     household: str | None
     name: str
+    details: EquipmentDetails = EquipmentDetails()
 
 
 class DeviceRow(msgspec.Struct, frozen=True):

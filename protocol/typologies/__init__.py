@@ -9,29 +9,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import ModuleType
 
-from protocol.ids import Kind, Typology
+from protocol.ids import Kind
 from protocol.messages import Message
 from protocol.model import EquipmentRow, EquipmentSpec
-from protocol.typologies import faulty, observer, switchable
+from protocol.typologies import faulty, observer, piloted
 from protocol.typologies.common import Step
+from protocol.typologies.roles import roles_of
 from protocol.typologies.state import MachineState
 
 MACHINES: dict[str, ModuleType] = {
     "faulty": faulty,
     "observer": observer,
-    "switchable": switchable,
+    "piloted": piloted,
 }
-SWITCHABLE = frozenset({Typology.PRISE_COMMANDE, Typology.RELAI_INVERSE})
 
 
 def machine_for(spec: EquipmentSpec) -> str:
-    if spec.problem:
+    roles = roles_of(spec.typology)
+    if spec.problem or roles is None:
         return "faulty"
-    if spec.kind == Kind.MEASURED or spec.typology == Typology.TIC:
+    if spec.kind == Kind.MEASURED or roles.family == "observer":
         return "observer"
-    if spec.typology in SWITCHABLE:
-        return "switchable"
-    return "faulty"
+    return "piloted"
 
 
 def initial(spec: EquipmentSpec, row: EquipmentRow, now: float) -> Step:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from protocol.ids import ControlState, Usage
+from protocol.ids import ControlState
 from protocol.messages import (
     ArmTimer,
     CancelTimer,
@@ -95,18 +95,21 @@ def stale_after(device: DeviceSpec, state: MachineState) -> float:
     return device.report_period_s * state.spec.control.stale_factor
 
 
-def measuring_device(state: MachineState) -> DeviceSpec | None:
-    """The device whose reports say whether the equipment is on."""
-    for usage in (Usage.MEASURE, Usage.MEASURE_SWITCH, Usage.SWITCH):
-        device = state.spec.device(usage)
-        if device is not None:
-            return device
-    return None
+def device_spec(state: MachineState, device_id: str | None) -> DeviceSpec | None:
+    return next((d for d in state.spec.devices if d.id == device_id), None)
+
+
+def primary_device(state: MachineState) -> DeviceSpec | None:
+    """The device whose reports say whether the equipment is on: its own power measure, else the
+    switch's relay, else (fingers without a measure) the gateway's availability."""
+    roles = state.roles
+    first_press = roles.presses[0] if roles.presses else None
+    return device_spec(state, roles.measure or roles.switch or first_press)
 
 
 def observed_state(state: MachineState, now: float) -> int:
     """15 / 25 / 60 / 70 from reports only; keeps the current value when reports say nothing."""
-    device = measuring_device(state)
+    device = primary_device(state)
     if device is None:
         return state.control_state
     view = state.devices.get(device.id, DeviceView())
@@ -118,17 +121,13 @@ def observed_state(state: MachineState, now: float) -> int:
             return ControlState.INCONNU  # nothing heard since start
     elif now - view.last_seen >= limit:
         return ControlState.ERRCOM
-    inverted = (
-        state.output is not None and state.output.device == device.id and state.output.inverted
-    )
-    relay = view.relay_on
-    if relay is not None and inverted:
-        return ControlState.OFF if relay else ControlState.ON  # the power reading is meaningless
-    if view.power_w is not None and view.power_w >= state.spec.control.on_threshold_w:
-        return ControlState.ON
+    power = power_of(state)
+    if power is not None and power >= state.spec.control.on_threshold_w:
+        return ControlState.ON  # powered and drawing, whatever the relay says
+    relay = equipment_relay_on(state)
     if relay is not None:
-        return ControlState.ON if relay else ControlState.OFF
-    if view.power_w is not None:
+        return ControlState.ON if relay else ControlState.OFF  # powered, maybe idle
+    if power is not None:
         return ControlState.OFF
     return state.control_state
 
@@ -152,6 +151,10 @@ def record_report(state: MachineState, report: DeviceReport) -> MachineState:
         power_w=report.power_w if report.power_w is not None else view.power_w,
         energy_wh=report.energy_wh if report.energy_wh is not None else view.energy_wh,
         online=report.online if report.online is not None else view.online,
+        temperature_c=report.temperature_c
+        if report.temperature_c is not None
+        else view.temperature_c,
+        battery=report.battery if report.battery is not None else view.battery,
         last_seen=view.last_seen if report.retained else report.at,
     )
     if report.online is True and not report.retained:
@@ -168,18 +171,17 @@ def stale_timer(state: MachineState, device: DeviceSpec, heard_at: float) -> Arm
 
 
 def power_of(state: MachineState) -> float | None:
-    device = measuring_device(state)
-    if device is None:
+    """The equipment's own measured power, None when nothing measures it."""
+    if state.roles.measure is None:
         return None
-    return state.devices.get(device.id, DeviceView()).power_w
+    return state.devices.get(state.roles.measure, DeviceView()).power_w
 
 
-def has_power_measure(state: MachineState) -> bool:
-    """Whether a device measures this equipment's power (the inverted relay's reading does not)."""
-    device = measuring_device(state)
-    if device is None or device.usage == Usage.SWITCH:
-        return False
-    return not (state.output and state.output.device == device.id and state.output.inverted)
+def meter_power(state: MachineState) -> float | None:
+    """The whole house's power (180)."""
+    if state.roles.meter is None:
+        return None
+    return state.devices.get(state.roles.meter, DeviceView()).power_w
 
 
 # --- command lifecycle (rules 3.1, 3.2, 3.8) -----------------------------------------------------

@@ -18,11 +18,13 @@ from protocol.messages import (
 from protocol.model import EquipmentRow, EquipmentSpec
 from protocol.typologies import common as c
 from protocol.typologies.common import Step, replace
+from protocol.typologies.roles import OBSERVER, resolve, roles_of
 from protocol.typologies.state import MachineState, from_row
 
 
 def initial(spec: EquipmentSpec, row: EquipmentRow, now: float) -> Step:
-    state = from_row(spec, row, now, "observer")
+    roles = resolve(spec, roles_of(spec.typology) or OBSERVER)
+    state = from_row(spec, row, now, "observer", roles=roles, details=row.details)
     state, effects = c.transition(
         state, now, "measured only: never commanded", command_state=CS.NON_COMMANDE
     )

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import msgspec
 
-from protocol.model import EquipmentRow, EquipmentSpec
+from protocol.model import EquipmentDetails, EquipmentRow, EquipmentSpec
+from protocol.typologies.roles import RoleDevices
 
 
 class DeviceView(msgspec.Struct, frozen=True):
@@ -18,6 +19,8 @@ class DeviceView(msgspec.Struct, frozen=True):
     power_w: float | None = None
     energy_wh: float | None = None
     online: bool | None = None
+    temperature_c: float | None = None
+    battery: int | None = None
     last_seen: float | None = None  # last fresh (non-retained) message
 
 
@@ -38,6 +41,19 @@ class Output(msgspec.Struct, frozen=True):
     changing: bool = False  # the command in flight changes a known relay state
 
 
+class Presses(msgspec.Struct, frozen=True):
+    """A finger start sequence: presses to make, one awaiting the gateway's reply."""
+
+    round: int  # 1, or 2 for the single repeat
+    left: tuple[str, ...]  # devices still to press, in order
+    next_at: float | None = None  # when the next press goes (gap, boot delay)
+    waiting: str | None = None  # device whose press awaits its reply
+    request_id: str | None = None
+    sent_at: float | None = None
+    reply_deadline: float | None = None
+    acknowledged: int = 0  # presses of this round the gateway confirmed
+
+
 class MachineState(msgspec.Struct, frozen=True):
     spec: EquipmentSpec
     machine: str  # "switchable", "observer", "faulty"
@@ -48,16 +64,24 @@ class MachineState(msgspec.Struct, frozen=True):
     started_at: int  # timestamp_derniere_mise_en_marche
     programmed_at: int  # timestamp_derniere_programmation
     booted_at: float  # when this machine started (for "nothing heard since start")
+    roles: RoleDevices = RoleDevices()
+    details: EquipmentDetails = EquipmentDetails()  # deadline, cycle, rated power, comfort
     desired_on: bool | None = None  # equipment power we want; None = not ours to decide
-    output: Output | None = None
+    output: Output | None = None  # the switch output (None for finger typologies)
     devices: dict[str, DeviceView] = {}
     ems_on: bool | None = None  # decision of the current slot, None when there is no plan
     ems_slot: int | None = None
     ems_plan: int | None = None
     verify_deadline: float | None = None
     low_power_since: float | None = None  # cycle end detection
+    meter_baseline_w: float | None = None  # 180: the house meter before the start
+    presses: Presses | None = None  # the finger start sequence in progress
+    resumed_start: bool = False  # restarted in 21: the reports decide, nothing is pressed again
+    guard: str | None = None  # a guard holding the output against the plan: "comfort", "max-off"
+    off_since: float | None = None  # continuous: held off since (max-off guard)
+    mode_before_disable: int | None = None  # restored when local control (70) ends
     error: str | None = None  # why we are in state 30
-    error_kind: str | None = None  # "ack", "start", "config"
+    error_kind: str | None = None  # "ack", "start", "press", "config"
     conflicts: int = 0  # reports that contradicted the acknowledged output
     sequence: int = 0  # request id counter (deterministic ids)
 
