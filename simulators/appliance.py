@@ -3,7 +3,7 @@
 No I/O and no clock reads: every method takes the current time ``now`` (seconds, any
 origin, e.g. ``time.time()``) as an argument, so the arithmetic is exactly testable.
 
-Three kinds:
+Four kinds:
 
 ``"triggered"``
     A washing machine or dishwasher. When it is powered *and* ``ready`` (the household loaded
@@ -19,6 +19,25 @@ Three kinds:
     :meth:`Appliance.refill` says hot water was used.
 ``"none"``
     Nothing plugged in: always 0 W.
+``"pressable"``
+    A machine started with its buttons, by the household or by a robot finger (SwitchBot
+    bot, typologies 130/150/160). ``ready`` means loaded (door closed, programme chosen): the
+    cycle begins only when the start button is pressed (:meth:`Appliance.press`) while the
+    machine is powered, switched on and ready. A press while running pauses the cycle (the
+    machine draws ``idle_power_w``), a press while paused resumes it; a completed cycle leaves
+    the machine idle and no longer ready. ``buttons`` says how the machine is switched on:
+
+    * ``"start"``: always on (typology 130: one finger presses start);
+    * ``"power_and_start"``: a separate power button toggles standby / on, start does nothing
+      in standby, power off cancels the cycle (typology 150: one finger presses power, another
+      presses start);
+    * ``"start_wakes"``: in standby the first start press only switches the machine on, the
+      second one starts it (typology 160: one finger pressed twice).
+
+    In standby the machine draws ``standby_power_w``. When the mains is cut mid-cycle the cycle
+    pauses and resumes with the power (``resume_after_outage``, the default, like machines
+    with a programme memory); otherwise the machine comes back idle (or in standby) and needs a
+    new start press.
 
 Time never runs backwards in the model: an earlier ``now`` than the latest one seen is
 treated as that latest instant.
@@ -28,14 +47,18 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-ApplianceKind = Literal["triggered", "continuous", "none"]
+ApplianceKind = Literal["triggered", "continuous", "none", "pressable"]
 APPLIANCE_KINDS: tuple[str, ...] = get_args(ApplianceKind)
+Buttons = Literal["start", "power_and_start", "start_wakes"]
+BUTTONS: tuple[str, ...] = get_args(Buttons)
+Button = Literal["start", "power"]
+Phase = Literal["off", "standby", "idle", "running", "paused"]
 
 _WS_PER_WH = 3600.0
 
 
 class Appliance:
-    """A piecewise-constant load; see the module docstring for the three kinds."""
+    """A piecewise-constant load; see the module docstring for the four kinds."""
 
     def __init__(
         self,
@@ -47,15 +70,21 @@ class Appliance:
         rated_power_w: float = 2000.0,
         full_after_s: float | None = None,
         ready: bool = True,
+        buttons: Buttons = "start",
+        standby_power_w: float = 0.3,
+        resume_after_outage: bool = True,
     ) -> None:
         if kind not in APPLIANCE_KINDS:
             raise ValueError(f"unknown appliance kind {kind!r}; expected one of {APPLIANCE_KINDS}")
+        if buttons not in BUTTONS:
+            raise ValueError(f"unknown buttons {buttons!r}; expected one of {BUTTONS}")
         if idle_power_w is None:
-            idle_power_w = 1.5 if kind == "triggered" else 0.0
+            idle_power_w = 1.5 if kind in ("triggered", "pressable") else 0.0
         for name, value in (
             ("cycle_power_w", cycle_power_w),
             ("idle_power_w", idle_power_w),
             ("rated_power_w", rated_power_w),
+            ("standby_power_w", standby_power_w),
         ):
             if not value >= 0.0:
                 raise ValueError(f"{name} must be >= 0, got {value!r}")
@@ -69,7 +98,13 @@ class Appliance:
         self.idle_power_w = float(idle_power_w)
         self.rated_power_w = float(rated_power_w)
         self.full_after_s = None if full_after_s is None else float(full_after_s)
+        self.buttons: Buttons = buttons
+        self.standby_power_w = float(standby_power_w)
+        self.resume_after_outage = resume_after_outage
         self._ready = ready
+        self._switched_on = buttons == "start"  # pressable: on, or in standby
+        self._running = False  # pressable: the start button started the cycle ...
+        self._paused = False  # ... and a second press paused it
         self._powered = False
         self._t: float | None = None  # latest instant the model was advanced to
         self._energy_ws = 0.0
@@ -82,7 +117,51 @@ class Appliance:
     def set_powered(self, on: bool, now: float) -> None:
         """The relay in front of the appliance closes (``on``) or opens at ``now``."""
         self._advance(now)
+        if self.kind == "pressable" and self._powered and not on and not self.resume_after_outage:
+            self._stop_cycle()
+            self._switched_on = self.buttons == "start"
         self._powered = on
+
+    def press(self, now: float, button: Button = "start") -> bool:
+        """Pressable kind: someone presses ``button`` at ``now``; True if the press did something.
+
+        Nothing happens without mains power, nor on the other kinds.
+        """
+        if button not in ("start", "power"):
+            raise ValueError(f"unknown button {button!r}; expected 'start' or 'power'")
+        self._advance(now)
+        if self.kind != "pressable" or not self._powered:
+            return False
+        if button == "power":
+            if self.buttons != "power_and_start":
+                return False
+            if self._switched_on:
+                self._stop_cycle()  # switching off cancels the programme
+            self._switched_on = not self._switched_on
+            return True
+        if not self._switched_on:
+            if self.buttons != "start_wakes":
+                return False
+            self._switched_on = True
+            return True
+        if self._running:
+            self._paused = not self._paused
+            return True
+        if not self._ready:
+            return False  # nothing loaded: the machine beeps
+        self._running, self._paused = True, False
+        return True
+
+    def phase(self, now: float) -> Phase:
+        """Pressable kind: ``off`` (no mains), ``standby``, ``idle``, ``running`` or ``paused``."""
+        self._advance(now)
+        if not self._powered:
+            return "off"
+        if not self._switched_on:
+            return "standby"
+        if not self._running:
+            return "idle"
+        return "paused" if self._paused else "running"
 
     @property
     def powered(self) -> bool:
@@ -90,7 +169,8 @@ class Appliance:
 
     @property
     def ready(self) -> bool:
-        """Triggered kind: the household prepared the machine and pressed start.
+        """Triggered kind: the household prepared the machine and pressed start. Pressable
+        kind: the machine is loaded (it still waits for its start button).
 
         Assigning the property takes effect at the latest instant the model was advanced to;
         use :meth:`set_ready` to give the time explicitly.
@@ -100,7 +180,7 @@ class Appliance:
     @ready.setter
     def ready(self, value: bool) -> None:
         if not value:
-            self._cycle_progress_s = 0.0  # a cancelled cycle starts over next time
+            self._stop_cycle()  # a cancelled cycle starts over next time
         self._ready = value
 
     def set_ready(self, ready: bool, now: float) -> None:
@@ -125,22 +205,37 @@ class Appliance:
         return self._energy_ws / _WS_PER_WH
 
     def running(self, now: float) -> bool:
-        """Triggered kind: a cycle is drawing ``cycle_power_w`` right now."""
+        """Triggered and pressable kinds: a cycle is drawing ``cycle_power_w`` right now."""
         self._advance(now)
+        if self.kind == "pressable":
+            return self._powered and self._cycle_drawing()
         return self.kind == "triggered" and self._powered and self._ready
 
     def cycle_remaining_s(self, now: float) -> float:
-        """Triggered kind: powered time left in the current cycle (``cycle_s`` when not begun)."""
+        """Triggered and pressable kinds: running time left in the current cycle (``cycle_s``
+        when not begun, 0 when not ready)."""
         self._advance(now)
         return self.cycle_s - self._cycle_progress_s if self._ready else 0.0
 
     # -- model ----------------------------------------------------------------------------
+
+    def _stop_cycle(self) -> None:
+        self._cycle_progress_s = 0.0
+        self._running = self._paused = False
+
+    def _cycle_drawing(self) -> bool:
+        """Pressable kind, mains aside: switched on, started and not paused."""
+        return self._switched_on and self._running and not self._paused
 
     def _current_power(self) -> float:
         if not self._powered or self.kind == "none":
             return 0.0
         if self.kind == "triggered":
             return self.cycle_power_w if self._ready else self.idle_power_w
+        if self.kind == "pressable":
+            if not self._switched_on:
+                return self.standby_power_w
+            return self.cycle_power_w if self._cycle_drawing() else self.idle_power_w
         if self.full_after_s is not None and self._heated_s >= self.full_after_s:
             return self.idle_power_w
         return self.rated_power_w
@@ -157,6 +252,8 @@ class Appliance:
             return
         if self.kind == "triggered":
             self._advance_triggered(dt)
+        elif self.kind == "pressable":
+            self._advance_pressable(dt)
         else:
             self._advance_continuous(dt)
 
@@ -172,6 +269,23 @@ class Appliance:
         # The cycle ends inside this interval: exactly `remaining` seconds at full power.
         self._energy_ws += self.cycle_power_w * remaining + self.idle_power_w * (dt - remaining)
         self._cycle_progress_s = 0.0
+        self._ready = False
+        self.cycles_completed += 1
+
+    def _advance_pressable(self, dt: float) -> None:
+        if not self._switched_on:
+            self._energy_ws += self.standby_power_w * dt
+            return
+        if not self._cycle_drawing():
+            self._energy_ws += self.idle_power_w * dt
+            return
+        remaining = self.cycle_s - self._cycle_progress_s
+        if dt < remaining:
+            self._cycle_progress_s += dt
+            self._energy_ws += self.cycle_power_w * dt
+            return
+        self._energy_ws += self.cycle_power_w * remaining + self.idle_power_w * (dt - remaining)
+        self._stop_cycle()
         self._ready = False
         self.cycles_completed += 1
 
