@@ -1,10 +1,11 @@
 """Pure, broker-free part shared by the simulated plugs.
 
-A *core* decides what a device publishes in answer to what: it receives messages and clock
-ticks as plain values (time is an argument) and returns the :class:`Publish` /
-:class:`Subscribe` actions to perform, in order. The paho shell in
-:mod:`simulators.mqtt_device` performs them. Cores hold the relay, the appliance behind it and
-the fault-injection switches, so everything except the socket is unit-testable.
+A *core* (:class:`DeviceCore`) decides what a device publishes in answer to what: it receives
+messages and clock ticks as plain values (time is an argument) and returns the
+:class:`Publish` / :class:`Subscribe` actions to perform, in order. The paho shell in
+:mod:`simulators.mqtt_device` performs them. Cores hold the relays, the appliances behind them
+and the fault-injection switches, so everything except the socket is unit-testable.
+:class:`PlugCore` is the base of the one-relay plugs.
 """
 
 from __future__ import annotations
@@ -40,13 +41,16 @@ def fake_mac(seed: str) -> str:
     return digest.hex().upper()
 
 
-class PlugCore(ABC):
-    """State shared by every simulated plug: relay, appliance, fault injection, boot time."""
+class DeviceCore(ABC):
+    """What every simulated device core has: fault injection, link counters, boot time.
 
-    def __init__(self, appliance: Appliance | None, *, relay_on: bool, now: float) -> None:
+    ``appliance`` and ``relay_on`` describe the load of the device's (first) output; devices
+    without one keep ``Appliance("none")`` and ``False``.
+    """
+
+    def __init__(self, *, now: float, appliance: Appliance | None = None) -> None:
         self.appliance = appliance if appliance is not None else Appliance("none")
-        self.relay_on = relay_on
-        self.appliance.set_powered(relay_on, now)
+        self.relay_on = False
         self.respond_to_commands = True
         self._drop_remaining = 0
         self.retained_state = False
@@ -70,20 +74,15 @@ class PlugCore(ABC):
             return True
         return False
 
-    # -- relay and metering -----------------------------------------------------------------
-
-    def _switch(self, on: bool, now: float) -> None:
-        self.relay_on = on
-        self.appliance.set_powered(on, now)
-
     def power_w(self, now: float) -> float:
-        return self.appliance.power_w(now) if self.relay_on else 0.0
+        """The power the device measures or draws at ``now`` (W); 0 without a load."""
+        return 0.0
 
     # -- the device's behaviour, one method per stimulus ------------------------------------
 
     @abstractmethod
-    def will(self) -> Publish:
-        """The last-will message registered with CONNECT."""
+    def will(self) -> Publish | None:
+        """The last-will message registered with CONNECT (None: the device sets none)."""
 
     @abstractmethod
     def connect_sequence(self, now: float, *, initial: bool) -> list[Action]:
@@ -101,13 +100,14 @@ class PlugCore(ABC):
     def next_due(self) -> float:
         """The instant at which :meth:`tick` next has something to do."""
 
-    @abstractmethod
     def press_button(self, now: float) -> list[Publish]:
-        """The household toggles the relay with the button on the plug."""
+        """The household presses the device's own button (default: the device has none)."""
+        return []
 
-    @abstractmethod
     def set_retained_state(self, on: bool) -> list[Publish]:
         """Turn the device's retain option for state messages on/off."""
+        self.retained_state = on
+        return []
 
     def link_down(self, now: float) -> None:
         """The Wi-Fi link dropped (``go_offline``)."""
@@ -131,4 +131,34 @@ class PlugCore(ABC):
 
     @abstractmethod
     def is_relay_order(self, topic: str) -> bool:
-        """True for the topic that carries switching orders (recorded in ``commands``)."""
+        """True for the topic that carries orders (recorded in ``commands``)."""
+
+
+class PlugCore(DeviceCore):
+    """State shared by every simulated plug: relay, appliance, fault injection, boot time."""
+
+    def __init__(self, appliance: Appliance | None, *, relay_on: bool, now: float) -> None:
+        super().__init__(now=now, appliance=appliance)
+        self.relay_on = relay_on
+        self.appliance.set_powered(relay_on, now)
+
+    # -- relay and metering -----------------------------------------------------------------
+
+    def _switch(self, on: bool, now: float) -> None:
+        self.relay_on = on
+        self.appliance.set_powered(on, now)
+
+    def power_w(self, now: float) -> float:
+        return self.appliance.power_w(now) if self.relay_on else 0.0
+
+    @abstractmethod
+    def will(self) -> Publish:
+        """The last-will message registered with CONNECT."""
+
+    @abstractmethod
+    def press_button(self, now: float) -> list[Publish]:
+        """The household toggles the relay with the button on the plug."""
+
+    @abstractmethod
+    def set_retained_state(self, on: bool) -> list[Publish]:
+        """Turn the device's retain option for state messages on/off."""

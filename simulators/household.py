@@ -236,9 +236,10 @@ class SimulatedHousehold:
         self.stop()
 
     def __getitem__(self, name: str) -> SimulatedDevice:
-        """A device by its id: Shelly ``mqtt_id`` (last level of root) or Tasmota topic."""
+        """A device by its name or one of its ids (:attr:`SimulatedDevice.ids`): Shelly
+        ``mqtt_id`` (last level of root), Tasmota topic, ..."""
         for device in self.devices:
-            if name in (device.name, device.name.split(":", 1)[-1]):
+            if name == device.name or name in device.ids:
                 return device
         raise KeyError(name)
 

@@ -25,7 +25,7 @@ import paho.mqtt.client as mqtt
 from loguru import logger
 
 from simulators.appliance import Appliance
-from simulators.core import Action, PlugCore, Publish, Subscribe
+from simulators.core import Action, DeviceCore, Publish, Subscribe
 
 Clock = Callable[[], float]
 
@@ -37,7 +37,7 @@ class SimulatedDevice:
 
     def __init__(
         self,
-        core: PlugCore,
+        core: DeviceCore,
         *,
         host: str,
         port: int,
@@ -54,6 +54,7 @@ class SimulatedDevice:
         self.client_id = client_id
         self.keepalive = keepalive
         self.name = name
+        self.ids: tuple[str, ...] = (name.split(":", 1)[-1],)  # household["<id>"] finds it
         self._clock = clock
         self._credentials = (username, password)
         self._lock = threading.RLock()
@@ -68,6 +69,7 @@ class SimulatedDevice:
         self._commands: list[tuple[float, str]] = []
         self._received: list[tuple[float, str, str]] = []
         self._sent: list[tuple[float, Publish]] = []
+        self._in_flight: list[mqtt.MQTTMessageInfo] = []
         self._command_seen = threading.Condition(self._lock)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -101,7 +103,7 @@ class SimulatedDevice:
             will = self._core.will()
         if client is None:
             return
-        if was_online and announce_offline:
+        if was_online and announce_offline and will is not None:
             info = client.publish(will.topic, will.payload, will.qos, will.retain)
             with contextlib.suppress(Exception):
                 info.wait_for_publish(timeout)
@@ -206,7 +208,24 @@ class SimulatedDevice:
         with self._lock:
             self._core.appliance.set_ready(ready, self._clock())
 
-    def with_core(self, fn: Callable[[PlugCore, float], Any]) -> Any:
+    def appliance_for(self, ref: str, output: int | None = None) -> Appliance:
+        """The appliance that ``ref`` (one of :attr:`ids`) designates; ``output`` selects an
+        output on devices that have several (the plugs have one: it must be None)."""
+        if output is not None:
+            raise ValueError(f"{self.name} has a single output; 'output' must not be given")
+        return self._core.appliance
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until every message handed to the connection was written (QoS 0) or
+        acknowledged (QoS 1/2); messages still queued when the connection drops are lost."""
+        with self._lock:
+            pending, self._in_flight = self._in_flight, []
+        deadline = time.monotonic() + timeout
+        for info in pending:
+            with contextlib.suppress(RuntimeError, ValueError):
+                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+
+    def with_core(self, fn: Callable[[DeviceCore, float], Any]) -> Any:
         """Run ``fn(core, now)`` under the device lock, e.g. to set ``appliance.ready``."""
         with self._lock:
             return fn(self._core, self._clock())
@@ -250,7 +269,8 @@ class SimulatedDevice:
             client.username_pw_set(username, password)
         with self._lock:
             will = self._core.will()
-        client.will_set(will.topic, will.payload, will.qos, will.retain)
+        if will is not None:
+            client.will_set(will.topic, will.payload, will.qos, will.retain)
         client.reconnect_delay_set(1, 10)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
@@ -295,6 +315,8 @@ class SimulatedDevice:
             initial, self._initial = self._initial, False
             actions = self._core.connect_sequence(self._clock(), initial=initial)
             self._perform(actions, client)
+            if not self._pending_sub_mids:
+                self._ready.set()  # a device that subscribes nothing is ready at CONNACK
         logger.debug("{} connected (initial={})", self.name, initial)
 
     def _on_subscribe(
@@ -338,8 +360,10 @@ class SimulatedDevice:
                 if result == mqtt.MQTT_ERR_SUCCESS and mid is not None:
                     self._pending_sub_mids.add(mid)
             else:
-                client.publish(action.topic, action.payload, action.qos, action.retain)
+                info = client.publish(action.topic, action.payload, action.qos, action.retain)
                 self._sent.append((self._clock(), action))
+                self._in_flight = [i for i in self._in_flight if not i.is_published()]
+                self._in_flight.append(info)
 
     def _tick_loop(self) -> None:
         while not self._stopping.is_set():
