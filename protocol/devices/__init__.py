@@ -6,8 +6,16 @@ from __future__ import annotations
 from protocol.devices.base import Codec, DecodeError, Outbound
 from protocol.devices.shelly_gen1 import ShellyGen1
 from protocol.devices.tasmota import Tasmota
+from protocol.devices.tic import Tic
 
-CODECS: dict[str, Codec] = {codec.name: codec for codec in (ShellyGen1(), Tasmota())}
+CODECS: dict[str, Codec] = {
+    codec.name: codec
+    for codec in (
+        ShellyGen1(),
+        Tasmota(),
+        Tic(),
+    )
+}
 
 
 def codec_named(name: str) -> Codec:
