@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from protocol.devices.base import Codec, DecodeError, Outbound
 from protocol.devices.shelly_gen1 import ShellyGen1
+from protocol.devices.shelly_gen2 import ShellyGen2
 from protocol.devices.switchbot import SwitchBot
 from protocol.devices.tasmota import Tasmota
 from protocol.devices.tic import Tic
@@ -16,6 +17,7 @@ CODECS: dict[str, Codec] = {
         Tasmota(),
         Tic(),
         SwitchBot(),
+        ShellyGen2(),
     )
 }
 
