@@ -6,6 +6,7 @@ from __future__ import annotations
 from protocol.devices.base import Codec, DecodeError, Outbound
 from protocol.devices.shelly_gen1 import ShellyGen1
 from protocol.devices.shelly_gen2 import ShellyGen2
+from protocol.devices.shelly_ht import ShellyHT
 from protocol.devices.switchbot import SwitchBot
 from protocol.devices.tasmota import Tasmota
 from protocol.devices.tic import Tic
@@ -18,6 +19,7 @@ CODECS: dict[str, Codec] = {
         Tic(),
         SwitchBot(),
         ShellyGen2(),
+        ShellyHT(),
     )
 }
 
