@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from protocol.devices.base import Codec, DecodeError, Outbound
+from protocol.devices.openhasp import OpenHasp
 from protocol.devices.shelly_gen1 import ShellyGen1
 from protocol.devices.shelly_gen2 import ShellyGen2
 from protocol.devices.shelly_ht import ShellyHT
@@ -20,6 +21,7 @@ CODECS: dict[str, Codec] = {
         SwitchBot(),
         ShellyGen2(),
         ShellyHT(),
+        OpenHasp(),
     )
 }
 
