@@ -8,6 +8,7 @@ from protocol.devices.openhasp import OpenHasp
 from protocol.devices.shelly_gen1 import ShellyGen1
 from protocol.devices.shelly_gen2 import ShellyGen2
 from protocol.devices.shelly_ht import ShellyHT
+from protocol.devices.socorel import Socorel
 from protocol.devices.switchbot import SwitchBot
 from protocol.devices.tasmota import Tasmota
 from protocol.devices.tic import Tic
@@ -22,6 +23,7 @@ CODECS: dict[str, Codec] = {
         ShellyGen2(),
         ShellyHT(),
         OpenHasp(),
+        Socorel(),
     )
 }
 
