@@ -12,6 +12,7 @@ from protocol.devices.socorel import Socorel
 from protocol.devices.switchbot import SwitchBot
 from protocol.devices.tasmota import Tasmota
 from protocol.devices.tic import Tic
+from protocol.devices.zigbee2mqtt import Zigbee2Mqtt
 
 CODECS: dict[str, Codec] = {
     codec.name: codec
@@ -24,6 +25,7 @@ CODECS: dict[str, Codec] = {
         ShellyHT(),
         OpenHasp(),
         Socorel(),
+        Zigbee2Mqtt(),  # no default device type: mapped in [devices.codecs] by an installation
     )
 }
 
