@@ -6,16 +6,25 @@ A spec file is a JSON list of device specs, or an object ``{"devices": [...]}``:
       {"kind": "shelly_gen1", "root": "shellies/shellyplug-s-A101",
        "appliance": {"kind": "triggered", "cycle_power_w": 2000, "cycle_s": 5400}},
       {"kind": "tasmota", "topic": "A102", "tele_period_s": 30,
-       "appliance": {"kind": "continuous", "rated_power_w": 2400, "full_after_s": 7200}}
+       "appliance": {"kind": "continuous", "rated_power_w": 2400, "full_after_s": 7200}},
+      {"kind": "switchbot", "host": "C002",
+       "bots": [{"name": "C003", "presses": "shellyplug-s-A101", "button": "start"}]}
     ]}
 
 Unknown fields are errors, so that a typo does not silently fall back to a default.
+
+A bot (``switchbot`` kind) may press the appliance of another device of the household:
+``presses`` names that device by one of its ids (``household["<id>"]`` finds it), ``output``
+selects the output of a device that has several (Socorel), ``button`` is ``start`` or ``power``;
+that appliance must be ``pressable``. This builds "a plug that measures + a finger on the same
+washing machine" (typology 130), two fingers on power then start (150), or one finger pressed
+twice (160).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -25,6 +34,7 @@ import msgspec
 from simulators.appliance import Appliance
 from simulators.mqtt_device import Clock, SimulatedDevice
 from simulators.shelly_gen1 import SimulatedShellyPlug
+from simulators.switchbot import Bot, SimulatedSwitchBot
 from simulators.tasmota import DEFAULT_FULL_TOPIC, SimulatedTasmotaPlug
 
 
@@ -33,13 +43,16 @@ class SpecError(ValueError):
 
 
 class ApplianceSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    kind: Literal["triggered", "continuous", "none"] = "none"
+    kind: Literal["triggered", "continuous", "none", "pressable"] = "none"
     cycle_power_w: float = 2000.0
     cycle_s: float = 5400.0
     idle_power_w: float | None = None
     rated_power_w: float = 2000.0
     full_after_s: float | None = None
     ready: bool = True
+    buttons: Literal["start", "power_and_start", "start_wakes"] = "start"
+    standby_power_w: float = 0.3
+    resume_after_outage: bool = True
 
     def build(self) -> Appliance:
         return Appliance(
@@ -50,6 +63,9 @@ class ApplianceSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             rated_power_w=self.rated_power_w,
             full_after_s=self.full_after_s,
             ready=self.ready,
+            buttons=self.buttons,
+            standby_power_w=self.standby_power_w,
+            resume_after_outage=self.resume_after_outage,
         )
 
 
@@ -80,7 +96,31 @@ class TasmotaSpec(
     client_id: str | None = None
 
 
-DeviceSpec = ShellyGen1Spec | TasmotaSpec
+class BotSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    name: str
+    presses: str | None = None  # id of the household device whose appliance the bot presses
+    output: int | None = None  # that device's output, when it has several (Socorel)
+    button: Literal["start", "power"] = "start"
+    battery: int = 94
+    rssi: int = -78
+
+
+class SwitchBotSpec(
+    msgspec.Struct, tag="switchbot", tag_field="kind", forbid_unknown_fields=True, frozen=True
+):
+    host: str
+    bots: list[BotSpec]
+    main_topic: str = "switchbot"
+    ble_delay_s: float = 2.0
+    wait_between_s: float = 2.0
+    lastwill_period_s: float = 30.0
+    attributes_period_s: float = 600.0
+    info_after_control_s: float = 10.0
+    client_id: str | None = None
+
+
+DeviceSpec = ShellyGen1Spec | TasmotaSpec | SwitchBotSpec
+_SPEC_TYPES = (ShellyGen1Spec, TasmotaSpec, SwitchBotSpec)
 
 
 class _SpecFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -98,7 +138,7 @@ def parse_specs(
             raise SpecError(str(exc)) from None
     parsed: list[DeviceSpec] = []
     for i, spec in enumerate(specs):
-        if isinstance(spec, ShellyGen1Spec | TasmotaSpec):
+        if isinstance(spec, _SPEC_TYPES):
             parsed.append(spec)
             continue
         try:
@@ -133,8 +173,26 @@ def build_device(
     username: str | None = None,
     password: str | None = None,
 ) -> SimulatedDevice:
-    """One simulator from one spec; ``topic_prefix`` (e.g. ``"t5f3/"``) is put before its topics."""
+    """One simulator from one spec; ``topic_prefix`` (e.g. ``"t5f3/"``) is put before its topics.
+
+    Bots are not wired to their appliance here (see :func:`wire_fingers`)."""
     try:
+        if isinstance(spec, SwitchBotSpec):
+            return SimulatedSwitchBot(
+                f"{topic_prefix}{spec.main_topic}/{spec.host}",
+                [Bot(b.name, battery=b.battery, rssi=b.rssi) for b in spec.bots],
+                host=host,
+                port=port,
+                ble_delay_s=spec.ble_delay_s,
+                wait_between_s=spec.wait_between_s,
+                lastwill_period_s=spec.lastwill_period_s,
+                attributes_period_s=spec.attributes_period_s,
+                info_after_control_s=spec.info_after_control_s,
+                client_id=spec.client_id,
+                clock=clock,
+                username=username,
+                password=password,
+            )
         appliance = spec.appliance.build()
         if isinstance(spec, ShellyGen1Spec):
             return SimulatedShellyPlug(
@@ -169,8 +227,55 @@ def build_device(
             password=password,
         )
     except ValueError as exc:
-        name = spec.root if isinstance(spec, ShellyGen1Spec) else spec.topic
-        raise SpecError(f"device {name!r}: {exc}") from None
+        raise SpecError(f"device {spec_id(spec)!r}: {exc}") from None
+
+
+def spec_id(spec: DeviceSpec) -> str:
+    """The id a spec is known by in messages (and, for most kinds, in ``household[...]``)."""
+    if isinstance(spec, ShellyGen1Spec):
+        return spec.root
+    if isinstance(spec, SwitchBotSpec):
+        return spec.host
+    return spec.topic
+
+
+def wire_fingers(household: SimulatedHousehold, specs: Sequence[DeviceSpec]) -> None:
+    """Give every bot with ``presses`` its target: the button of that device's appliance."""
+    for spec, device in zip(specs, household.devices, strict=True):
+        if not isinstance(spec, SwitchBotSpec) or not isinstance(device, SimulatedSwitchBot):
+            continue
+        for bot in spec.bots:
+            if bot.presses is None:
+                if bot.output is not None:
+                    raise SpecError(f"bot {bot.name!r}: 'output' without 'presses'")
+                continue
+            try:
+                target = household[bot.presses]
+            except KeyError:
+                raise SpecError(
+                    f"bot {bot.name!r} presses {bot.presses!r}: no such device"
+                ) from None
+            try:
+                appliance = target.appliance_for(bot.presses, bot.output)
+            except (KeyError, ValueError) as exc:
+                raise SpecError(f"bot {bot.name!r} presses {bot.presses!r}: {exc}") from None
+            if appliance.kind != "pressable":
+                raise SpecError(
+                    f"bot {bot.name!r} presses {bot.presses!r}, whose appliance is "
+                    f"{appliance.kind!r}, not 'pressable'"
+                )
+            device.set_press_target(bot.name, _presser(target, appliance, bot.button))
+
+
+def _presser(
+    target: SimulatedDevice, appliance: Appliance, button: Literal["start", "power"]
+) -> Callable[[float], object]:
+    """Press ``appliance`` under the lock of the device that powers it, at its clock's time."""
+
+    def press(at: float) -> object:
+        return target.with_core(lambda core, now: appliance.press(now, button))
+
+    return press
 
 
 class SimulatedHousehold:
@@ -191,8 +296,10 @@ class SimulatedHousehold:
         username: str | None = None,
         password: str | None = None,
     ) -> Self:
-        """Build (not start) the devices; raises :class:`SpecError` for a bad spec."""
-        return cls(
+        """Build (not start) the devices and wire the bots to what they press; raises
+        :class:`SpecError` for a bad spec."""
+        parsed = parse_specs(specs)
+        household = cls(
             [
                 build_device(
                     spec,
@@ -203,9 +310,11 @@ class SimulatedHousehold:
                     username=username,
                     password=password,
                 )
-                for spec in parse_specs(specs)
+                for spec in parsed
             ]
         )
+        wire_fingers(household, parsed)
+        return household
 
     def start(self, timeout: float = 5.0) -> Self:
         """Start every device; if one cannot connect, stop those already started and re-raise."""

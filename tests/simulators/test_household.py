@@ -21,6 +21,7 @@ from simulators.household import (
     parse_specs,
 )
 from simulators.shelly_gen1 import SimulatedShellyPlug
+from simulators.switchbot import SimulatedSwitchBot
 from simulators.tasmota import SimulatedTasmotaPlug
 from tests.simulators.conftest import Probe
 
@@ -169,3 +170,58 @@ def test_command_line_runs_until_interrupted(
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+# -- fingers wired to the appliance of another device ------------------------------------------
+
+FINGER_130: list[dict[str, object]] = [
+    {
+        "kind": "tasmota",
+        "topic": "A110",
+        "relay_on": True,
+        "tele_period_s": 0.5,
+        "appliance": {"kind": "pressable", "cycle_power_w": 2000, "cycle_s": 60},
+    },
+    {
+        "kind": "switchbot",
+        "host": "C002",
+        "ble_delay_s": 0.1,
+        "wait_between_s": 0.1,
+        "bots": [{"name": "C003", "presses": "A110"}],
+    },
+]
+
+
+def test_a_bot_presses_the_appliance_of_another_device() -> None:
+    household = SimulatedHousehold.from_specs("127.0.0.1", 1883, FINGER_130)
+    gateway = household["C003"]
+    assert isinstance(gateway, SimulatedSwitchBot)
+    assert household["C002"] is gateway
+    plug = household["A110"]
+    assert plug.appliance.phase(time.time()) == "idle"
+    target = gateway.core.bots["C003"].target
+    assert target is not None
+    target(time.time())
+    assert plug.appliance.running(time.time())
+    assert plug.power_w() == 2000.0
+
+
+@pytest.mark.parametrize(
+    ("bot", "message"),
+    [
+        ({"name": "C003", "presses": "A999"}, "no such device"),
+        ({"name": "C003", "presses": "A111"}, "'continuous', not 'pressable'"),
+        ({"name": "C003", "presses": "A110", "output": 2}, "single output"),
+        ({"name": "C003", "output": 2}, "'output' without 'presses'"),
+        ({"name": "C003", "presses": "A110", "button": "stop"}, "Invalid enum value 'stop'"),
+    ],
+)
+def test_bad_finger_wiring_is_a_spec_error(bot: dict[str, object], message: str) -> None:
+    specs = [
+        FINGER_130[0],
+        {"kind": "tasmota", "topic": "A111", "appliance": {"kind": "continuous"}},
+        {"kind": "switchbot", "host": "C002", "bots": [bot]},
+    ]
+    with pytest.raises(SpecError, match=message) as info:
+        SimulatedHousehold.from_specs("127.0.0.1", 1883, specs)
+    assert "\n" not in str(info.value)
