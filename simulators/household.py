@@ -34,6 +34,7 @@ import msgspec
 from simulators.appliance import Appliance
 from simulators.mqtt_device import Clock, SimulatedDevice
 from simulators.shelly_gen1 import SimulatedShellyPlug
+from simulators.shelly_gen2 import SimulatedShellyPlus
 from simulators.switchbot import Bot, SimulatedSwitchBot
 from simulators.tasmota import DEFAULT_FULL_TOPIC, SimulatedTasmotaPlug
 
@@ -96,6 +97,24 @@ class TasmotaSpec(
     client_id: str | None = None
 
 
+class ShellyGen2Spec(
+    msgspec.Struct, tag="shelly_gen2", tag_field="kind", forbid_unknown_fields=True, frozen=True
+):
+    prefix: str  # the device's MQTT topic_prefix, e.g. "D003"
+    appliance: ApplianceSpec = ApplianceSpec()
+    relay_on: bool = False
+    status_ntf: bool = True
+    rpc_ntf: bool = True
+    report_period_s: float = 60.0
+    power_delta_w: float = 10.0
+    auto_on: bool = False
+    auto_on_delay_s: float = 1800.0
+    auto_off: bool = False
+    auto_off_delay_s: float = 60.0
+    initial_state: Literal["off", "on", "restore_last"] = "off"
+    client_id: str | None = None
+
+
 class BotSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     name: str
     presses: str | None = None  # id of the household device whose appliance the bot presses
@@ -119,8 +138,8 @@ class SwitchBotSpec(
     client_id: str | None = None
 
 
-DeviceSpec = ShellyGen1Spec | TasmotaSpec | SwitchBotSpec
-_SPEC_TYPES = (ShellyGen1Spec, TasmotaSpec, SwitchBotSpec)
+DeviceSpec = ShellyGen1Spec | TasmotaSpec | SwitchBotSpec | ShellyGen2Spec
+_SPEC_TYPES = (ShellyGen1Spec, TasmotaSpec, SwitchBotSpec, ShellyGen2Spec)
 
 
 class _SpecFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -194,6 +213,27 @@ def build_device(
                 password=password,
             )
         appliance = spec.appliance.build()
+        if isinstance(spec, ShellyGen2Spec):
+            return SimulatedShellyPlus(
+                topic_prefix + spec.prefix,
+                appliance,
+                host=host,
+                port=port,
+                relay_on=spec.relay_on,
+                status_ntf=spec.status_ntf,
+                rpc_ntf=spec.rpc_ntf,
+                report_period_s=spec.report_period_s,
+                power_delta_w=spec.power_delta_w,
+                auto_on=spec.auto_on,
+                auto_on_delay_s=spec.auto_on_delay_s,
+                auto_off=spec.auto_off,
+                auto_off_delay_s=spec.auto_off_delay_s,
+                initial_state=spec.initial_state,
+                client_id=spec.client_id,
+                clock=clock,
+                username=username,
+                password=password,
+            )
         if isinstance(spec, ShellyGen1Spec):
             return SimulatedShellyPlug(
                 topic_prefix + spec.root,
@@ -236,6 +276,8 @@ def spec_id(spec: DeviceSpec) -> str:
         return spec.root
     if isinstance(spec, SwitchBotSpec):
         return spec.host
+    if isinstance(spec, ShellyGen2Spec):
+        return spec.prefix
     return spec.topic
 
 
