@@ -16,6 +16,7 @@ from protocol.inventory import build_equipment
 from protocol.messages import (
     ArmTimer,
     CancelTimer,
+    CommandReply,
     DeviceReport,
     Event,
     Message,
@@ -25,13 +26,97 @@ from protocol.messages import (
     WriteObserved,
     WriteState,
 )
-from protocol.model import DeviceRow, EquipmentRow, EquipmentSpec
+from protocol.model import DeviceRow, EquipmentDetails, EquipmentRow, EquipmentSpec
 from protocol.typologies import MachineState
 
 
 def make_config(**control: object) -> object:
     return config_from_mapping(
         {"coordination": {"dsn": "postgresql://test"}, "control": control}, environ={}
+    )
+
+
+def device_row(
+    device_id: str,
+    usage: int,
+    type_id: int,
+    type_name: str,
+    control: str,
+    command: str,
+    lwt: str | None = None,
+    equipment: int = 1,
+) -> DeviceRow:
+    return DeviceRow(
+        id=device_id,
+        equipment_id=equipment,
+        type_id=type_id,
+        type_name=type_name,
+        usage=usage,
+        hardware_id=device_id.lower(),
+        household="R001",
+        assigned=True,
+        detail_id=1,
+        control_topic=control,
+        command_topic=command,
+        lwt_topic=lwt,
+    )
+
+
+def bot_row(device_id: str = "C101", usage: int = 32, equipment: int = 1) -> DeviceRow:
+    """A SwitchBot finger behind its BLE gateway (type 311)."""
+    base = f"switchbot/GW{equipment}"
+    return device_row(
+        device_id,
+        usage,
+        311,
+        "switchbot_mqtt2ble_v7",
+        f"{base}/bot/{device_id}/status",
+        f"{base}/bot/{device_id}/set",
+        f"{base}/lastwill",
+        equipment,
+    )
+
+
+def relay_row(device_id: str = "D101", usage: int = 12, equipment: int = 1) -> DeviceRow:
+    """A Shelly Plus 1PM relay (type 411), annex topic convention."""
+    return device_row(
+        device_id,
+        usage,
+        411,
+        "shellyplus1pm_shellycloud_v1",
+        f"controle/{device_id}",
+        f"{device_id}/rpc",
+        f"{device_id}/online",
+        equipment,
+    )
+
+
+def tic_row(device_id: str = "B101", equipment: int = 1) -> DeviceRow:
+    """A Tasmota Teleinfo reader (type 211) on the house meter."""
+    return device_row(
+        device_id,
+        21,
+        211,
+        "teleinfo_tasmota_v12",
+        f"tele/{device_id}/SENSOR",
+        f"cmnd/{device_id}/POWER",
+        f"tele/{device_id}/LWT",
+        equipment,
+    )
+
+
+def sensor_row(device_id: str = "F101", equipment: int = 1) -> DeviceRow:
+    """A Shelly H&T ambient sensor (type 611)."""
+    root = f"shellies/{device_id}"
+    return device_row(
+        device_id,
+        61,
+        611,
+        "shellyht_shellycloud_v1",
+        f"{root}/sensor/temperature",
+        "NULL",
+        f"{root}/online",
+        equipment,
     )
 
 
@@ -63,6 +148,7 @@ def equipment_row(
     command_state: int = 11,
     control_state: int = 70,
     consigne: bool = False,
+    details: EquipmentDetails | None = None,
 ) -> EquipmentRow:
     return EquipmentRow(
         id=equipment,
@@ -76,6 +162,7 @@ def equipment_row(
         programmed_at=0,
         household="R001",
         name=f"equipment {equipment}",
+        details=details or EquipmentDetails(),
     )
 
 
@@ -126,6 +213,10 @@ class Harness:
             self.now = max(self.now, at)
             self.feed(TimerFired(token, at))
         self.now = end
+
+    def reply(self, device: str, ok: bool = True, detail: str = "success") -> list[Message]:
+        """The BLE gateway answers the press in flight (no request id in its protocol)."""
+        return self.report(device, reply=CommandReply(None, ok, detail, "PRESS"))
 
     def report(
         self, device: str = "A101", retained: bool = False, **fields: object

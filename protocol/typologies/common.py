@@ -290,16 +290,35 @@ def on_min_switch(state: MachineState, now: float) -> Step:
     return _send(replace(state, output=output), now, attempt=1)
 
 
-def is_ack(output: Output, report: DeviceReport) -> bool:
-    """A fresh relay report equal to the command in flight, received after it was sent."""
+def _in_flight_answer(output: Output, report: DeviceReport) -> bool:
     return (
         output.attempt > 0
         and report.device == output.device
         and not report.retained
-        and report.relay_on is not None
-        and report.relay_on == output.commanded
         and output.sent_at is not None
         and report.at >= output.sent_at
+    )
+
+
+def is_ack(output: Output, report: DeviceReport) -> bool:
+    """The command in flight is done: the device reports the commanded relay state after it was
+    sent, or answers this very request successfully (Shelly Gen2 RPC)."""
+    if not _in_flight_answer(output, report):
+        return False
+    reply = report.reply
+    if reply is not None and reply.ok and reply.request_id == output.request_id:
+        return True
+    return report.relay_on is not None and report.relay_on == output.commanded
+
+
+def is_refusal(output: Output, report: DeviceReport) -> bool:
+    """The device answered this very request with an error: no need to wait for the timeout."""
+    reply = report.reply
+    return (
+        _in_flight_answer(output, report)
+        and reply is not None
+        and not reply.ok
+        and reply.request_id == output.request_id
     )
 
 

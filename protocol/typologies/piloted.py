@@ -338,6 +338,17 @@ def _on_report(state: MachineState, report: DeviceReport, now: float) -> Step:
     if output is not None and c.is_ack(output, report):
         state, more = _on_ack(state, now)
         effects += more
+    elif output is not None and c.is_refusal(output, report):
+        state, more = _on_ack_timeout(state, now)  # refused: the next attempt comes sooner
+        effects += [
+            *more,
+            *c.note(
+                state,
+                now,
+                f"device {output.device} refused the command: "
+                f"{report.reply.detail if report.reply else ''}",
+            ),
+        ]
     elif is_switch and report.relay_on is not None and not report.retained:
         state, more = _on_relay_report(state, now)
         effects += more

@@ -1,0 +1,371 @@
+"""Table tests of the typologies beyond 120/190 (spec typologies.md §4–§6): fingers (130, 150,
+160), 110, 140 with its comfort guard, 170, 180, the deadline and max-off guards, restart
+reconciliation and local control."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from protocol.ids import CommandState as CS
+from protocol.ids import ControlState, Mode
+from protocol.messages import (
+    CommandReply,
+    EmsDecision,
+    ModeRequested,
+    RestoreMode,
+    RowChanged,
+)
+from protocol.model import ComfortSettings, DeviceRow, EquipmentDetails
+from tests.harness import (
+    Harness,
+    bot_row,
+    equipment_row,
+    make_spec,
+    plug_row,
+    relay_row,
+    sensor_row,
+    tic_row,
+)
+
+WASHER, TANK, HEATER, REGULATED = 112, 131, 151, 155
+
+
+def machine(
+    typology: int,
+    devices: list[DeviceRow],
+    type_id: int = WASHER,
+    mode: int = 30,
+    command_state: int = 11,
+    details: EquipmentDetails | None = None,
+    **control: object,
+) -> Harness:
+    row = equipment_row(
+        type_id=type_id, typology=typology, mode=mode, command_state=command_state, details=details
+    )
+    control.setdefault("min_switch_s", 0)
+    return Harness(make_spec(row, devices, **control), row).start()
+
+
+def decide(h: Harness, on: bool) -> None:
+    h.feed(EmsDecision(1, on, int(h.now // 900 * 900), 7, h.now))
+
+
+def presses(h: Harness) -> list[tuple[float, str]]:
+    return [(t, c.device) for t, c in h.commands if c.action == "PRESS"]
+
+
+def actions(h: Harness, device: str) -> list[str]:
+    return [c.action for _, c in h.commands if c.device == device]
+
+
+# --- fingers: 130, 150, 160 ----------------------------------------------------------------------
+
+
+def finger(typology: int = 130, **kw: object) -> Harness:
+    devices = {
+        130: [bot_row("C101", 32)],
+        160: [bot_row("C101", 32)],
+        150: [bot_row("C100", 31), bot_row("C101", 32)],
+    }[typology]
+    return machine(typology, [*devices, plug_row("A101", usage=21)], **kw)  # type: ignore[arg-type]
+
+
+def test_finger_start_is_one_press_verified_by_power_then_mode_20() -> None:
+    h = finger()
+    assert h.commands == []  # waiting in 11 sends nothing: a finger cannot hold it off
+    decide(h, True)
+    assert presses(h) == [(h.now, "C101")] and h.row.command_state == CS.PILOTE_EN_ACTIVATION
+    h.advance(2)
+    h.reply("C101")
+    h.advance(40)
+    h.report("A101", power_w=1900.0)
+    assert (h.row.mode, h.row.command_state) == (Mode.MANUEL, CS.MANUEL_PILOTE_ON)
+    h.advance(1000)
+    assert len(presses(h)) == 1
+
+
+def test_prise_et_deux_doigts_presses_power_then_start_after_the_gap() -> None:
+    h = finger(150, press_gap_s=5)
+    decide(h, True)
+    h.reply("C100")
+    h.advance(4.9)
+    assert [d for _, d in presses(h)] == ["C100"]
+    h.advance(0.2)
+    assert [d for _, d in presses(h)] == ["C100", "C101"]
+
+
+def test_double_press_presses_the_start_finger_twice() -> None:
+    h = finger(160, press_gap_s=5)
+    decide(h, True)
+    h.reply("C101")
+    h.advance(5)
+    h.reply("C101")
+    assert [d for _, d in presses(h)] == ["C101", "C101"]
+    assert "verify" in h.timers
+
+
+def test_no_power_rise_repeats_the_sequence_once_then_err() -> None:
+    h = finger(verify_s=180)
+    decide(h, True)
+    h.reply("C101")
+    h.report("A101", power_w=1.0)
+    h.advance(181)
+    assert len(presses(h)) == 2
+    h.reply("C101")
+    h.advance(181)
+    assert len(presses(h)) == 2
+    assert h.row.command_state == CS.ERR and h.row.mode == Mode.PILOTE
+    assert "no power rise" in h.events[-1].reason
+
+
+def test_a_press_is_never_made_once_the_power_shows_the_machine_started() -> None:
+    h = finger(150, press_gap_s=5)
+    decide(h, True)
+    h.report("A101", power_w=1200.0)  # the power press alone started it
+    h.reply("C100")
+    h.advance(60)
+    assert [d for _, d in presses(h)] == ["C100"]
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON
+
+
+def test_a_failed_press_is_repeated_once_then_err_with_the_gateways_word() -> None:
+    h = finger()
+    decide(h, True)
+    h.reply("C101", ok=False, detail="errorConnect")
+    h.advance(5)
+    assert len(presses(h)) == 2
+    h.reply("C101", ok=False, detail="errorConnect")
+    assert h.row.command_state == CS.ERR
+    assert "errorConnect" in h.events[-1].reason
+
+
+def test_an_unanswered_press_lets_the_power_decide_and_is_not_pressed_blindly() -> None:
+    h = finger(finger_ack_timeout_s=30, verify_s=180)
+    decide(h, True)
+    h.advance(31)
+    assert len(presses(h)) == 1
+    h.report("A101", power_w=2000.0)
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON
+
+
+def test_without_a_measure_an_unanswered_press_is_err() -> None:
+    h = machine(130, [bot_row("C101", 32)], finger_ack_timeout_s=30)
+    decide(h, True)
+    h.advance(31)
+    assert h.row.command_state == CS.ERR and "did not answer" in h.events[-1].reason
+
+
+def test_without_a_measure_the_gateways_success_is_the_start() -> None:
+    h = machine(130, [bot_row("C101", 32)])
+    decide(h, True)
+    h.reply("C101")
+    assert (h.row.mode, h.row.command_state) == (Mode.MANUEL, CS.MANUEL_PILOTE_ON)
+
+
+def test_manual_mode_stops_a_sequence_and_sends_nothing() -> None:
+    h = finger(150, press_gap_s=5)
+    decide(h, True)
+    h.reply("C100")
+    h.feed(ModeRequested(1, Mode.MANUEL, "screen", h.now))
+    h.advance(30)
+    assert [d for _, d in presses(h)] == ["C100"]
+    assert h.row.command_state == CS.MANUEL_ON
+
+
+def test_a_continuous_equipment_on_a_finger_is_a_configuration_error() -> None:
+    h = machine(130, [bot_row("C101", 32)], type_id=TANK)
+    decide(h, True)
+    assert h.commands == [] and h.row.command_state == CS.ERR
+    assert "finger" in h.events[0].reason
+
+
+def test_restart_during_a_finger_start_never_presses_again() -> None:
+    h = finger(command_state=CS.PILOTE_EN_ACTIVATION, verify_s=180)
+    assert h.commands == []
+    h.report("A101", power_w=1.0)
+    h.advance(181)
+    assert presses(h) == [] and h.row.command_state == CS.ERR
+
+
+def test_restart_during_a_finger_start_sees_the_machine_running() -> None:
+    h = finger(command_state=CS.PILOTE_EN_ACTIVATION)
+    h.report("A101", power_w=1700.0)
+    assert presses(h) == [] and h.row.command_state == CS.MANUEL_PILOTE_ON
+
+
+# --- 110, 170, 180 -------------------------------------------------------------------------------
+
+
+def test_deux_relais_switches_one_device_and_measures_with_the_other() -> None:
+    h = machine(110, [relay_row("D101", 12), plug_row("A101", usage=21)])
+    assert actions(h, "D101") == ["OFF"] and actions(h, "A101") == []
+    h.report("D101", relay_on=False)
+    decide(h, True)
+    request = h.last_command
+    assert request is not None and request.device == "D101"
+    h.report("D101", reply=CommandReply(request.request_id, True, "was_on false"))  # RPC ack
+    assert "verify" in h.timers
+    h.report("A101", power_w=1500.0)
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON
+
+
+def test_an_rpc_error_reply_is_retried_without_waiting_for_the_timeout() -> None:
+    h = machine(110, [relay_row("D101", 12), plug_row("A101", usage=21)])
+    request = h.last_command
+    assert request is not None
+    h.report("D101", reply=CommandReply(request.request_id, False, "-103 busy"))
+    h.advance(5)
+    assert actions(h, "D101") == ["OFF", "OFF"]
+
+
+def test_prise_rallume_et_doigt_powers_on_then_presses_after_the_boot_delay() -> None:
+    h = machine(170, [plug_row("A101", usage=11), bot_row("C101", 32)], boot_delay_s=10)
+    h.obey("A101")
+    decide(h, True)
+    h.obey("A101")
+    h.advance(9.9)
+    assert presses(h) == []
+    h.advance(0.2)
+    assert [d for _, d in presses(h)] == ["C101"]
+    h.reply("C101")
+    h.report("A101", power_w=2000.0)
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON
+
+
+def test_prise_rallume_et_doigt_does_not_press_a_machine_that_starts_on_power() -> None:
+    h = machine(170, [plug_row("A101", usage=11), bot_row("C101", 32)], boot_delay_s=10)
+    h.obey("A101")
+    decide(h, True)
+    h.obey("A101", power_on_w=1800.0)
+    h.advance(30)
+    assert presses(h) == [] and h.row.command_state == CS.MANUEL_PILOTE_ON
+
+
+def test_relai_et_compteur_is_verified_by_a_step_of_the_house_meter() -> None:
+    details = EquipmentDetails(rated_power_w=2400.0)
+    h = machine(180, [relay_row("D101", 12), tic_row("B101")], type_id=221, details=details)
+    h.report("D101", relay_on=False)
+    h.report("B101", power_w=500.0)
+    decide(h, True)
+    h.report("D101", relay_on=True)
+    h.report("B101", power_w=1100.0)  # +600 W: another appliance, not 50 % of 2400 W
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION
+    h.report("B101", power_w=2800.0)
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON
+    assert h.row.control_state == ControlState.ON  # the relay, not the house meter, says it is on
+
+
+def test_relai_et_compteur_without_a_step_is_err_after_one_meter_period_more() -> None:
+    details = EquipmentDetails(rated_power_w=2400.0)
+    h = machine(
+        180, [relay_row("D101", 12), tic_row("B101")], type_id=221, details=details, verify_s=180
+    )
+    h.report("D101", relay_on=False)
+    h.report("B101", power_w=500.0)
+    decide(h, True)
+    h.report("D101", relay_on=True)
+    h.advance(180 + 299)
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION
+    h.advance(2)
+    assert h.row.command_state == CS.ERR
+
+
+# --- guards --------------------------------------------------------------------------------------
+
+
+def test_deadline_guard_starts_a_waiting_machine_in_time() -> None:
+    start_at = 1_000_000 + 3600
+    details = EquipmentDetails(deadline=start_at + 5400 + 900, cycle_s=5400)
+    h = machine(120, [plug_row()], details=details, deadline_margin_s=900)
+    h.obey()
+    h.advance(3599)
+    assert h.row.command_state == CS.PILOTE_STAND_BY
+    h.advance(2)
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION
+    assert any(e.reason.startswith("deadline") for e in h.events)
+
+
+def test_deadline_guard_is_off_by_configuration_and_ignores_a_past_deadline() -> None:
+    details = EquipmentDetails(deadline=1_000_000 + 7200, cycle_s=5400)
+    off = machine(120, [plug_row()], details=details, deadline_guard=False)
+    off.obey()
+    off.advance(7200)
+    assert off.row.command_state == CS.PILOTE_STAND_BY
+    past = machine(120, [plug_row()], details=EquipmentDetails(deadline=999_000, cycle_s=60))
+    past.obey()
+    past.advance(10)
+    assert past.row.command_state == CS.PILOTE_STAND_BY
+
+
+def test_a_new_declaration_rearms_the_deadline_guard() -> None:
+    h = machine(120, [plug_row()])
+    h.obey()
+    details = EquipmentDetails(deadline=int(h.now) + 1800 + 900 + 60, cycle_s=1800)
+    h.feed(RowChanged(equipment_row(details=details), h.now))
+    h.advance(61)
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION
+
+
+def test_max_off_guard_switches_a_tank_on_after_24_h_off() -> None:
+    h = machine(120, [plug_row()], type_id=TANK)
+    h.obey()
+    decide(h, False)
+    h.obey()
+    h.advance(86400 - 1)
+    assert actions(h, "A101")[-1] == "OFF"
+    h.advance(2)
+    assert actions(h, "A101")[-1] == "ON" and "max-off" in h.events[-1].reason
+    decide(h, False)  # the plan still says off: the guard holds
+    assert actions(h, "A101")[-1] == "ON" and "held on" in h.events[-1].reason
+    decide(h, True)
+    decide(h, False)  # the plan had it on once: it follows again
+    assert actions(h, "A101")[-1] == "OFF"
+
+
+def monday_at(hour: int) -> float:
+    return datetime(2026, 11, 30, hour, tzinfo=UTC).timestamp()
+
+
+def test_comfort_guard_forces_on_when_too_cold_and_gives_back_when_warm() -> None:
+    comfort = ComfortSettings(
+        eco_dk=2731 + 160, comfort_dk=2731 + 200, delta_dk=10, weekday=((6 * 3600, 22 * 3600),)
+    )
+    details = EquipmentDetails(comfort=comfort)
+    row = equipment_row(type_id=REGULATED, typology=140, details=details)
+    spec = make_spec(row, [plug_row(), sensor_row("F101")], min_switch_s=0)
+    h = Harness(spec, row, now=monday_at(8)).start()
+    h.obey()
+    decide(h, False)
+    h.obey()
+    h.report("F101", temperature_c=18.5)  # 1.5 K under the 20 °C comfort: more than 1 K
+    assert actions(h, "A101")[-1] == "ON" and "comfort" in h.events[-1].reason
+    decide(h, False)
+    assert actions(h, "A101")[-1] == "ON"
+    h.report("F101", temperature_c=20.1)
+    assert actions(h, "A101")[-1] == "OFF"
+
+
+def test_comfort_guard_uses_the_eco_temperature_outside_the_utc_periods() -> None:
+    comfort = ComfortSettings(
+        eco_dk=2731 + 160, comfort_dk=2731 + 200, delta_dk=10, weekday=((6 * 3600, 22 * 3600),)
+    )
+    row = equipment_row(type_id=REGULATED, typology=140, details=EquipmentDetails(comfort=comfort))
+    spec = make_spec(row, [plug_row(), sensor_row("F101")], min_switch_s=0)
+    h = Harness(spec, row, now=monday_at(23)).start()
+    h.obey()
+    decide(h, False)
+    h.obey()
+    h.report("F101", temperature_c=18.5)  # above the 16 °C eco temperature
+    assert actions(h, "A101")[-1] == "OFF"
+
+
+# --- local control (Socorel) ---------------------------------------------------------------------
+
+
+def test_local_control_releases_then_restores_the_previous_mode() -> None:
+    h = machine(120, [plug_row()], type_id=TANK)
+    h.obey()
+    h.feed(ModeRequested(1, Mode.DESACTIVE, "socorel", h.now))
+    assert h.row.mode == Mode.DESACTIVE and actions(h, "A101") == ["OFF", "ON"]
+    h.feed(RestoreMode(1, "socorel", h.now))
+    assert h.row.mode == Mode.PILOTE
