@@ -37,6 +37,7 @@ from simulators.shelly_gen1 import SimulatedShellyPlug
 from simulators.shelly_gen2 import SimulatedShellyPlus
 from simulators.switchbot import Bot, SimulatedSwitchBot
 from simulators.tasmota import DEFAULT_FULL_TOPIC, SimulatedTasmotaPlug
+from simulators.tic import SimulatedTic
 
 
 class SpecError(ValueError):
@@ -115,6 +116,21 @@ class ShellyGen2Spec(
     client_id: str | None = None
 
 
+class TicSpec(msgspec.Struct, tag="tic", tag_field="kind", forbid_unknown_fields=True, frozen=True):
+    topic: str
+    full_topic: str = DEFAULT_FULL_TOPIC
+    mode: Literal["historique", "standard"] = "historique"
+    tariff: Literal["BASE", "HC"] = "HC"
+    subscribed_kva: int = 6
+    load_va: float = 0.0
+    offpeak_hours: tuple[tuple[float, float], ...] = ((22.0, 6.0),)
+    initial_index_wh: tuple[float, float] = (1_000_000.0, 2_000_000.0)
+    meter_id: str | None = None
+    tele_period_s: float = 300.0
+    group_topic: str | None = "tasmotas"
+    client_id: str | None = None
+
+
 class BotSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     name: str
     presses: str | None = None  # id of the household device whose appliance the bot presses
@@ -138,8 +154,8 @@ class SwitchBotSpec(
     client_id: str | None = None
 
 
-DeviceSpec = ShellyGen1Spec | TasmotaSpec | SwitchBotSpec | ShellyGen2Spec
-_SPEC_TYPES = (ShellyGen1Spec, TasmotaSpec, SwitchBotSpec, ShellyGen2Spec)
+DeviceSpec = ShellyGen1Spec | TasmotaSpec | SwitchBotSpec | ShellyGen2Spec | TicSpec
+_SPEC_TYPES = (ShellyGen1Spec, TasmotaSpec, SwitchBotSpec, ShellyGen2Spec, TicSpec)
 
 
 class _SpecFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -207,6 +223,26 @@ def build_device(
                 lastwill_period_s=spec.lastwill_period_s,
                 attributes_period_s=spec.attributes_period_s,
                 info_after_control_s=spec.info_after_control_s,
+                client_id=spec.client_id,
+                clock=clock,
+                username=username,
+                password=password,
+            )
+        if isinstance(spec, TicSpec):
+            return SimulatedTic(
+                spec.topic,
+                host=host,
+                port=port,
+                mode=spec.mode,
+                tariff=spec.tariff,
+                subscribed_kva=spec.subscribed_kva,
+                load_va=spec.load_va,
+                offpeak_hours=spec.offpeak_hours,
+                initial_index_wh=spec.initial_index_wh,
+                meter_id=spec.meter_id,
+                full_topic=topic_prefix + spec.full_topic,
+                tele_period_s=spec.tele_period_s,
+                group_topic=spec.group_topic,
                 client_id=spec.client_id,
                 clock=clock,
                 username=username,

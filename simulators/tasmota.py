@@ -155,6 +155,8 @@ def _round_half_up(x: float) -> int:
 class TasmotaCore(PlugCore):
     """Pure Tasmota plug logic: see the module docstring for what it reproduces."""
 
+    relays = 1  # Tasmota's devices_present
+
     def __init__(
         self,
         topic: str,
@@ -279,6 +281,7 @@ class TasmotaCore(PlugCore):
 
     def state_json(self, now: float) -> str:
         uptime = now - self.boot_time
+        power = {"POWER": self._state_text()} if self.relays else {}  # no relay, no POWER
         return _compact(
             {
                 "Time": self._local_time(now),
@@ -289,7 +292,7 @@ class TasmotaCore(PlugCore):
                 "Sleep": 50,
                 "LoadAvg": 19,
                 "MqttCount": self.connect_count,
-                "POWER": self._state_text(),
+                **power,
                 "Wifi": {
                     "AP": 1,
                     "SSId": self.ssid,
