@@ -86,6 +86,7 @@ class DeviceReport(Message):
     humidity: float | None = None
     battery: int | None = None
     reply: CommandReply | None = None
+    local_control: bool | None = None  # an operator took (True) or gave back (False) the PLC
 
 
 class TimerFired(Message):

@@ -38,6 +38,11 @@ class SocorelTopics(msgspec.Struct, frozen=True):
     def own_state(self) -> str:
         return f"{self.root}/EtatSortie{self.channel}"
 
+    @property
+    def mode(self) -> str:
+        """`manuel` when an operator took local control at the PLC (interfaces.md §4)."""
+        return f"{self.root}/mode"
+
 
 def topics_of(device: DeviceSpec) -> SocorelTopics:
     """Root and channel of the command topic; ValueError if it is not `<root>/sortie<1..8>`."""
@@ -63,7 +68,7 @@ class Socorel:
 
     def subscriptions(self, device: DeviceSpec) -> tuple[str, ...]:
         t = topics_of(device)
-        return tuple(dict.fromkeys([device.control_topic, t.states, t.own_state]))
+        return tuple(dict.fromkeys([device.control_topic, t.states, t.own_state, t.mode]))
 
     def decode(
         self, device: DeviceSpec, topic: str, payload: bytes, retained: bool, at: float
@@ -80,6 +85,9 @@ class Socorel:
         if topic == t.own_state:
             state_on = word(payload, STATE_WORDS, f"EtatSortie{t.channel}")
             return report(device, at, retained, relay_on=state_on)
+        if topic == t.mode:
+            # `manuel` (any case) = local control; any other word = back to remote control
+            return report(device, at, retained, local_control=text(payload).lower() == "manuel")
         return None
 
     def encode(self, device: DeviceSpec, action: str, request_id: str) -> tuple[Outbound, ...]:

@@ -148,7 +148,7 @@ def _on_mode(state: MachineState, mode: int, source: str, now: float) -> Step:
         low_power_since=None,
         guard=None,
         off_since=None,
-        mode_before_disable=before if mode == Mode.DESACTIVE else None,
+        mode_before_disable=before if mode == Mode.DESACTIVE and source == "socorel" else None,
     )
     effects += [*more, CancelTimer(start.CYCLE_END), *_cancel_guards()]
     if mode == Mode.SUPPR:
@@ -157,11 +157,20 @@ def _on_mode(state: MachineState, mode: int, source: str, now: float) -> Step:
 
 
 def _on_restore(state: MachineState, source: str, now: float) -> Step:
-    """Local control (70) ends: back to the mode it had before (the 2023 program forced 20)."""
-    if state.mode != Mode.DESACTIVE:
+    """Local control (70) ends: back to the mode it had before (the 2023 program forced 20).
+    A 70 that an operator set in the database is not ours to lift."""
+    if state.mode != Mode.DESACTIVE or state.mode_before_disable is None:
         return state, []
-    previous = state.mode_before_disable or Mode.MANUEL
-    return _on_mode(state, previous, source, now)
+    return _on_mode(state, state.mode_before_disable, source, now)
+
+
+def _on_local_control(state: MachineState, local: bool, now: float) -> Step:
+    """The PLC's mode topic: `manuel` -> 70 (desactive); anything else -> restore."""
+    if local and state.mode in (Mode.MANUEL, Mode.PILOTE):
+        return _on_mode(state, Mode.DESACTIVE, "socorel", now)
+    if not local:
+        return _on_restore(state, "socorel", now)
+    return state, []
 
 
 def _on_row(state: MachineState, row: EquipmentRow, now: float) -> Step:
@@ -354,6 +363,9 @@ def _on_report(state: MachineState, report: DeviceReport, now: float) -> Step:
         effects += more
     if report.reply is not None:
         state, more = _on_press_reply(state, report, now)
+        effects += more
+    if report.local_control is not None:
+        state, more = _on_local_control(state, report.local_control, now)
         effects += more
     if not report.retained and report.power_w is not None:
         state, more = start.on_power(state, now)

@@ -103,7 +103,6 @@ def test_bad_payloads_raise_decode_error(topic: str, payload: bytes) -> None:
         f"{ROOT}/EtatSortie3",  # another channel of the same PLC
         f"{ROOT}/sortie2",  # our own command, echoed
         f"{ROOT}/PA1MN",
-        f"{ROOT}/mode",  # a stimulus, not a report
         "Socorel/121345678/EtatSorties",  # another PLC
     ],
 )
@@ -111,8 +110,12 @@ def test_other_topics_carry_nothing(topic: str) -> None:
     assert CODEC.decode(SECOND, topic, b"11111111", False, AT) is None
 
 
-def test_subscriptions_are_the_shared_states_and_this_channels_own() -> None:
-    assert CODEC.subscriptions(SECOND) == (f"{ROOT}/EtatSorties", f"{ROOT}/EtatSortie2")
+def test_subscriptions_are_the_shared_states_this_channels_own_and_the_plc_mode() -> None:
+    assert CODEC.subscriptions(SECOND) == (
+        f"{ROOT}/EtatSorties",
+        f"{ROOT}/EtatSortie2",
+        f"{ROOT}/mode",
+    )
 
 
 def test_no_lwt_even_when_the_row_names_one() -> None:
@@ -208,7 +211,7 @@ def test_any_payload_on_any_subscribed_topic_is_a_report_none_or_decode_error(
         return
     assert isinstance(decoded, DeviceReport)  # every subscribed topic is a state topic
     assert (decoded.device, decoded.at, decoded.retained) == (device.id, AT, retained)
-    assert decoded.relay_on is not None
+    assert (decoded.relay_on is not None) != (decoded.local_control is not None)
 
 
 @settings(max_examples=200)
@@ -228,3 +231,15 @@ def test_a_state_string_built_from_the_commanded_channel_decodes_back_to_the_com
     assert decoded == report(device, retained=retained, relay_on=action == "ON")
     own = CODEC.decode(device, f"{ROOT}/EtatSortie{channel}", order.payload, retained, AT)
     assert own == decoded
+
+
+@pytest.mark.parametrize(
+    ("payload", "local"), [(b"manuel", True), (b"MANUEL\n", True), (b"auto", False), (b"", False)]
+)
+def test_the_plc_mode_says_whether_an_operator_took_local_control(
+    payload: bytes, local: bool
+) -> None:
+    """interfaces.md §4: `manuel` puts the equipment in 70, anything else gives it back."""
+    decoded = CODEC.decode(SECOND, f"{ROOT}/mode", payload, False, AT)
+    assert decoded is not None and decoded.local_control is local
+    assert decoded.relay_on is None

@@ -19,6 +19,7 @@ from protocol.model import ComfortSettings, DeviceRow, EquipmentDetails
 from tests.harness import (
     Harness,
     bot_row,
+    device_row,
     equipment_row,
     make_spec,
     plug_row,
@@ -362,10 +363,35 @@ def test_comfort_guard_uses_the_eco_temperature_outside_the_utc_periods() -> Non
 # --- local control (Socorel) ---------------------------------------------------------------------
 
 
-def test_local_control_releases_then_restores_the_previous_mode() -> None:
-    h = machine(120, [plug_row()], type_id=TANK)
-    h.obey()
-    h.feed(ModeRequested(1, Mode.DESACTIVE, "socorel", h.now))
-    assert h.row.mode == Mode.DESACTIVE and actions(h, "A101") == ["OFF", "ON"]
-    h.feed(RestoreMode(1, "socorel", h.now))
+def socorel_row(channel: int = 3) -> DeviceRow:
+    """One output channel of a Socorel PLC (type 811)."""
+    root = "Socorel/031636408854"
+    return device_row(
+        f"S{channel}",
+        12,
+        811,
+        "socorel_automate_v0",
+        f"{root}/EtatSorties",
+        f"{root}/sortie{channel}",
+    )
+
+
+def test_local_control_at_the_plc_releases_then_restores_the_previous_mode() -> None:
+    h = machine(110, [socorel_row(3), plug_row("A101", usage=21)], type_id=TANK)
+    h.report("S3", relay_on=False)  # holding the tank off for the plan
+    h.report("S3", local_control=True)
+    assert h.row.mode == Mode.DESACTIVE and actions(h, "S3") == ["OFF", "ON"]
+    h.report("S3", relay_on=True)
+    h.report("S3", local_control=True)  # the PLC repeats its mode: nothing more happens
+    assert actions(h, "S3") == ["OFF", "ON"]
+    h.report("S3", local_control=False)
     assert h.row.mode == Mode.PILOTE
+
+
+def test_a_70_set_in_the_database_is_not_lifted_by_the_plc() -> None:
+    h = machine(110, [socorel_row(3), plug_row("A101", usage=21)], type_id=TANK)
+    h.feed(ModeRequested(1, Mode.DESACTIVE, "database", h.now))
+    h.report("S3", local_control=False)
+    assert h.state is not None and h.state.mode == Mode.DESACTIVE
+    h.feed(RestoreMode(1, "socorel", h.now))
+    assert h.state.mode == Mode.DESACTIVE
