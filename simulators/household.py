@@ -35,6 +35,7 @@ from simulators.appliance import Appliance
 from simulators.mqtt_device import Clock, SimulatedDevice
 from simulators.shelly_gen1 import SimulatedShellyPlug
 from simulators.shelly_gen2 import SimulatedShellyPlus
+from simulators.shelly_ht import SimulatedShellyHT
 from simulators.switchbot import Bot, SimulatedSwitchBot
 from simulators.tasmota import DEFAULT_FULL_TOPIC, SimulatedTasmotaPlug
 from simulators.tic import SimulatedTic
@@ -131,6 +132,23 @@ class TicSpec(msgspec.Struct, tag="tic", tag_field="kind", forbid_unknown_fields
     client_id: str | None = None
 
 
+class ShellyHTSpec(
+    msgspec.Struct, tag="shelly_ht", tag_field="kind", forbid_unknown_fields=True, frozen=True
+):
+    root: str  # shellies/<mqtt_id>, e.g. "shellies/F002"
+    period_s: float = 21600.0
+    awake_s: float = 1.0
+    sleep_mode: Literal["drop", "disconnect"] = "drop"
+    temperature_c: float = 21.5
+    humidity: float = 55.0
+    battery: int = 100
+    ext_power: bool = False
+    mqtt_retain: bool = False
+    online_retain: bool = False
+    temperature_threshold_c: float = 1.0
+    client_id: str | None = None
+
+
 class BotSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     name: str
     presses: str | None = None  # id of the household device whose appliance the bot presses
@@ -154,8 +172,8 @@ class SwitchBotSpec(
     client_id: str | None = None
 
 
-DeviceSpec = ShellyGen1Spec | TasmotaSpec | SwitchBotSpec | ShellyGen2Spec | TicSpec
-_SPEC_TYPES = (ShellyGen1Spec, TasmotaSpec, SwitchBotSpec, ShellyGen2Spec, TicSpec)
+DeviceSpec = ShellyGen1Spec | TasmotaSpec | SwitchBotSpec | ShellyGen2Spec | TicSpec | ShellyHTSpec
+_SPEC_TYPES = (ShellyGen1Spec, TasmotaSpec, SwitchBotSpec, ShellyGen2Spec, TicSpec, ShellyHTSpec)
 
 
 class _SpecFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -223,6 +241,26 @@ def build_device(
                 lastwill_period_s=spec.lastwill_period_s,
                 attributes_period_s=spec.attributes_period_s,
                 info_after_control_s=spec.info_after_control_s,
+                client_id=spec.client_id,
+                clock=clock,
+                username=username,
+                password=password,
+            )
+        if isinstance(spec, ShellyHTSpec):
+            return SimulatedShellyHT(
+                topic_prefix + spec.root,
+                host=host,
+                port=port,
+                period_s=spec.period_s,
+                awake_s=spec.awake_s,
+                sleep_mode=spec.sleep_mode,
+                temperature_c=spec.temperature_c,
+                humidity=spec.humidity,
+                battery=spec.battery,
+                ext_power=spec.ext_power,
+                mqtt_retain=spec.mqtt_retain,
+                online_retain=spec.online_retain,
+                temperature_threshold_c=spec.temperature_threshold_c,
                 client_id=spec.client_id,
                 clock=clock,
                 username=username,
@@ -308,7 +346,7 @@ def build_device(
 
 def spec_id(spec: DeviceSpec) -> str:
     """The id a spec is known by in messages (and, for most kinds, in ``household[...]``)."""
-    if isinstance(spec, ShellyGen1Spec):
+    if isinstance(spec, ShellyGen1Spec | ShellyHTSpec):
         return spec.root
     if isinstance(spec, SwitchBotSpec):
         return spec.host
