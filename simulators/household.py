@@ -36,6 +36,7 @@ from simulators.mqtt_device import Clock, SimulatedDevice
 from simulators.shelly_gen1 import SimulatedShellyPlug
 from simulators.shelly_gen2 import SimulatedShellyPlus
 from simulators.shelly_ht import SimulatedShellyHT
+from simulators.socorel import SimulatedSocorel
 from simulators.switchbot import Bot, SimulatedSwitchBot
 from simulators.tasmota import DEFAULT_FULL_TOPIC, SimulatedTasmotaPlug
 from simulators.tic import SimulatedTic
@@ -149,6 +150,19 @@ class ShellyHTSpec(
     client_id: str | None = None
 
 
+class SocorelSpec(
+    msgspec.Struct, tag="socorel", tag_field="kind", forbid_unknown_fields=True, frozen=True
+):
+    serial: str
+    appliances: list[ApplianceSpec] = []  # outputs 1, 2, ... in order (at most 8)
+    outputs: str = "00000000"  # the initial EtatSorties
+    report_period_s: float = 30.0
+    per_output_topics: bool = False
+    retain: bool = False
+    manual: bool = False
+    client_id: str | None = None
+
+
 class BotSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     name: str
     presses: str | None = None  # id of the household device whose appliance the bot presses
@@ -172,8 +186,24 @@ class SwitchBotSpec(
     client_id: str | None = None
 
 
-DeviceSpec = ShellyGen1Spec | TasmotaSpec | SwitchBotSpec | ShellyGen2Spec | TicSpec | ShellyHTSpec
-_SPEC_TYPES = (ShellyGen1Spec, TasmotaSpec, SwitchBotSpec, ShellyGen2Spec, TicSpec, ShellyHTSpec)
+DeviceSpec = (
+    ShellyGen1Spec
+    | TasmotaSpec
+    | SwitchBotSpec
+    | ShellyGen2Spec
+    | TicSpec
+    | ShellyHTSpec
+    | SocorelSpec
+)
+_SPEC_TYPES = (
+    ShellyGen1Spec,
+    TasmotaSpec,
+    SwitchBotSpec,
+    ShellyGen2Spec,
+    TicSpec,
+    ShellyHTSpec,
+    SocorelSpec,
+)
 
 
 class _SpecFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -241,6 +271,22 @@ def build_device(
                 lastwill_period_s=spec.lastwill_period_s,
                 attributes_period_s=spec.attributes_period_s,
                 info_after_control_s=spec.info_after_control_s,
+                client_id=spec.client_id,
+                clock=clock,
+                username=username,
+                password=password,
+            )
+        if isinstance(spec, SocorelSpec):
+            return SimulatedSocorel(
+                f"{topic_prefix}Socorel/{spec.serial}",
+                [a.build() for a in spec.appliances],
+                host=host,
+                port=port,
+                outputs=spec.outputs,
+                report_period_s=spec.report_period_s,
+                per_output_topics=spec.per_output_topics,
+                retain=spec.retain,
+                manual=spec.manual,
                 client_id=spec.client_id,
                 clock=clock,
                 username=username,
@@ -352,6 +398,8 @@ def spec_id(spec: DeviceSpec) -> str:
         return spec.host
     if isinstance(spec, ShellyGen2Spec):
         return spec.prefix
+    if isinstance(spec, SocorelSpec):
+        return spec.serial
     return spec.topic
 
 
