@@ -23,6 +23,8 @@ from protocol.config import Config
 from protocol.inventory import attach_details, build_inventory
 from protocol.messages import (
     Configure,
+    DeviceTelemetry,
+    Event,
     Introspect,
     IntrospectReply,
     Inventory,
@@ -35,6 +37,7 @@ from protocol.messages import (
 from protocol.model import DeviceRow, EquipmentRow
 
 FLUSH_S = 1.0
+MAX_JOURNAL_BACKLOG = 10000  # events kept for the journal while the database is down
 RETRY_MAX_S = 10.0
 CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
@@ -51,6 +54,9 @@ class DbGateway(ActorTypeDispatcher):
         self.conn: psycopg.Connection | None = None
         self.queue: deque[WriteState] = deque()  # transitions waiting for the database, in order
         self.observed: dict[int, WriteObserved] = {}  # latest observed state per equipment
+        self.telemetry: dict[str, DeviceTelemetry] = {}  # latest facts per device
+        self.journal: deque[Event] = deque(maxlen=MAX_JOURNAL_BACKLOG)
+        self.own_schema_ready: bool | None = None  # None: not tried yet; False: disabled
         self.down_since: float | None = None
         self.retry_at = 0.0
         self.retry_delay = 1.0
@@ -104,6 +110,12 @@ class DbGateway(ActorTypeDispatcher):
     def receiveMsg_WriteObserved(self, message: WriteObserved, sender: Any) -> None:
         self.observed[message.equipment] = message  # batched: flushed by the next tick
 
+    def receiveMsg_DeviceTelemetry(self, message: DeviceTelemetry, sender: Any) -> None:
+        self.telemetry[message.device] = message  # batched, coalesced per device
+
+    def receiveMsg_Event(self, message: Event, sender: Any) -> None:
+        self.journal.append(message)  # batched
+
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: Any) -> None:
         self.ticking = False
         self._flush()
@@ -118,6 +130,9 @@ class DbGateway(ActorTypeDispatcher):
                     "down_since": self.down_since,
                     "queued_transitions": len(self.queue),
                     "queued_observed": len(self.observed),
+                    "queued_telemetry": len(self.telemetry),
+                    "queued_events": len(self.journal),
+                    "own_schema": self.own_schema_ready,
                     "written": self.written,
                     "dropped": self.dropped,
                 }
@@ -132,8 +147,8 @@ class DbGateway(ActorTypeDispatcher):
     # --- writes ------------------------------------------------------------------------------
 
     def _flush(self) -> bool:
-        """Write what is queued; True when nothing is left waiting."""
-        if not self.queue and not self.observed:
+        """Write what is queued; True when no transition is left waiting."""
+        if not self.queue and not self.observed and not self.telemetry and not self.journal:
             return True
         if self.down_since is not None and time.time() < self.retry_at:
             return False
@@ -164,11 +179,52 @@ class DbGateway(ActorTypeDispatcher):
                 with conn.transaction():
                     sql.write_observed(conn, schema, batch)
                 self.observed.clear()
+            self._flush_own(conn)
         except CONNECTION_ERRORS as exc:
             self._down(exc)
             return False
         self._up()
         return True
+
+    def _flush_own(self, conn: psycopg.Connection) -> None:
+        """Telemetry and the event journal, in the supervisor's own schema, one transaction."""
+        own = self._config().coordination.own_schema
+        if not own or not (self.telemetry or self.journal) or not self._own_schema(conn, own):
+            self.telemetry.clear()
+            self.journal.clear()
+            return
+        try:
+            with conn.transaction():
+                sql.write_telemetry(conn, own, self.telemetry.values())
+                sql.write_events(conn, own, self.journal)
+        except CONNECTION_ERRORS:
+            raise
+        except psycopg.Error as exc:
+            logger.error(
+                "own schema {}: write refused, batch dropped: {}", own, str(exc).splitlines()[0]
+            )
+        self.telemetry.clear()
+        self.journal.clear()
+
+    def _own_schema(self, conn: psycopg.Connection, own: str) -> bool:
+        """Create the supervisor's tables once; without the right to, run without them."""
+        if self.own_schema_ready is None:
+            try:
+                sql.ensure_own_schema(conn, own)
+                days = self._config().coordination.journal_days
+                with conn.transaction():
+                    sql.prune_events(conn, own, int(time.time()) - days * 86400)
+                self.own_schema_ready = True
+            except CONNECTION_ERRORS:
+                raise
+            except psycopg.Error as exc:
+                self.own_schema_ready = False
+                logger.warning(
+                    "own schema {} unavailable, no telemetry nor journal: {}",
+                    own,
+                    str(exc).splitlines()[0],
+                )
+        return bool(self.own_schema_ready)
 
     # --- connection --------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from protocol.messages import (
     DeviceInit,
     DeviceReady,
     DeviceReports,
+    DeviceTelemetry,
     EmsDecision,
     Event,
     ForceStart,
@@ -74,6 +75,7 @@ class DeviceActor(ActorTypeDispatcher):
     def receiveMsg_DeviceReports(self, message: DeviceReports, sender: Any) -> None:
         for report in message.reports:
             self._feed(report, report.at)
+        self._send_telemetry({r.device for r in message.reports})
 
     def receiveMessage(self, message: Any, sender: Any) -> Any:
         if isinstance(message, EVENTS):
@@ -124,6 +126,7 @@ class DeviceActor(ActorTypeDispatcher):
                 self.send(gateways.clock, ClearTimer(effect.token))
             elif isinstance(effect, Event):
                 self.journal.append(effect)
+                self.send(gateways.db, effect)
                 if effect.from_state != effect.to_state:
                     logger.info(
                         "equipment {} {}: {} -> {}: {}",
@@ -143,6 +146,30 @@ class DeviceActor(ActorTypeDispatcher):
                 logger.info("equipment {}: stopping ({})", state.spec.id, effect.reason)
                 self.send(gateways.clock, ClearAllTimers())
                 self.send(self.myAddress, ActorExitRequest())
+
+    def _send_telemetry(self, devices: set[str]) -> None:
+        """The latest facts of the devices that just reported, for the supervisor's own table."""
+        if self.state is None or self.gateways is None:
+            return
+        for device in sorted(devices):
+            view = self.state.devices.get(device)
+            if view is None:
+                continue
+            self.send(
+                self.gateways.db,
+                DeviceTelemetry(
+                    equipment=self.state.spec.id,
+                    device=device,
+                    at=int(self.now),
+                    relay_on=view.relay_on,
+                    power_w=view.power_w,
+                    energy_wh=view.energy_wh,
+                    temperature_c=view.temperature_c,
+                    battery=view.battery,
+                    online=view.online,
+                    last_seen=int(view.last_seen) if view.last_seen is not None else None,
+                ),
+            )
 
     def _send_command(self, command: SendCommand) -> None:
         assert self.state is not None and self.gateways is not None

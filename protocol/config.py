@@ -36,6 +36,11 @@ class CoordinationConfig(_Strict):
     dsn: str = ""
     schema: Identifier = "bdd_coordination_schema"
     reload_seconds: PositiveSeconds = 300.0  # re-read the inventory (new / removed equipment)
+    # The supervisor's own tables (device telemetry, event journal); "" disables them.
+    own_schema: Annotated[str, msgspec.Meta(pattern=r"^([A-Za-z_][A-Za-z0-9_]*)?$")] = (
+        "elfe_supervisor"
+    )
+    journal_days: Annotated[int, msgspec.Meta(ge=1)] = 90
 
 
 class EmsConfig(_Strict):

@@ -138,6 +138,21 @@ class WriteObserved(Message):
     at: int
 
 
+class DeviceTelemetry(Message):
+    """The latest facts of one device, kept in the supervisor's own schema (batched)."""
+
+    equipment: int
+    device: str
+    at: int
+    relay_on: bool | None = None
+    power_w: float | None = None
+    energy_wh: float | None = None
+    temperature_c: float | None = None
+    battery: int | None = None
+    online: bool | None = None
+    last_seen: int | None = None
+
+
 class ArmTimer(Message):
     token: str
     at: float

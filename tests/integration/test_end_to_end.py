@@ -38,6 +38,21 @@ def test_an_ems_decision_starts_the_washer_and_the_database_shows_it(
         assert row["consigne"] is True
         wait_until(lambda: site.equipment(WASHER)["control"] == ControlState.ON, what="observed on")
         assert row["started_at"] > 0
+        # the latest power and the "why" journal in the supervisor's own schema
+        wait_until(
+            lambda: site.sql(
+                "SELECT 1 FROM elfe_supervisor.device_state WHERE device_id = 'A101'"
+                " AND power_w >= 1000"
+            ),
+            what="the plug's latest power",
+        )
+        reasons = [
+            r
+            for (r,) in site.sql(
+                "SELECT reason FROM elfe_supervisor.event WHERE equipment_id = 1 ORDER BY id"
+            )
+        ]
+        assert any(r.startswith("start verified") for r in reasons), reasons
         # the cycle ends (2 s of 2 kW, then idle) -> free running
         wait_until(
             lambda: site.equipment(WASHER)["command"] == CS.MANUEL_ON, timeout=15, what="cycle end"
