@@ -40,6 +40,7 @@ from simulators.socorel import SimulatedSocorel
 from simulators.switchbot import Bot, SimulatedSwitchBot
 from simulators.tasmota import DEFAULT_FULL_TOPIC, SimulatedTasmotaPlug
 from simulators.tic import SimulatedTic
+from simulators.zigbee2mqtt import SimulatedZigbee2Mqtt, ZigbeePlug
 
 
 class SpecError(ValueError):
@@ -163,6 +164,26 @@ class SocorelSpec(
     client_id: str | None = None
 
 
+class ZigbeePlugSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    friendly_name: str
+    appliance: ApplianceSpec = ApplianceSpec()
+    state_on: bool = False
+    retain: bool = False
+    linkquality: int = 120
+
+
+class Zigbee2MqttSpec(
+    msgspec.Struct, tag="zigbee2mqtt", tag_field="kind", forbid_unknown_fields=True, frozen=True
+):
+    plugs: list[ZigbeePlugSpec]
+    base: str = "zigbee2mqtt"
+    availability: bool = True
+    legacy_availability: bool = False
+    report_period_s: float = 60.0
+    power_delta_w: float = 10.0
+    client_id: str | None = None
+
+
 class BotSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     name: str
     presses: str | None = None  # id of the household device whose appliance the bot presses
@@ -194,6 +215,7 @@ DeviceSpec = (
     | TicSpec
     | ShellyHTSpec
     | SocorelSpec
+    | Zigbee2MqttSpec
 )
 _SPEC_TYPES = (
     ShellyGen1Spec,
@@ -203,6 +225,7 @@ _SPEC_TYPES = (
     TicSpec,
     ShellyHTSpec,
     SocorelSpec,
+    Zigbee2MqttSpec,
 )
 
 
@@ -271,6 +294,30 @@ def build_device(
                 lastwill_period_s=spec.lastwill_period_s,
                 attributes_period_s=spec.attributes_period_s,
                 info_after_control_s=spec.info_after_control_s,
+                client_id=spec.client_id,
+                clock=clock,
+                username=username,
+                password=password,
+            )
+        if isinstance(spec, Zigbee2MqttSpec):
+            return SimulatedZigbee2Mqtt(
+                [
+                    ZigbeePlug(
+                        plug.friendly_name,
+                        plug.appliance.build(),
+                        state_on=plug.state_on,
+                        retain=plug.retain,
+                        linkquality=plug.linkquality,
+                    )
+                    for plug in spec.plugs
+                ],
+                base=topic_prefix + spec.base,
+                host=host,
+                port=port,
+                availability=spec.availability,
+                legacy_availability=spec.legacy_availability,
+                report_period_s=spec.report_period_s,
+                power_delta_w=spec.power_delta_w,
                 client_id=spec.client_id,
                 clock=clock,
                 username=username,
@@ -400,6 +447,8 @@ def spec_id(spec: DeviceSpec) -> str:
         return spec.prefix
     if isinstance(spec, SocorelSpec):
         return spec.serial
+    if isinstance(spec, Zigbee2MqttSpec):
+        return ",".join(plug.friendly_name for plug in spec.plugs) or spec.base
     return spec.topic
 
 
