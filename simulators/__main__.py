@@ -1,4 +1,4 @@
-"""``python -m simulators --host H --port P --spec FILE.json``: run simulated plugs until Ctrl-C."""
+"""``python -m simulators --host H --port P --spec FILE.json``: run simulators until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ from simulators.household import SimulatedHousehold, SpecError, load_spec_file
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m simulators",
-        description="Simulated Shelly Gen1 / Tasmota plugs answering over MQTT like the real ones.",
+        description=(
+            "Simulated devices (Shelly Gen1/Gen2/H&T, Tasmota plug and TIC, SwitchBot gateway, "
+            "Socorel PLC, Zigbee2MQTT) answering over MQTT like the real ones."
+        ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="broker host (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=1883, help="broker port (default 1883)")

@@ -1,4 +1,4 @@
-"""A household of simulated plugs started from plain specs (dicts, or a JSON file).
+"""A household of simulated devices started from plain specs (dicts, or a JSON file).
 
 A spec file is a JSON list of device specs, or an object ``{"devices": [...]}``::
 
@@ -11,7 +11,24 @@ A spec file is a JSON list of device specs, or an object ``{"devices": [...]}``:
        "bots": [{"name": "C003", "presses": "shellyplug-s-A101", "button": "start"}]}
     ]}
 
-Unknown fields are errors, so that a typo does not silently fall back to a default.
+Kinds, the fields they require and the id that ``household["<id>"]`` finds them by:
+
+============== ============================= ==================================================
+kind           required                      id
+============== ============================= ==================================================
+shelly_gen1    ``root`` (shellies/<mqtt_id>) the mqtt_id (last level of ``root``)
+tasmota        ``topic``                     the topic
+shelly_gen2    ``prefix`` (topic_prefix)     the prefix (its last level), e.g. ``D003``
+tic            ``topic``                     the topic, e.g. ``B101``
+shelly_ht      ``root`` (shellies/<mqtt_id>) the mqtt_id, e.g. ``F002``
+socorel        ``serial``                    the serial
+zigbee2mqtt    ``plugs`` (friendly names)    each plug's friendly name
+switchbot      ``host``, ``bots``            the host (``C002``) and each bot's name (``C003``)
+============== ============================= ==================================================
+
+The other fields are the keyword arguments of the simulator classes, with the same defaults.
+Unknown fields are errors, so that a typo does not silently fall back to a default; two
+devices with one id are an error too.
 
 A bot (``switchbot`` kind) may press the appliance of another device of the household:
 ``presses`` names that device by one of its ids (``household["<id>"]`` finds it), ``output``
@@ -526,6 +543,14 @@ class SimulatedHousehold:
                 for spec in parsed
             ]
         )
+        owners: dict[str, str] = {}
+        for device in household.devices:
+            for device_id in dict.fromkeys(device.ids):
+                if device_id in owners:
+                    raise SpecError(
+                        f"{device_id!r} names two devices ({owners[device_id]}, {device.name})"
+                    )
+                owners[device_id] = device.name
         wire_fingers(household, parsed)
         return household
 

@@ -21,8 +21,13 @@ from simulators.household import (
     parse_specs,
 )
 from simulators.shelly_gen1 import SimulatedShellyPlug
+from simulators.shelly_gen2 import SimulatedShellyPlus
+from simulators.shelly_ht import SimulatedShellyHT
+from simulators.socorel import SimulatedSocorel
 from simulators.switchbot import SimulatedSwitchBot
 from simulators.tasmota import SimulatedTasmotaPlug
+from simulators.tic import SimulatedTic
+from simulators.zigbee2mqtt import SimulatedZigbee2Mqtt
 from tests.simulators.conftest import Probe
 
 REPO = Path(__file__).resolve().parents[2]
@@ -225,3 +230,161 @@ def test_bad_finger_wiring_is_a_spec_error(bot: dict[str, object], message: str)
     with pytest.raises(SpecError, match=message) as info:
         SimulatedHousehold.from_specs("127.0.0.1", 1883, specs)
     assert "\n" not in str(info.value)
+
+
+# -- every kind ---------------------------------------------------------------------------------
+
+ALL_KINDS: list[dict[str, object]] = [
+    {"kind": "shelly_gen1", "root": "shellies/shellyplug-s-A101"},
+    {"kind": "tasmota", "topic": "A102"},
+    {"kind": "shelly_gen2", "prefix": "D003", "appliance": {"kind": "pressable"}},
+    {"kind": "tic", "topic": "B101", "mode": "standard", "load_va": 1200},
+    {"kind": "shelly_ht", "root": "shellies/F002", "period_s": 3600},
+    {"kind": "socorel", "serial": "121345678", "appliances": [{"kind": "continuous"}]},
+    {
+        "kind": "zigbee2mqtt",
+        "plugs": [{"friendly_name": "garage/washer", "appliance": {"kind": "pressable"}}],
+    },
+    {
+        "kind": "switchbot",
+        "host": "C002",
+        "bots": [
+            {"name": "C003", "presses": "D003"},
+            {"name": "C004", "presses": "garage/washer", "button": "start"},
+        ],
+    },
+]
+
+
+def test_every_kind_is_built_and_found_by_its_id() -> None:
+    household = SimulatedHousehold.from_specs("127.0.0.1", 1883, ALL_KINDS, topic_prefix="t1/")
+    expected = {
+        "shellyplug-s-A101": SimulatedShellyPlug,
+        "A102": SimulatedTasmotaPlug,
+        "D003": SimulatedShellyPlus,
+        "B101": SimulatedTic,
+        "F002": SimulatedShellyHT,
+        "121345678": SimulatedSocorel,
+        "garage/washer": SimulatedZigbee2Mqtt,
+        "C002": SimulatedSwitchBot,
+        "C003": SimulatedSwitchBot,
+    }
+    for device_id, kind in expected.items():
+        assert isinstance(household[device_id], kind), device_id
+    assert len(household) == 8
+    assert household["D003"].prefix == "t1/D003"  # type: ignore[attr-defined]
+    assert household["B101"].topic_for("tele", "SENSOR") == "t1/tele/B101/SENSOR"  # type: ignore[attr-defined]
+    assert household["F002"].root == "t1/shellies/F002"  # type: ignore[attr-defined]
+    assert household["121345678"].root == "t1/Socorel/121345678"  # type: ignore[attr-defined]
+    assert household["garage/washer"].base == "t1/zigbee2mqtt"  # type: ignore[attr-defined]
+    assert household["C002"].base == "t1/switchbot/C002"  # type: ignore[attr-defined]
+    assert parse_specs({"devices": ALL_KINDS}) == parse_specs(ALL_KINDS)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"kind": "switchbot", "host": "C002"}, "missing required field `bots`"),
+        ({"kind": "shelly_gen2", "prefix": "D003", "auto_on_delay": 5}, "unknown field"),
+        ({"kind": "tic", "topic": "B1", "mode": "triphase"}, "Invalid enum value 'triphase'"),
+        ({"kind": "shelly_ht", "root": "shellies/F002", "sleep_mode": "nap"}, "Invalid enum"),
+        ({"kind": "socorel", "serial": "1", "outputs": 5}, "Expected `str`"),
+        ({"kind": "zigbee2mqtt", "plugs": [{"name": "x"}]}, "unknown field"),
+        ({"kind": "tic", "topic": "B1", "subscribed_kva": 2}, "subscribed_kva must be in"),
+        ({"kind": "socorel", "serial": "1", "outputs": "0101"}, "outputs must be 8 characters"),
+    ],
+)
+def test_bad_specs_of_the_new_kinds(spec: dict[str, object], message: str) -> None:
+    with pytest.raises(SpecError, match=message) as info:
+        SimulatedHousehold.from_specs("127.0.0.1", 1883, [spec])
+    assert "\n" not in str(info.value)
+
+
+def test_duplicate_ids_are_spec_errors() -> None:
+    specs = [{"kind": "tasmota", "topic": "A102"}, {"kind": "tic", "topic": "A102"}]
+    with pytest.raises(SpecError, match="'A102' names two devices"):
+        SimulatedHousehold.from_specs("127.0.0.1", 1883, specs)
+
+
+def finger_household(
+    prefix: str, broker: tuple[str, int], devices: list[dict[str, object]]
+) -> SimulatedHousehold:
+    gateway = {
+        "kind": "switchbot",
+        "host": "C002",
+        "ble_delay_s": 0.1,
+        "wait_between_s": 0.1,
+        "bots": [
+            {"name": "C003", "presses": "A110"},
+            {"name": "C004", "presses": "A120", "button": "power"},
+            {"name": "C005", "presses": "A120", "button": "start"},
+            {"name": "C006", "presses": "D003"},
+        ],
+    }
+    return SimulatedHousehold.from_specs(*broker, [*devices, gateway], topic_prefix=f"{prefix}/")
+
+
+MACHINE = {"kind": "pressable", "cycle_power_w": 2000, "cycle_s": 60, "idle_power_w": 2}
+
+
+@pytest.mark.integration
+def test_plug_and_fingers_on_the_same_machines(
+    broker: tuple[str, int], prefix: str, probe: Probe
+) -> None:
+    """130: a Tasmota plug measures, a finger starts. 150: a Shelly plug measures, one finger
+    presses power, another start. 160: a Plus 1PM measures, one finger presses twice."""
+    devices: list[dict[str, object]] = [
+        {
+            "kind": "tasmota",
+            "topic": "A110",
+            "relay_on": True,
+            "tele_period_s": 0.3,
+            "appliance": MACHINE,
+        },
+        {
+            "kind": "shelly_gen1",
+            "root": "shellies/A120",
+            "relay_on": True,
+            "report_period_s": 0.3,
+            "appliance": {**MACHINE, "buttons": "power_and_start"},
+        },
+        {
+            "kind": "shelly_gen2",
+            "prefix": "D003",
+            "relay_on": True,
+            "appliance": {**MACHINE, "buttons": "start_wakes"},
+        },
+    ]
+    with finger_household(prefix, broker, devices) as household:
+        probe.wait_for(f"{prefix}/switchbot/C002/lastwill")
+        mark = probe.mark()
+
+        def press(bot: str) -> None:
+            since = probe.mark()
+            probe.publish(f"{prefix}/switchbot/C002/bot/{bot}/set", "PRESS", qos=0)
+            probe.wait_for(
+                f"{prefix}/switchbot/C002/bot/{bot}/status",
+                lambda m: "success" in m.payload,
+                since=since,
+            )
+
+        press("C003")  # 130
+        press("C004")  # 150: power ...
+        press("C005")  # ... then start
+        press("C006")  # 160: wakes ...
+        assert household["D003"].appliance.phase(time.time()) == "idle"
+        press("C006")  # ... and starts
+
+        sensor = probe.wait_for(
+            f"{prefix}/tele/A110/SENSOR", lambda m: '"Power":2000' in m.payload, since=mark
+        )
+        assert sensor.payload
+        probe.wait_for(
+            f"{prefix}/shellies/A120/relay/0/power", lambda m: m.payload == "2000.00", since=mark
+        )
+        status = probe.wait_for(
+            f"{prefix}/D003/status/switch:0", lambda m: '"apower":2000.0' in m.payload, since=mark
+        )
+        assert status.payload
+        for device_id in ("A110", "A120", "D003"):
+            assert household[device_id].appliance.running(time.time()), device_id
