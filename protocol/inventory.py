@@ -13,7 +13,7 @@ import msgspec
 
 from protocol.config import Config
 from protocol.devices import CODECS
-from protocol.ids import Kind, Mode, Usage, kind_of
+from protocol.ids import Kind, Mode, kind_of
 from protocol.model import DetailRow, DeviceRow, DeviceSpec, EquipmentRow, EquipmentSpec
 from protocol.typologies.roles import roles_of
 
@@ -81,8 +81,8 @@ def build_equipment(row: EquipmentRow, devices: list[DeviceRow], config: Config)
     specs: list[DeviceSpec] = []
     problems: list[str] = []
     for device in devices:
-        if device.usage == Usage.SCREEN:
-            continue  # screens belong to the household's display, not to this equipment
+        # A screen plays no role in the typology: its availability is monitored here, the
+        # screen itself belongs to the household's display.
         spec, problem = _build_device(device, config)
         if problem:
             problems.append(problem)

@@ -308,16 +308,19 @@ def test_codec_name_that_does_not_exist() -> None:
     assert_problem_names(spec, "A101", "shelly_gen9")
 
 
-def test_screens_are_left_out() -> None:
+def test_screens_are_monitored_but_play_no_role() -> None:
     spec = build(equipment(), [plug("A101"), screen("G101")])
     assert spec.problem is None
-    assert [d.id for d in spec.devices] == ["A101"]
-    assert spec.warnings == ()
-    # even a screen whose detail row is broken is not this equipment's business
+    assert [(d.id, d.codec) for d in spec.devices] == [
+        ("A101", "shelly_gen1"),
+        ("G101", "openhasp"),
+    ]
+    # a screen whose detail row is broken is a warning, never the equipment's problem
     broken = DeviceRow(
         **{**_fields(screen("G102")), "detail_problem": "no row 5", "command_topic": None}
     )
-    assert build(equipment(), [plug("A101"), broken]).warnings == ()
+    spec = build(equipment(), [plug("A101"), broken])
+    assert spec.problem is None and "G102" in spec.warnings[0]
 
 
 @pytest.mark.parametrize("typology", [120, 130, 150, 200])
@@ -349,7 +352,7 @@ def test_build_inventory_gives_each_equipment_its_own_devices_and_skips_mode_80(
     specs = build_inventory(rows, devices, config())
     assert [s.id for s in specs] == [1, 2, 5]
     by_id = {s.id: s for s in specs}
-    assert [d.id for d in by_id[1].devices] == ["A101"]
+    assert [d.id for d in by_id[1].devices] == ["A101", "G101"]  # the screen is monitored
     assert [d.id for d in by_id[2].devices] == ["A102"]
     assert by_id[1].problem is None and by_id[2].problem is None
     assert_problem_names(by_id[5], "switch")
