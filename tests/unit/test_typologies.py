@@ -85,6 +85,21 @@ def test_finger_start_is_one_press_verified_by_power_then_mode_20() -> None:
     assert len(presses(h)) == 1
 
 
+def test_finger_piloted_requested_waits_in_11_and_sends_nothing() -> None:
+    h = finger(mode=Mode.MANUEL, command_state=CS.MANUEL_ON)
+    h.feed(ModeRequested(1, Mode.PILOTE, "screen", h.now))
+    assert (h.row.mode, h.row.command_state) == (Mode.PILOTE, CS.PILOTE_STAND_BY)
+    assert h.commands == []
+
+
+def test_finger_deadline_guard_starts_the_sequence() -> None:
+    details = EquipmentDetails(deadline=1_000_000 + 60 + 3600 + 900, cycle_s=3600)
+    h = finger(details=details)
+    h.advance(61)
+    assert [d for _, d in presses(h)] == ["C101"]
+    assert any(e.reason.startswith("deadline") for e in h.events)
+
+
 def test_prise_et_deux_doigts_presses_power_then_start_after_the_gap() -> None:
     h = finger(150, press_gap_s=5)
     decide(h, True)
