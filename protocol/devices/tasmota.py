@@ -11,6 +11,7 @@ from __future__ import annotations
 import msgspec
 
 from protocol.devices.base import DecodeError, Outbound, report, word
+from protocol.devices.payloads import decode_json
 from protocol.messages import DeviceReport
 from protocol.model import DeviceSpec
 
@@ -91,9 +92,11 @@ class Tasmota:
         if topic == t.of("stat", t.power_command):
             return report(device, at, retained, relay_on=word(payload, POWER_WORDS, "POWER"))
         if topic == t.of("tele", "SENSOR"):
-            return _energy_report(device, at, retained, _decode(_sensor_decoder, payload).ENERGY)
+            return _energy_report(
+                device, at, retained, decode_json(_sensor_decoder, payload).ENERGY
+            )
         if topic in (t.of("stat", "RESULT"), t.of("tele", "STATE"), device.control_topic):
-            fields = _decode(_power_decoder, payload)
+            fields = decode_json(_power_decoder, payload)
             state = fields.POWER if fields.POWER is not None else fields.POWER1
             if state is None:
                 return None  # a RESULT of another command, or a STATE without relay
@@ -123,16 +126,3 @@ def _energy_report(
     if power is None and total_wh is None:
         return None
     return report(device, at, retained, power_w=power, energy_wh=total_wh)
-
-
-def _decode(decoder: msgspec.json.Decoder, payload: bytes):  # type: ignore[no-untyped-def]
-    if len(payload) > 8192:
-        raise DecodeError("payload larger than 8 kB")
-    try:
-        return decoder.decode(payload)
-    except msgspec.DecodeError as exc:
-        raise DecodeError(f"invalid JSON: {exc}") from None
-    except msgspec.ValidationError as exc:
-        raise DecodeError(f"unexpected JSON: {exc}") from None
-    except RecursionError:  # msgspec's answer to deep nesting, e.g. 1000 "[" in 2 kB
-        raise DecodeError("JSON nested too deeply") from None
