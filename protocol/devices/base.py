@@ -6,6 +6,7 @@ derives the sibling topics its protocol defines (Tasmota `stat/<t>/RESULT` besid
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import msgspec
@@ -49,6 +50,15 @@ class Codec(Protocol):
     def refresh(self, device: DeviceSpec) -> tuple[Outbound, ...]:
         """Publishes that make the device report its current state now (after a reconnect)."""
         ...
+
+
+def layout_problem(layout: Callable[[DeviceSpec], object], device: DeviceSpec) -> str | None:
+    """`check` for a codec whose topic layout is parsed from the row: the parser's reason."""
+    try:
+        layout(device)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def text(payload: bytes, limit: int = 64) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import msgspec
 
-from protocol.devices.base import Outbound, report, word
+from protocol.devices.base import Outbound, layout_problem, report, word
 from protocol.devices.payloads import decode_json
 from protocol.messages import DeviceReport
 from protocol.model import DeviceSpec
@@ -59,11 +59,7 @@ class OpenHasp:
     name = "openhasp"
 
     def check(self, device: DeviceSpec) -> str | None:
-        try:
-            root_of(device)
-        except ValueError as exc:
-            return str(exc)
-        return None
+        return layout_problem(root_of, device)
 
     def subscriptions(self, device: DeviceSpec) -> tuple[str, ...]:
         root = root_of(device)

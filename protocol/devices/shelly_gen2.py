@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import msgspec
 
-from protocol.devices.base import DecodeError, Outbound, report, word
+from protocol.devices.base import DecodeError, Outbound, layout_problem, report, word
 from protocol.devices.payloads import decode_json, measure
 from protocol.messages import CommandReply, DeviceReport
 from protocol.model import DeviceSpec
@@ -147,11 +147,7 @@ class ShellyGen2:
     name = "shelly_gen2"
 
     def check(self, device: DeviceSpec) -> str | None:
-        try:
-            topics_of(device)
-        except ValueError as exc:
-            return str(exc)
-        return None
+        return layout_problem(topics_of, device)
 
     def subscriptions(self, device: DeviceSpec) -> tuple[str, ...]:
         t = topics_of(device)

@@ -16,7 +16,7 @@ Decisions:
 
 from __future__ import annotations
 
-from protocol.devices.base import Outbound, number, report, word
+from protocol.devices.base import Outbound, layout_problem, number, report, word
 from protocol.devices.payloads import bounded, percent
 from protocol.messages import DeviceReport
 from protocol.model import DeviceSpec
@@ -44,11 +44,7 @@ class ShellyHT:
     name = "shelly_ht"
 
     def check(self, device: DeviceSpec) -> str | None:
-        try:
-            root_of(device)
-        except ValueError as exc:
-            return str(exc)
-        return None
+        return layout_problem(root_of, device)
 
     def subscriptions(self, device: DeviceSpec) -> tuple[str, ...]:
         root = root_of(device)

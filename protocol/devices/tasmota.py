@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import msgspec
 
-from protocol.devices.base import DecodeError, Outbound, report, word
+from protocol.devices.base import DecodeError, Outbound, layout_problem, report, word
 from protocol.devices.payloads import decode_json
 from protocol.messages import DeviceReport
 from protocol.model import DeviceSpec
@@ -64,11 +64,7 @@ class Tasmota:
     name = "tasmota"
 
     def check(self, device: DeviceSpec) -> str | None:
-        try:
-            topics_of(device)
-        except ValueError as exc:
-            return str(exc)
-        return None
+        return layout_problem(topics_of, device)
 
     def subscriptions(self, device: DeviceSpec) -> tuple[str, ...]:
         t = topics_of(device)
