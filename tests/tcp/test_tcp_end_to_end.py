@@ -103,9 +103,13 @@ def test_daemon_on_tcp_base_end_to_end_then_sigterm(
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=10) == 0
         assert time.monotonic() - started < 10
-        wait_until(
-            lambda: not processes_running(str(path)), timeout=5, what="every actor process gone"
-        )
+        try:  # the requirement: every actor process and the admin gone within 10 s of SIGTERM
+            left = max(0.5, 10 - (time.monotonic() - started))
+            wait_until(
+                lambda: not processes_running(str(path)), timeout=left, what="processes gone"
+            )
+        except AssertionError:
+            raise AssertionError(f"still running: {processes_running(str(path))}") from None
         assert json.loads(recorder.on(f"{site.base_topic}/status")[-1]) == {"state": "offline"}
     finally:
         if daemon.poll() is None:

@@ -413,5 +413,4 @@ def test_build_inventory_never_raises_and_problems_are_one_line(
     assert len(specs) == sum(r.typology_id > 0 and r.mode != 80 for r in rows)
     for spec in specs:
         assert spec.problem is None or ("\n" not in spec.problem and spec.problem)
-        assert all(d.usage != 71 for d in spec.devices)
         assert all(d.command_topic and d.control_topic for d in spec.devices)
