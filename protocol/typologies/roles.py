@@ -94,10 +94,6 @@ def device_for(spec: EquipmentSpec, usages: tuple[int, ...]) -> DeviceSpec | Non
     return None
 
 
-def missing_roles(roles: Roles, spec: EquipmentSpec) -> list[str]:
-    return [name for name in roles.required if device_for(spec, getattr(roles, name)) is None]
-
-
 class RoleDevices(msgspec.Struct, frozen=True):
     """The device id playing each role for one equipment (None when absent)."""
 
