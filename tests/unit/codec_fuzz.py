@@ -3,6 +3,8 @@ arbitrary bytes whose only permitted failure is a DecodeError that says why."""
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import strategies as st
 
 from protocol.devices import Codec, DecodeError
@@ -32,3 +34,19 @@ def fuzz_decode(
     if decoded is not None:
         assert (decoded.device, decoded.at, decoded.retained) == (device.id, at, retained)
     return False, decoded
+
+
+def payloads(
+    samples: list[bytes], json_values: st.SearchStrategy[object], nest_under: bytes
+) -> st.SearchStrategy[bytes]:
+    """Arbitrary bytes, the family's recorded payloads, JSON of its shape, text, and JSON nested
+    deep under `nest_under` (a recursion bomb that must be a DecodeError, never a crash)."""
+    return (
+        st.binary(max_size=80)
+        | st.sampled_from(samples)
+        | json_values.map(lambda v: json.dumps(v).encode())
+        | st.text(max_size=40).map(lambda s: s.encode("utf-8", "surrogatepass"))
+        | st.integers(0, 3000).map(
+            lambda n: b'{"' + nest_under + b'":' + b"[" * n + b"]" * n + b"}"
+        )
+    )

@@ -3,8 +3,6 @@ reference protocols.md §1.6 and §1.10."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,6 +13,7 @@ from protocol.devices.openhasp import OpenHasp
 from protocol.messages import DeviceReport
 from protocol.model import DeviceSpec
 from tests.unit.codec_fuzz import fuzz_decode, subscribed_topics
+from tests.unit.codec_fuzz import payloads as fuzz_payloads
 
 AT = 1_717_200_123.5
 CODEC = OpenHasp()
@@ -184,13 +183,7 @@ json_values = st.recursive(
     ),
     max_leaves=10,
 )
-payloads = (
-    st.binary(max_size=80)
-    | st.sampled_from([b"online", b"offline", b"ONLINE", STATUSUPDATE])
-    | json_values.map(lambda v: json.dumps(v).encode())
-    | st.text(max_size=40).map(lambda s: s.encode("utf-8", "surrogatepass"))
-    | st.integers(0, 3000).map(lambda n: b'{"node":' + b"[" * n + b"]" * n + b"}")
-)
+payloads = fuzz_payloads([b"online", b"offline", b"ONLINE", STATUSUPDATE], json_values, b"node")
 
 
 @settings(max_examples=300)

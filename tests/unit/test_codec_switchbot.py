@@ -15,6 +15,7 @@ from protocol.devices.switchbot import SwitchBot
 from protocol.messages import CommandReply, DeviceReport
 from protocol.model import DeviceSpec
 from tests.unit.codec_fuzz import fuzz_decode, subscribed_topics
+from tests.unit.codec_fuzz import payloads as fuzz_payloads
 
 AT = 1_717_200_123.5
 CODEC = SwitchBot()
@@ -260,12 +261,10 @@ json_values = st.recursive(
     ),
     max_leaves=12,
 )
-payloads = (
-    st.binary(max_size=80)
-    | st.sampled_from([b"online", b"offline", b"PRESS", b'{"status":"success","command":"PRESS"}'])
-    | json_values.map(lambda v: json.dumps(v).encode())
-    | st.text(max_size=40).map(lambda s: s.encode("utf-8", "surrogatepass"))
-    | st.integers(0, 3000).map(lambda n: b'{"batt":' + b"[" * n + b"]" * n + b"}")
+payloads = fuzz_payloads(
+    [b"online", b"offline", b"PRESS", b'{"status":"success","command":"PRESS"}'],
+    json_values,
+    b"batt",
 )
 
 

@@ -19,6 +19,7 @@ from protocol.devices.tic import Tic
 from protocol.messages import DeviceReport
 from protocol.model import DeviceSpec
 from tests.unit.codec_fuzz import fuzz_decode, subscribed_topics
+from tests.unit.codec_fuzz import payloads as fuzz_payloads
 
 AT = 1_717_200_123.5
 CODEC = Tic()
@@ -303,12 +304,8 @@ json_values = st.recursive(
     ),
     max_leaves=12,
 )
-payloads = (
-    st.binary(max_size=80)
-    | st.sampled_from([HISTORIC, STANDARD, STATE, b"Online", b"Offline", b'{"TIC":{"PAPP":190}}'])
-    | json_values.map(lambda v: json.dumps(v).encode())
-    | st.text(max_size=40).map(lambda s: s.encode("utf-8", "surrogatepass"))
-    | st.integers(0, 3000).map(lambda n: b'{"TIC":' + b"[" * n + b"]" * n + b"}")
+payloads = fuzz_payloads(
+    [HISTORIC, STANDARD, STATE, b"Online", b"Offline", b'{"TIC":{"PAPP":190}}'], json_values, b"TIC"
 )
 
 

@@ -15,6 +15,7 @@ from protocol.devices.zigbee2mqtt import Zigbee2Mqtt
 from protocol.messages import DeviceReport
 from protocol.model import DeviceSpec
 from tests.unit.codec_fuzz import fuzz_decode, subscribed_topics
+from tests.unit.codec_fuzz import payloads as fuzz_payloads
 
 AT = 1_717_200_123.5
 CODEC = Zigbee2Mqtt()
@@ -220,12 +221,8 @@ json_values = st.recursive(
     ),
     max_leaves=12,
 )
-payloads = (
-    st.binary(max_size=80)
-    | st.sampled_from([STATE, b"online", b"offline", b'{"state":"online"}'])
-    | json_values.map(lambda v: json.dumps(v).encode())
-    | st.text(max_size=40).map(lambda s: s.encode("utf-8", "surrogatepass"))
-    | st.integers(0, 3000).map(lambda n: b'{"state":' + b"[" * n + b"]" * n + b"}")
+payloads = fuzz_payloads(
+    [STATE, b"online", b"offline", b'{"state":"online"}'], json_values, b"state"
 )
 
 
