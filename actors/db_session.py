@@ -70,11 +70,13 @@ class CoordinationSession:
 
     def run(self, batch: WriteBatch, read: str | None = None, equipment: int = 0) -> DbJobDone:
         """Write `batch`, then read ("inventory" or "row" of `equipment`) if asked."""
+        done: DbJobDone | None = None  # set once the batch is committed
         try:
             conn = self._connection()
             written, dropped = self._write(conn, batch)
-            own = self._write_own(conn, batch)
-            done = DbJobDone(written=written, dropped=dropped, own_schema=own)
+            done = DbJobDone(
+                written=written, dropped=dropped, own_schema=self._write_own(conn, batch)
+            )
             if read == "inventory":
                 return msgspec.structs.replace(done, inventory=self._inventory(conn))
             if read == "row":
@@ -83,7 +85,12 @@ class CoordinationSession:
             return done
         except CONNECTION_ERRORS as exc:
             self.close()
-            return DbJobDone(unwritten=batch, error=first_line(exc))
+            if done is None:
+                return DbJobDone(unwritten=batch, error=first_line(exc))
+            return msgspec.structs.replace(done, error=first_line(exc))  # the read failed
+        except psycopg.Error as exc:  # the read is wrong (a missing table...): say it, go on
+            logger.error("coordination database: {} read failed: {}", read, first_line(exc))
+            return msgspec.structs.replace(done or DbJobDone(), error=first_line(exc))
 
     def abort(self) -> None:
         abort(self.conn)
