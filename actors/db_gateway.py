@@ -35,6 +35,7 @@ from protocol.messages import (
     WriteState,
 )
 from protocol.model import DeviceRow, EquipmentRow
+from protocol.partition import share, state_file
 
 FLUSH_S = 1.0
 MAX_JOURNAL_BACKLOG = 10000  # events kept for the journal while the database is down
@@ -84,8 +85,12 @@ class DbGateway(ActorTypeDispatcher):
             if snapshot is None:
                 self.send(sender, Inventory(rows=(), specs=(), error=error))
                 return
-        specs = build_inventory(snapshot.rows, snapshot.devices, config)
-        self.send(sender, Inventory(rows=tuple(snapshot.rows), specs=tuple(specs), error=error))
+        mine = share(snapshot.rows, snapshot.devices, config.supervisor.share)
+        specs = build_inventory(mine.rows, mine.devices, config)
+        self.send(
+            sender,
+            Inventory(rows=tuple(mine.rows), specs=tuple(specs), error=error, scope=mine.scope),
+        )
 
     def receiveMsg_LoadRow(self, message: LoadRow, sender: Any) -> None:
         config = self._config()
@@ -286,7 +291,8 @@ class DbGateway(ActorTypeDispatcher):
         return InventorySnapshot(rows=rows, devices=attach_details(devices, details))
 
     def _snapshot_path(self) -> Path:
-        return Path(self._config().supervisor.state_dir) / "inventory.json"
+        supervisor = self._config().supervisor
+        return Path(supervisor.state_dir) / state_file("inventory.json", supervisor.share)
 
     def _save_snapshot(self, snapshot: InventorySnapshot) -> None:
         path = self._snapshot_path()

@@ -24,7 +24,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from thespian.actors import Actor, ActorExitRequest, ThespianWatch, WakeupMessage, WatchMessage
 
-from protocol import stimulus
+from protocol import partition, stimulus
 from protocol.config import Config
 from protocol.devices import DecodeError, codec_named
 from protocol.messages import (
@@ -47,6 +47,7 @@ from protocol.messages import (
     StimulusTargets,
     UnregisterRoutes,
 )
+from protocol.partition import StimulusScope
 from protocol.status import OFFLINE, status_topic
 
 POLL_S = 0.02  # simpleSystemBase: how often the socket is polled
@@ -65,6 +66,7 @@ class Counters:
     unrouted: int = 0
     published: int = 0
     stimuli: int = 0
+    foreign: int = 0  # stimuli about equipment of another partition
     warned: dict[str, float] = field(default_factory=dict)  # topic -> last warning time
     suppressed: dict[str, int] = field(default_factory=dict)
 
@@ -83,10 +85,12 @@ class MqttGateway(Actor):
         self.owned: dict[int, tuple[Route, ...]] = {}
         self.targets: dict[int, Any] = {}
         self.supervisor: Any = None
+        self.scope = StimulusScope()  # the equipment ids this partition answers for
         self.status: bytes | None = None
         self.batches: dict[str, tuple[Any, list[DeviceReport]]] = {}
         self.counters = Counters()
         self.polling = False
+        self.status_topic = ""
 
     # Thespian calls this for every message; the watch must be returned on every path.
     def receiveMessage(self, message: Any, sender: Any) -> ThespianWatch | None:
@@ -113,6 +117,7 @@ class MqttGateway(Actor):
         elif isinstance(message, StimulusTargets):
             self.targets = dict(message.targets)
             self.supervisor = message.supervisor
+            self.scope = message.scope
         elif isinstance(message, PublishStatus):
             self.status = message.payload
             self._publish_status()
@@ -131,15 +136,20 @@ class MqttGateway(Actor):
     def _configure(self, config: Config, sender: Any) -> None:
         self.config = config
         self.supervisor = self.supervisor or sender
+        share = config.supervisor.share
+        if share is not None and self.scope == StimulusScope():  # until the inventory is read
+            self.scope = StimulusScope(partition=share.index)
+        self.status_topic = status_topic(config.mqtt.base_topic, share)
         m = config.mqtt
+        client_id = partition.client_id(m.client_id, share)
         if self._v5:
             client = mqtt.Client(
-                mqtt.CallbackAPIVersion.VERSION2, client_id=m.client_id, protocol=mqtt.MQTTv5
+                mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
             )
         else:  # a persistent session is `clean_session=False` in MQTT 3.1.1
             client = mqtt.Client(
                 mqtt.CallbackAPIVersion.VERSION2,
-                client_id=m.client_id,
+                client_id=client_id,
                 protocol=mqtt.MQTTv311,
                 clean_session=False,
             )
@@ -147,7 +157,7 @@ class MqttGateway(Actor):
             client.username_pw_set(m.username, m.password)
         if m.ca_file:
             client.tls_set(ca_certs=m.ca_file)
-        client.will_set(status_topic(m.base_topic), OFFLINE, qos=1, retain=True)
+        client.will_set(self.status_topic, OFFLINE, qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -345,6 +355,8 @@ class MqttGateway(Actor):
         try:
             parsed = stimulus.parse(topic, payload, base)
         except stimulus.StimulusError as exc:
+            if not self.scope.answers(exc.equipment):
+                return  # another partition answers it
             self._reject(topic, str(exc))
             self._report_error(topic, str(exc))
             return
@@ -354,6 +366,9 @@ class MqttGateway(Actor):
             return
         if retained:
             logger.debug("ignoring retained stimulus {}", topic)  # would replay at every restart
+            return
+        if not self.scope.answers(parsed.equipment):
+            self.counters.foreign += 1  # the partition that owns it handles it
             return
         self.counters.stimuli += 1
         actor = self.targets.get(parsed.equipment)
@@ -416,7 +431,7 @@ class MqttGateway(Actor):
 
     def _publish_status(self) -> None:
         if self.config is not None and self.status is not None and self.connected:
-            self._publish(status_topic(self.config.mqtt.base_topic), self.status, 1, True, None)
+            self._publish(self.status_topic, self.status, 1, True, None)
 
     def _shutdown(self) -> None:
         """Leave `{"state": "offline"}` retained, then disconnect cleanly."""
@@ -424,9 +439,7 @@ class MqttGateway(Actor):
             return
         client, self.client = self.client, None
         if self.connected:
-            info = client.publish(
-                status_topic(self.config.mqtt.base_topic), OFFLINE, qos=1, retain=True
-            )
+            info = client.publish(self.status_topic, OFFLINE, qos=1, retain=True)
             deadline = time.time() + 3.0
             while (
                 not info.is_published() and time.time() < deadline and client.socket() is not None
@@ -448,5 +461,6 @@ class MqttGateway(Actor):
             "rejected": c.rejected,
             "unrouted": c.unrouted,
             "stimuli": c.stimuli,
+            "foreign_stimuli": c.foreign,
             "published": c.published,
         }

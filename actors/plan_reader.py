@@ -38,6 +38,7 @@ from protocol.messages import (
     PlansSource,
     PlanTargets,
 )
+from protocol.partition import state_file
 
 CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
@@ -238,7 +239,8 @@ class PlanReader(ActorTypeDispatcher):
     # --- disk copy -----------------------------------------------------------------------------
 
     def _path(self) -> Path:
-        return Path(self._config().supervisor.state_dir) / "plans.json"
+        supervisor = self._config().supervisor
+        return Path(supervisor.state_dir) / state_file("plans.json", supervisor.share)
 
     def _save_file(self) -> None:
         path = self._path()

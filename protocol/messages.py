@@ -14,6 +14,7 @@ import msgspec
 
 from protocol.config import Config
 from protocol.model import EquipmentRow, EquipmentSpec
+from protocol.partition import StimulusScope
 
 
 class Message(msgspec.Struct, frozen=True):
@@ -240,6 +241,7 @@ class StimulusTargets(Message):
 
     targets: tuple[tuple[int, Any], ...]
     supervisor: Any
+    scope: StimulusScope = StimulusScope()  # which equipment ids this partition answers for
 
 
 class Publish(Message):
@@ -299,6 +301,7 @@ class Inventory(Message):
     rows: tuple[EquipmentRow, ...]
     specs: tuple[EquipmentSpec, ...]
     error: str | None = None
+    scope: StimulusScope = StimulusScope()
 
 
 class PlansSource(Message):

@@ -109,7 +109,11 @@ class StimulusScope(msgspec.Struct, frozen=True):
     own: frozenset[int] = frozenset()  # equipment rows of this partition
     foreign: frozenset[int] = frozenset()  # equipment rows of another partition
 
-    def answers(self, equipment: int) -> bool:
+    def answers(self, equipment: int | None) -> bool:
+        """True for the one partition that handles (or rejects) a stimulus about `equipment`;
+        None is a stimulus whose equipment id is unreadable."""
+        if equipment is None:
+            return self.partition == 0
         return equipment in self.own or (self.partition == 0 and equipment not in self.foreign)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
+from protocol.partition import Partition
+
 OFFLINE = b'{"state":"offline"}'
 
 
@@ -18,8 +20,11 @@ class Status(msgspec.Struct, frozen=True):
     plans: str = "database"  # or "cached until <local time>" during an EMS database outage
 
 
-def status_topic(base_topic: str) -> str:
-    return f"{base_topic}/status"
+def status_topic(base_topic: str, partition: Partition | None = None) -> str:
+    """`<base>/status`, or `<base>/status/<k>` for partition k."""
+    if partition is None:
+        return f"{base_topic}/status"
+    return f"{base_topic}/status/{partition.index}"
 
 
 def encode(status: Status) -> bytes:
