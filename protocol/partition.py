@@ -153,3 +153,18 @@ def state_file(name: str, partition: Partition | None) -> str:
         return name
     stem, dot, ext = name.partition(".")
     return f"{stem}-{partition.index}{dot}{ext}"
+
+
+class RestartPolicy(NamedTuple):
+    """When the daemon restarts a dead partition process, and when it gives up."""
+
+    delays_s: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0)  # after the 1st, 2nd, ... recent death
+    max_deaths: int = 5  # this many deaths within `window_s`: exit non-zero, systemd restarts all
+    window_s: float = 300.0
+
+    def delay(self, deaths: Iterable[float], now: float) -> float | None:
+        """Seconds to wait before restarting after `deaths` (monotonic times); None: give up."""
+        recent = sum(1 for t in deaths if now - t <= self.window_s)
+        if recent >= self.max_deaths:
+            return None
+        return self.delays_s[min(max(recent - 1, 0), len(self.delays_s) - 1)]

@@ -233,3 +233,22 @@ def test_example_split_of_two_households() -> None:
     assert [d.id for d in second.devices] == ["plug-2", "screen-4"]
     assert not second.scope.answers(1) and not second.scope.answers(777)
     assert first.scope.answers(777) and not first.scope.answers(2)
+
+
+# --- restarts ------------------------------------------------------------------------------------
+
+
+def test_a_dead_partition_is_restarted_with_a_growing_delay() -> None:
+    policy = partition.RestartPolicy()
+    assert policy.delay([100.0], 100.0) == 1.0
+    assert policy.delay([100.0, 101.0], 101.0) == 2.0
+    assert policy.delay([100.0, 101.0, 103.0, 108.0], 108.0) == 10.0
+
+
+def test_five_deaths_in_five_minutes_give_up() -> None:
+    policy = partition.RestartPolicy()
+    deaths = [0.0, 10.0, 20.0, 30.0, 40.0]
+    assert policy.delay(deaths, 40.0) is None
+    # the same deaths spread over more than five minutes keep being restarted
+    assert policy.delay([0.0, 100.0, 200.0, 300.0, 400.0], 400.0) == 10.0
+    assert policy.delay([0.0, 400.0], 400.0) == 1.0
