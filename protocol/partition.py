@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
@@ -168,3 +168,39 @@ class RestartPolicy(NamedTuple):
         if recent >= self.max_deaths:
             return None
         return self.delays_s[min(max(recent - 1, 0), len(self.delays_s) - 1)]
+
+
+def combine_introspection(
+    replies: Mapping[int, dict[str, Any]], query: dict[str, Any]
+) -> dict[str, Any]:
+    """One answer from the control sockets of every partition (`inspect`).
+
+    The overview lists each partition's status and equipment count, then every equipment with
+    the partition that runs it; an equipment is the answer of the partition that has it; a
+    gateway is shown per partition.
+    """
+    if query.get("equipment") is not None:
+        found = [(k, r) for k, r in sorted(replies.items()) if "error" not in r]
+        if not found:
+            first = min(replies) if replies else None
+            return replies[first] if first is not None else {"error": "no partition answers"}
+        index, reply = found[0]
+        return {"partition": index, **reply}
+    if query.get("gateway") is not None:
+        return {"partitions": {str(k): r for k, r in sorted(replies.items())}}
+    partitions: dict[str, Any] = {}
+    equipment: dict[str, Any] = {}
+    for k, reply in sorted(replies.items()):
+        if "error" in reply:
+            partitions[str(k)] = {"error": reply["error"]}
+            continue
+        owned = reply.get("equipment") or {}
+        partitions[str(k)] = {"status": reply.get("status"), "equipment": len(owned)}
+        for key, entry in owned.items():
+            equipment[str(key)] = {**entry, "partition": k} if isinstance(entry, dict) else entry
+    ordered = dict(sorted(equipment.items(), key=lambda item: _id_order(item[0])))
+    return {"partitions": partitions, "equipment": ordered}
+
+
+def _id_order(key: str) -> tuple[int, str]:
+    return (int(key), "") if key.isdigit() else (1 << 62, key)

@@ -1,0 +1,357 @@
+"""K partition processes on one host: start, watch, restart, stop; the combined status.
+
+With `[supervisor] partitions = K > 1` the daemon does not run actors itself: it starts K
+processes of the same program (`elfe-supervisor run --config FILE --partition k/K`, through
+`subprocess`, never a fork of this process), each a complete in-process actor system owning the
+households that hash to it (`protocol/partition.py`). It then
+
+- restarts a partition process that dies, after 1, 2, 5, 10 s; when one dies 5 times within
+  5 minutes it stops the others and exits 1, so that systemd restarts everything;
+- stops with 2 at once when a partition exits with 2 (its configuration or state_dir is wrong);
+- forwards SIGTERM/SIGINT to every partition, waits for them (`STOP_TIMEOUT_S`, then SIGKILL),
+  and exits 0 when every one stopped cleanly;
+- publishes the combined `<base>/status` (retained, with its own LWT) from the partitions'
+  `<base>/status/<k>` and from what it knows of their processes (`protocol/status.py`).
+
+This process has no thread: the MQTT client is driven by `loop()` in the watch loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from loguru import logger
+
+from protocol import partition as partitioning
+from protocol.config import Config
+from protocol.partition import Partition, RestartPolicy
+from protocol.status import OFFLINE, combine, encode, partition_of_topic, status_topic
+from runtime.daemon import EXIT_CONFIG, Stop, configure_logging
+
+STOP_TIMEOUT_S = 20.0  # a partition publishes offline and closes its gateways well within this
+LOOP_S = 0.2
+PARENT_ENV = "ELFE_SUPERVISOR_PARENT"  # the daemon's pid, given to its partition processes
+RECONNECT_S = 5.0
+
+
+class Child:
+    """One partition process and its history of deaths (monotonic times)."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.process: subprocess.Popen[bytes] | None = None
+        self.deaths: list[float] = []
+        self.restart_at: float | None = None
+
+
+def command(config_path: str, share: Partition) -> list[str]:
+    """The command line of one partition process: this program, with the internal option."""
+    return [
+        sys.executable,
+        "-m",
+        "supervisor",
+        "run",
+        "--config",
+        str(config_path),
+        "--partition",
+        str(share),
+    ]
+
+
+def run_partitions(config: Config, config_path: str, stop: Stop | None = None) -> int:
+    """Run K partition processes until SIGTERM/SIGINT (or `stop.requested`); the exit code."""
+    configure_logging(config.supervisor.log_level)
+    count = config.supervisor.partitions
+    try:
+        Path(config.supervisor.state_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"elfe-supervisor: state_dir {config.supervisor.state_dir}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if stop is None:
+        stop = Stop()
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+    policy = RestartPolicy()
+    status = StatusRelay(config, count)
+    children = [Child(k) for k in range(count)]
+    code = 0
+    try:
+        for child in children:
+            _start(child, config_path, count)
+        logger.info("{} partitions started", count)
+        while not stop.requested and code == 0:
+            code = _watch(children, config_path, count, policy, status)
+            status.loop(LOOP_S)
+    finally:
+        stopped_cleanly = _stop_all(children)
+        status.close()
+    if code == 0 and not stopped_cleanly:
+        code = 1
+    logger.info("stopped (exit code {})", code)
+    return code
+
+
+def _start(child: Child, config_path: str, count: int) -> None:
+    env = dict(os.environ, **{PARENT_ENV: str(os.getpid())})
+    child.process = subprocess.Popen(
+        command(config_path, Partition(child.index, count)), env=env, close_fds=True
+    )
+    child.restart_at = None
+    logger.info("partition {}/{} started, pid {}", child.index, count, child.process.pid)
+
+
+def _watch(
+    children: list[Child], config_path: str, count: int, policy: RestartPolicy, status: StatusRelay
+) -> int:
+    """Reap dead partitions and restart them when due; non-zero when the daemon must exit."""
+    now = time.monotonic()
+    for child in children:
+        process = child.process
+        if process is not None and process.poll() is not None:
+            child.process = None
+            child.deaths.append(now)
+            status.process_down(child.index)
+            if process.returncode == EXIT_CONFIG:
+                logger.critical("partition {} exited with 2 (configuration): stopping", child.index)
+                return EXIT_CONFIG
+            delay = policy.delay(child.deaths, now)
+            if delay is None:
+                logger.critical(
+                    "partition {} died {} times within {:.0f} s: stopping so systemd restarts us",
+                    child.index,
+                    policy.max_deaths,
+                    policy.window_s,
+                )
+                return 1
+            logger.error(
+                "partition {} (pid {}) died with {}; restarting it in {:.0f} s",
+                child.index,
+                process.pid,
+                process.returncode,
+                delay,
+            )
+            child.restart_at = now + delay
+        if child.process is None and child.restart_at is not None and now >= child.restart_at:
+            _start(child, config_path, count)
+    return 0
+
+
+def _stop_all(children: list[Child]) -> bool:
+    """SIGTERM every live partition, wait, SIGKILL the late ones; True when all exited 0."""
+    live = [c.process for c in children if c.process is not None and c.process.poll() is None]
+    for process in live:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    clean = True
+    for process in live:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            logger.error("partition pid {} still running after SIGTERM: killing it", process.pid)
+            process.kill()
+            process.wait()
+        if process.returncode != 0:
+            clean = False
+    return clean
+
+
+def die_with_parent() -> None:
+    """In a partition process: receive SIGTERM if the daemon that started it dies (Linux)."""
+    parent = os.environ.get(PARENT_ENV)
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if str(os.getppid()) != parent:  # the daemon died before the prctl
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+# --- status -------------------------------------------------------------------------------------
+
+
+def mqtt_client(config: Config, client_id: str, will_topic: str | None) -> mqtt.Client:
+    """A paho client with the configured protocol, credentials and TLS, and an offline will."""
+    m = config.mqtt
+    protocol = mqtt.MQTTv5 if m.protocol == "5" else mqtt.MQTTv311
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
+    if m.username:
+        client.username_pw_set(m.username, m.password)
+    if m.ca_file:
+        client.tls_set(ca_certs=m.ca_file)
+    if will_topic:
+        client.will_set(will_topic, OFFLINE, qos=1, retain=True)
+    return client
+
+
+class StatusRelay:
+    """Combines `<base>/status/<k>` into the retained `<base>/status`.
+
+    Only live status messages count (a retained one may be left from an earlier run), and a
+    partition whose process is dead is down whatever its last message said.
+    """
+
+    def __init__(self, config: Config, count: int) -> None:
+        self.config, self.count = config, count
+        self.base = config.mqtt.base_topic
+        self.topic = status_topic(self.base)
+        self.parts: dict[int, bytes | None] = {}
+        self.started_at = int(time.time())
+        self.published: bytes | None = None
+        self.connected = False
+        self.closing = False
+        self.next_attempt = 0.0
+        self.client = mqtt_client(config, config.mqtt.client_id, self.topic)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self._connect()
+
+    def _connect(self) -> None:
+        self.next_attempt = time.monotonic() + RECONNECT_S
+        m = self.config.mqtt
+        try:
+            self.client.connect(m.host, m.port, keepalive=m.keepalive)
+        except (OSError, ValueError) as exc:
+            logger.warning("status: MQTT broker {}:{} unreachable: {}", m.host, m.port, exc)
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            logger.error("status: the MQTT broker refused the connection: {}", reason)
+            return
+        self.connected = True
+        client.subscribe(f"{self.base}/status/+", qos=1)
+        self.published = None
+        self._publish()
+
+    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, p: Any) -> None:
+        self.connected = False
+
+    def _on_message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        index = partition_of_topic(message.topic, self.base)
+        if index is None or index >= self.count or message.retain:
+            return
+        self.parts[index] = message.payload
+        self._publish()
+
+    def process_down(self, index: int) -> None:
+        self.parts[index] = None
+        self._publish()
+
+    def document(self) -> bytes:
+        from actors.supervisor import package_version
+
+        return encode(
+            combine(
+                self.parts,
+                self.count,
+                package_version(),
+                self.started_at,
+                self.config.supervisor.system_base,
+            )
+        )
+
+    def _publish(self) -> None:
+        document = self.document()
+        if self.connected and not self.closing and document != self.published:
+            self.client.publish(self.topic, document, qos=1, retain=True)
+            self.published = document
+
+    def loop(self, timeout: float) -> None:
+        """Serve the broker connection for at most `timeout` seconds (or sleep that long)."""
+        if self.client.socket() is None:
+            if time.monotonic() >= self.next_attempt:
+                with contextlib.suppress(OSError, ValueError):
+                    self.client.reconnect()
+                self.next_attempt = time.monotonic() + RECONNECT_S
+            if self.client.socket() is None:
+                time.sleep(timeout)
+                return
+        self.client.loop(timeout)
+
+    def close(self) -> None:
+        """Leave `{"state": "offline"}` retained and disconnect."""
+        self.closing = True
+        if self.connected:
+            info = self.client.publish(self.topic, OFFLINE, qos=1, retain=True)
+            deadline = time.monotonic() + 3.0
+            while not info.is_published() and time.monotonic() < deadline and self.connected:
+                self.client.loop(0.1)
+            self.client.disconnect()
+            self.client.loop(0.1)
+
+
+def share_of(text: str, config: Config) -> Partition:
+    """The `--partition k/K` of a partition process; must agree with `partitions = K`."""
+    share = partitioning.parse(text)
+    if share.count != config.supervisor.partitions:
+        raise partitioning.PartitionError(
+            f"--partition {text}: the configuration says partitions = "
+            f"{config.supervisor.partitions}"
+        )
+    return share
+
+
+# --- introspection and the combined status of several hosts -------------------------------------
+
+
+def partition_sockets(state_dir: str | Path) -> dict[int, Path]:
+    """The control sockets `control-<k>.sock` of the partitions running from this state_dir."""
+    found = {}
+    for path in Path(state_dir).glob("control-*.sock"):
+        index = path.name[len("control-") : -len(".sock")]
+        if index.isascii() and index.isdigit():
+            found[int(index)] = path
+    return dict(sorted(found.items()))
+
+
+def inspect_partitions(sockets: dict[int, Path], query: dict[str, Any]) -> dict[str, Any]:
+    """Ask every partition's control socket and combine the answers."""
+    from runtime import control
+
+    replies: dict[int, dict[str, Any]] = {}
+    for index, path in sockets.items():
+        try:
+            replies[index] = control.request(path, query)
+        except (OSError, ValueError) as exc:
+            replies[index] = {"error": f"no answer on {path}: {exc}"}
+    return partitioning.combine_introspection(replies, query)
+
+
+def read_status(config: Config, count: int, wait_s: float = 2.0) -> bytes:
+    """The combined status of `count` partitions from their retained `<base>/status/<k>`
+    (several hosts: nobody publishes `<base>/status`, this reads the view from the broker);
+    without partitions (`count` 1), the retained `<base>/status` itself."""
+    base = config.mqtt.base_topic
+    parts: dict[int, bytes | None] = {}
+    client = mqtt_client(config, f"{config.mqtt.client_id}-status-{os.getpid()}", None)
+    topic = f"{base}/status/+" if count > 1 else status_topic(base)
+    client.on_connect = lambda c, u, f, r, p: c.subscribe(topic, qos=1)
+
+    def on_message(c: Any, u: Any, message: mqtt.MQTTMessage) -> None:
+        index = 0 if count == 1 else partition_of_topic(message.topic, base)
+        if index is not None:
+            parts[index] = message.payload
+
+    client.on_message = on_message
+    client.connect(config.mqtt.host, config.mqtt.port, keepalive=config.mqtt.keepalive)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline and len(parts) < count:
+        client.loop(0.1)
+    client.disconnect()
+    if count == 1:
+        return parts.get(0) or OFFLINE
+    from actors.supervisor import package_version
+
+    document = combine(parts, count, package_version(), 0, config.supervisor.system_base)
+    return encode(document)

@@ -1,0 +1,176 @@
+"""Partitions on one host: `partitions = 2`, the households split between two partition
+processes that share the broker and the database; plans reach both, a stimulus is handled by the
+owner only, a killed partition is restarted and drives its equipment again, SIGTERM stops all."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from protocol.partition import household_partition
+from runtime import control
+from simulators import database
+from tests.site import ROOT, Recorder, Site, wait_until
+
+pytestmark = pytest.mark.integration
+
+TANK = 131
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "supervisor", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def second_household(site: Site) -> tuple[dict[str, Any], ...]:
+    """Household R004 (partition 1 of 2; the sample household R001 is partition 0): a hot-water
+    tank on a Tasmota plug, and its screen."""
+    assert household_partition("R001", 2) == 0 and household_partition("R004", 2) == 1
+    database.add_equipment(site.dsn, 10, TANK, 120, household="R004", name="Ballon R004")
+    p = site.prefix
+    database.add_device(
+        site.dsn,
+        "B110",
+        10,
+        112,
+        11,
+        f"{p}/tele/B110/STATE",
+        f"{p}/cmnd/B110/POWER",
+        f"{p}/tele/B110/LWT",
+        household="R004",
+    )
+    database.add_device(
+        site.dsn,
+        "G104",
+        10,
+        711,
+        71,
+        f"{p}/hasp/g104/state",
+        f"{p}/hasp/g104/command/jsonl",
+        f"{p}/hasp/g104/LWT",
+        household="R004",
+    )
+    return (
+        {
+            "kind": "tasmota",
+            "topic": "B110",
+            "tele_period_s": 0.5,
+            "appliance": {"kind": "continuous", "rated_power_w": 2400},
+        },
+    )
+
+
+def last_json(recorder: Recorder, topic: str) -> dict[str, Any] | None:
+    messages = recorder.on(topic)
+    return json.loads(messages[-1]) if messages else None
+
+
+def test_two_partitions_share_the_households(
+    site: Site, recorder: Recorder, tmp_path: Path
+) -> None:
+    extra = second_household(site)
+    config = site.config(supervisor={"partitions": 2, "log_level": "INFO"})
+    path = site.write_config(config, tmp_path / "elfe-partitions.toml")
+    status = f"{site.base_topic}/status"
+    log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed below
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "supervisor", "run", "--config", str(path)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        with site.household(extra) as household:
+            combined = wait_until(
+                lambda: (d := last_json(recorder, status)) and d["state"] == "online" and d,
+                timeout=20,
+                what="combined status online",
+            )
+            assert combined["equipment"] == 4 and combined["partitions"] == 2
+            assert last_json(recorder, f"{status}/0")["equipment"] == 3  # type: ignore[index]
+            assert last_json(recorder, f"{status}/1")["equipment"] == 1  # type: ignore[index]
+
+            # Introspection sees both partitions; equipment 10 and its screen live in 1.
+            overview = json.loads(cli("inspect", "--config", str(path)).stdout)
+            assert {k: v["equipment"] for k, v in overview["partitions"].items()} == {
+                "0": 3,
+                "1": 1,
+            }
+            assert {e: v["partition"] for e, v in overview["equipment"].items()} == {
+                "1": 0,
+                "2": 0,
+                "3": 0,
+                "10": 1,
+            }
+            assert overview["equipment"]["10"]["devices"] == ["B110", "G104"]
+            shown = cli("inspect", "--config", str(path), "10")
+            assert shown.returncode == 0, shown.stderr
+            assert json.loads(shown.stdout)["partition"] == 1
+
+            # One EMS run reaches the equipment of both partitions.
+            site.add_plan(2, [1] * 4, machine_type=TANK)
+            site.add_plan(10, [1] * 4, machine_type=TANK)
+            wait_until(lambda: household["A102"].relay_on, timeout=5, what="R001 tank on")
+            wait_until(lambda: household["B110"].relay_on, timeout=5, what="R004 tank on")
+
+            # A stimulus is handled by the owner alone; errors come from exactly one place.
+            base = site.base_topic
+            recorder.publish(f"{base}/equipment/10/set", b'{"refresh": true}')
+            recorder.publish(f"{base}/equipment/10/set", b'{"bogus": 1}')
+            recorder.publish(f"{base}/equipment/999/set", b'{"refresh": true}')
+            recorder.publish(f"{base}/equipment/x/set", b'{"refresh": true}')
+            wait_until(lambda: recorder.on(f"{base}/equipment/x/error"), what="bad id answered")
+            time.sleep(0.5)  # a second answer would have arrived by now
+            assert len(recorder.on(f"{base}/equipment/10/error")) == 1
+            assert len(recorder.on(f"{base}/equipment/999/error")) == 1
+            assert len(recorder.on(f"{base}/equipment/x/error")) == 1
+            counters = json.loads(cli("inspect", "--config", str(path), "--gateway", "mqtt").stdout)
+            first, second = counters["partitions"]["0"], counters["partitions"]["1"]
+            assert (first["foreign_stimuli"], second["stimuli"]) == (1, 1)  # the refresh of 10
+
+            # A partition killed is restarted and drives its equipment again.
+            victim = control.request(site.state_dir / "control-1.sock", {"ping": True})["pid"]
+            os.kill(victim, signal.SIGKILL)
+            wait_until(
+                lambda: (d := last_json(recorder, status)) and d["state"] == "degraded" and d,
+                timeout=5,
+                what="combined status degraded",
+            )
+            assert last_json(recorder, status)["down"] == [1]  # type: ignore[index]
+            wait_until(
+                lambda: (d := last_json(recorder, status)) and d["state"] == "online",
+                timeout=15,
+                what="partition 1 back",
+            )
+            restarted = control.request(site.state_dir / "control-1.sock", {"ping": True})["pid"]
+            assert restarted != victim
+            site.add_plan(10, [0] * 4, machine_type=TANK)
+            wait_until(lambda: not household["B110"].relay_on, timeout=5, what="R004 tank off")
+            assert household["A102"].relay_on  # partition 0 never stopped
+
+        started = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=15) == 0
+        print(f"SIGTERM -> exit 0 in {time.monotonic() - started:.2f} s")
+        assert last_json(recorder, status) == {"state": "offline"}
+        for k in (0, 1):
+            assert last_json(recorder, f"{status}/{k}") == {"state": "offline"}
+            assert not (site.state_dir / f"control-{k}.sock").exists()
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+        log.close()
+        print((tmp_path / "daemon.log").read_text())
