@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ STOP_TIMEOUT_S = 20.0  # a partition publishes offline and closes its gateways w
 LOOP_S = 0.2
 PARENT_ENV = "ELFE_SUPERVISOR_PARENT"  # the daemon's pid, given to its partition processes
 RECONNECT_S = 5.0
+RESTARTS = RestartPolicy()
 
 
 class Child:
@@ -67,7 +69,16 @@ def command(config_path: str, share: Partition) -> list[str]:
     ]
 
 
-def run_partitions(config: Config, config_path: str, stop: Stop | None = None) -> int:
+Command = Callable[[str, Partition], list[str]]
+
+
+def run_partitions(
+    config: Config,
+    config_path: str,
+    stop: Stop | None = None,
+    policy: RestartPolicy = RESTARTS,
+    spawn: Command = command,
+) -> int:
     """Run K partition processes until SIGTERM/SIGINT (or `stop.requested`); the exit code."""
     configure_logging(config.supervisor.log_level)
     count = config.supervisor.partitions
@@ -80,16 +91,19 @@ def run_partitions(config: Config, config_path: str, stop: Stop | None = None) -
         stop = Stop()
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-    policy = RestartPolicy()
     status = StatusRelay(config, count)
     children = [Child(k) for k in range(count)]
     code = 0
     try:
+
+        def argv(index: int) -> list[str]:
+            return spawn(config_path, Partition(index, count))
+
         for child in children:
-            _start(child, config_path, count)
+            _start(child, argv(child.index))
         logger.info("{} partitions started", count)
         while not stop.requested and code == 0:
-            code = _watch(children, config_path, count, policy, status)
+            code = _watch(children, argv, policy, status)
             status.loop(LOOP_S)
     finally:
         stopped_cleanly = _stop_all(children)
@@ -100,17 +114,18 @@ def run_partitions(config: Config, config_path: str, stop: Stop | None = None) -
     return code
 
 
-def _start(child: Child, config_path: str, count: int) -> None:
+def _start(child: Child, argv: list[str]) -> None:
     env = dict(os.environ, **{PARENT_ENV: str(os.getpid())})
-    child.process = subprocess.Popen(
-        command(config_path, Partition(child.index, count)), env=env, close_fds=True
-    )
+    child.process = subprocess.Popen(argv, env=env, close_fds=True)
     child.restart_at = None
-    logger.info("partition {}/{} started, pid {}", child.index, count, child.process.pid)
+    logger.info("partition {} started, pid {}", child.index, child.process.pid)
 
 
 def _watch(
-    children: list[Child], config_path: str, count: int, policy: RestartPolicy, status: StatusRelay
+    children: list[Child],
+    argv: Callable[[int], list[str]],
+    policy: RestartPolicy,
+    status: StatusRelay,
 ) -> int:
     """Reap dead partitions and restart them when due; non-zero when the daemon must exit."""
     now = time.monotonic()
@@ -141,7 +156,7 @@ def _watch(
             )
             child.restart_at = now + delay
         if child.process is None and child.restart_at is not None and now >= child.restart_at:
-            _start(child, config_path, count)
+            _start(child, argv(child.index))
     return 0
 
 

@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
-from protocol.partition import household_partition
+from protocol.partition import RestartPolicy, household_partition
 from runtime import control
+from runtime.daemon import Stop
+from runtime.partitions import run_partitions
 from simulators import database
 from tests.site import ROOT, Recorder, Site, wait_until
 
@@ -174,3 +176,34 @@ def test_two_partitions_share_the_households(
             daemon.kill()
         log.close()
         print((tmp_path / "daemon.log").read_text())
+
+
+def failing(code: int) -> Any:
+    """A partition command that exits at once with `code`."""
+    return lambda config_path, share: [sys.executable, "-c", f"raise SystemExit({code})"]
+
+
+def test_a_partition_that_keeps_dying_stops_the_daemon_non_zero(
+    site: Site, recorder: Recorder
+) -> None:
+    config = site.config(supervisor={"partitions": 2})
+    policy = RestartPolicy(delays_s=(0.1, 0.2), max_deaths=3, window_s=60.0)
+    started = time.monotonic()
+    code = run_partitions(config, "unused.toml", Stop(), policy=policy, spawn=failing(1))
+    assert code == 1
+    assert time.monotonic() - started < 5
+    assert last_json(recorder, f"{site.base_topic}/status") == {"state": "offline"}
+
+
+def test_a_partition_with_a_configuration_error_stops_the_daemon_with_2(site: Site) -> None:
+    config = site.config(supervisor={"partitions": 2})
+    assert run_partitions(config, "unused.toml", Stop(), spawn=failing(2)) == 2
+
+
+def test_a_partition_process_must_agree_with_the_configuration(site: Site, tmp_path: Path) -> None:
+    path = site.write_config(site.config(supervisor={"partitions": 2}), tmp_path / "elfe.toml")
+    refused = cli("run", "--config", str(path), "--partition", "1/3")
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        "elfe-supervisor: --partition 1/3: the configuration says partitions = 2"
+    ]
