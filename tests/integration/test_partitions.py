@@ -207,3 +207,97 @@ def test_a_partition_process_must_agree_with_the_configuration(site: Site, tmp_p
     assert refused.stderr.strip().splitlines() == [
         "elfe-supervisor: --partition 1/3: the configuration says partitions = 2"
     ]
+
+
+def test_several_hosts_each_run_one_share(site: Site, recorder: Recorder, tmp_path: Path) -> None:
+    """`partition = "k/n"`: two daemons as two hosts would run them (own state_dir each)."""
+    extra = second_household(site)
+    paths, daemons, logs = [], [], []
+    for k in (0, 1):
+        config = site.config(
+            supervisor={"partition": f"{k}/2", "state_dir": str(tmp_path / f"host{k}")}
+        )
+        paths.append(site.write_config(config, tmp_path / f"host{k}.toml"))
+        logs.append(open(tmp_path / f"host{k}.log", "w"))  # noqa: SIM115 - closed below
+        daemons.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "supervisor", "run", "--config", str(paths[k])],
+                cwd=ROOT,
+                stdout=logs[k],
+                stderr=subprocess.STDOUT,
+            )
+        )
+    status = f"{site.base_topic}/status"
+    try:
+        with site.household(extra) as household:
+            for k, equipment in ((0, 3), (1, 1)):
+                wait_until(
+                    lambda k=k: (
+                        (d := last_json(recorder, f"{status}/{k}")) and d["state"] == "online"
+                    ),
+                    timeout=20,
+                    what=f"partition {k} online",
+                )
+                assert last_json(recorder, f"{status}/{k}")["equipment"] == equipment  # type: ignore[index]
+            assert not recorder.on(status)  # nobody publishes the combined status ...
+            shown = cli("status", "--config", str(paths[1]), "--wait", "1")  # ... it is read
+            assert shown.returncode == 0, shown.stderr
+            combined = json.loads(shown.stdout)
+            assert (combined["state"], combined["equipment"], combined["down"]) == ("online", 4, [])
+
+            overview = json.loads(cli("inspect", "--config", str(paths[1])).stdout)
+            assert list(overview["equipment"]) == ["10"]
+            site.add_plan(10, [1] * 4, machine_type=TANK)
+            wait_until(lambda: household["B110"].relay_on, timeout=5, what="R004 tank on")
+
+            daemons[1].send_signal(signal.SIGTERM)
+            assert daemons[1].wait(timeout=15) == 0
+            shown = cli("status", "--config", str(paths[0]), "--wait", "1")
+            assert shown.returncode == 1
+            combined = json.loads(shown.stdout)
+            assert (combined["state"], combined["equipment"], combined["down"]) == (
+                "degraded",
+                3,
+                [1],
+            )
+    finally:
+        for daemon in daemons:
+            if daemon.poll() is None:
+                daemon.send_signal(signal.SIGTERM)
+        for daemon, log in zip(daemons, logs, strict=True):
+            try:
+                assert daemon.wait(timeout=15) == 0
+            finally:
+                if daemon.poll() is None:
+                    daemon.kill()
+                log.close()
+
+
+def test_the_partitions_stop_when_the_daemon_is_killed(site: Site, tmp_path: Path) -> None:
+    path = site.write_config(site.config(supervisor={"partitions": 2}), tmp_path / "elfe.toml")
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "supervisor", "run", "--config", str(path)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        sockets = [site.state_dir / f"control-{k}.sock" for k in (0, 1)]
+
+        def pids() -> list[int] | None:
+            try:
+                return [control.request(s, {"ping": True})["pid"] for s in sockets]
+            except OSError:
+                return None
+
+        children = wait_until(pids, timeout=20, what="both partitions answering")
+        daemon.kill()
+        daemon.wait()
+        wait_until(
+            lambda: not any(Path(f"/proc/{pid}").exists() for pid in children),
+            timeout=10,
+            what="partitions gone with their daemon",
+        )
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
