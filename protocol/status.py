@@ -44,6 +44,7 @@ class PartitionStatus(msgspec.Struct, frozen=True):
 
     state: str = "offline"
     version: str = ""
+    started_at: int = 0
     system_base: str = ""
     equipment: int = 0
     devices: int = 0

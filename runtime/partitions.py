@@ -11,7 +11,9 @@ households that hash to it (`protocol/partition.py`). It then
 - forwards SIGTERM/SIGINT to every partition, waits for them (`STOP_TIMEOUT_S`, then SIGKILL),
   and exits 0 when every one stopped cleanly;
 - publishes the combined `<base>/status` (retained, with its own LWT) from the partitions'
-  `<base>/status/<k>` and from what it knows of their processes (`protocol/status.py`).
+  `<base>/status/<k>` and from what it knows of their processes (`protocol/status.py`);
+- under systemd (`Type=notify`) it is the main process: READY=1 once every partition is online,
+  STATUS= with the partitions online, WATCHDOG=1 while its watch loop turns, STOPPING=1.
 
 This process has no thread: the MQTT client is driven by `loop()` in the watch loop.
 """
@@ -35,7 +37,16 @@ from loguru import logger
 from protocol import partition as partitioning
 from protocol.config import Config
 from protocol.partition import Partition, RestartPolicy
-from protocol.status import OFFLINE, combine, encode, partition_of_topic, status_topic
+from protocol.status import (
+    OFFLINE,
+    CombinedStatus,
+    combine,
+    encode,
+    partition_of_topic,
+    read_partition,
+    status_topic,
+)
+from runtime import systemd
 from runtime.daemon import EXIT_CONFIG, Stop, configure_logging
 
 STOP_TIMEOUT_S = 20.0  # a partition publishes offline and closes its gateways well within this
@@ -43,6 +54,7 @@ LOOP_S = 0.2
 PARENT_ENV = "ELFE_SUPERVISOR_PARENT"  # the daemon's pid, given to its partition processes
 RECONNECT_S = 5.0
 RESTARTS = RestartPolicy()
+SYSTEMD_ONLY = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 
 
 class Child:
@@ -100,12 +112,15 @@ def run_partitions(
             return spawn(config_path, Partition(index, count))
 
         for child in children:
-            _start(child, argv(child.index))
+            _start(child, argv(child.index), status)
         logger.info("{} partitions started", count)
+        notifier = Notifier()
         while not stop.requested and code == 0:
             code = _watch(children, argv, policy, status)
             status.loop(LOOP_S)
+            notifier.update(status.state)
     finally:
+        systemd.stopping()
         stopped_cleanly = _stop_all(children)
         status.close()
     if code == 0 and not stopped_cleanly:
@@ -114,8 +129,36 @@ def run_partitions(
     return code
 
 
-def _start(child: Child, argv: list[str]) -> None:
-    env = dict(os.environ, **{PARENT_ENV: str(os.getpid())})
+class Notifier:
+    """systemd notifications of the daemon: READY=1 once, STATUS= on change, WATCHDOG=1."""
+
+    def __init__(self) -> None:
+        self.ready = False
+        self.shown = ""
+        self.interval = systemd.watchdog_interval()
+        self.pinged = 0.0
+
+    def update(self, state: tuple[str, int, int]) -> None:
+        word, online, count = state
+        text = f"{online}/{count} partitions online"
+        if word == "online" and not self.ready:
+            self.ready = True
+            systemd.ready(text)
+            logger.info("every partition is online")
+        elif text != self.shown:
+            systemd.status(text)
+        self.shown = text
+        now = time.monotonic()
+        if self.interval is not None and now - self.pinged >= self.interval / 2:
+            self.pinged = now
+            systemd.watchdog()
+
+
+def _start(child: Child, argv: list[str], status: StatusRelay) -> None:
+    status.process_started(child.index)
+    # This process is the one systemd knows: the partitions never notify it themselves.
+    env = {k: v for k, v in os.environ.items() if k not in SYSTEMD_ONLY}
+    env[PARENT_ENV] = str(os.getpid())
     child.process = subprocess.Popen(argv, env=env, close_fds=True)
     child.restart_at = None
     logger.info("partition {} started, pid {}", child.index, child.process.pid)
@@ -156,7 +199,7 @@ def _watch(
             )
             child.restart_at = now + delay
         if child.process is None and child.restart_at is not None and now >= child.restart_at:
-            _start(child, argv(child.index))
+            _start(child, argv(child.index), status)
     return 0
 
 
@@ -212,8 +255,8 @@ def mqtt_client(config: Config, client_id: str, will_topic: str | None) -> mqtt.
 class StatusRelay:
     """Combines `<base>/status/<k>` into the retained `<base>/status`.
 
-    Only live status messages count (a retained one may be left from an earlier run), and a
-    partition whose process is dead is down whatever its last message said.
+    A partition whose process is dead is down whatever its last message said, and an "online"
+    older than the start of its process (retained from an earlier run) does not count.
     """
 
     def __init__(self, config: Config, count: int) -> None:
@@ -221,6 +264,7 @@ class StatusRelay:
         self.base = config.mqtt.base_topic
         self.topic = status_topic(self.base)
         self.parts: dict[int, bytes | None] = {}
+        self.spawned: dict[int, float] = {}  # wall-clock start of each partition process
         self.started_at = int(time.time())
         self.published: bytes | None = None
         self.connected = False
@@ -254,30 +298,41 @@ class StatusRelay:
 
     def _on_message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
         index = partition_of_topic(message.topic, self.base)
-        if index is None or index >= self.count or message.retain:
+        if index is None or index >= self.count:
             return
+        status = read_partition(message.payload)
+        stale = status is not None and status.started_at < int(self.spawned.get(index, 0))
+        if stale and status is not None and status.state == "online":
+            return  # from a process that ran before this one
         self.parts[index] = message.payload
         self._publish()
+
+    def process_started(self, index: int) -> None:
+        self.spawned[index] = time.time()
 
     def process_down(self, index: int) -> None:
         self.parts[index] = None
         self._publish()
 
-    def document(self) -> bytes:
+    def combined(self) -> CombinedStatus:
         from actors.supervisor import package_version
 
-        return encode(
-            combine(
-                self.parts,
-                self.count,
-                package_version(),
-                self.started_at,
-                self.config.supervisor.system_base,
-            )
+        return combine(
+            self.parts,
+            self.count,
+            package_version(),
+            self.started_at,
+            self.config.supervisor.system_base,
         )
 
+    @property
+    def state(self) -> tuple[str, int, int]:
+        """("online" | "degraded" | "offline", partitions online, partitions)."""
+        combined = self.combined()
+        return combined.state, self.count - len(combined.down), self.count
+
     def _publish(self) -> None:
-        document = self.document()
+        document = encode(self.combined())
         if self.connected and not self.closing and document != self.published:
             self.client.publish(self.topic, document, qos=1, retain=True)
             self.published = document

@@ -4,11 +4,14 @@ owner only, a killed partition is restarted and drives its equipment again, SIGT
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -88,11 +91,28 @@ def test_two_partitions_share_the_households(
     path = site.write_config(config, tmp_path / "elfe-partitions.toml")
     status = f"{site.base_topic}/status"
     log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed below
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # systemd's side of sd_notify
+    notify.bind(str(tmp_path / "notify.sock"))
+    notified: list[str] = []
+
+    def listen() -> None:
+        with contextlib.suppress(OSError):
+            while data := notify.recv(4096):
+                notified.append(data.decode())
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    env = {
+        **os.environ,
+        "NOTIFY_SOCKET": str(tmp_path / "notify.sock"),
+        "WATCHDOG_USEC": "1000000",
+    }
     daemon = subprocess.Popen(
         [sys.executable, "-m", "supervisor", "run", "--config", str(path)],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
+        env=env,
     )
     try:
         with site.household(extra) as household:
@@ -167,6 +187,13 @@ def test_two_partitions_share_the_households(
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=15) == 0
         print(f"SIGTERM -> exit 0 in {time.monotonic() - started:.2f} s")
+        # systemd heard the daemon alone: ready once, the partition down and back, pings, stop.
+        wait_until(lambda: notified and notified[-1] == "STOPPING=1", timeout=2, what="STOPPING")
+        assert [n for n in notified if n.startswith("READY=1")] == [
+            "READY=1\nSTATUS=2/2 partitions online"
+        ]
+        assert "STATUS=1/2 partitions online" in notified
+        assert notified.count("WATCHDOG=1") >= 3
         assert last_json(recorder, status) == {"state": "offline"}
         for k in (0, 1):
             assert last_json(recorder, f"{status}/{k}") == {"state": "offline"}
@@ -175,6 +202,9 @@ def test_two_partitions_share_the_households(
         if daemon.poll() is None:
             daemon.kill()
         log.close()
+        with contextlib.suppress(OSError):
+            notify.shutdown(socket.SHUT_RDWR)  # ends the listener's recv
+        notify.close()
         print((tmp_path / "daemon.log").read_text())
 
 
