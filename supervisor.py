@@ -13,7 +13,7 @@ import json
 import sys
 
 from protocol.config import Config, ConfigError, load_config, with_partition
-from protocol.partition import PartitionError
+from protocol.partition import MAX_PARTITIONS, PartitionError
 from runtime import control, partitions
 from runtime.daemon import EXIT_CONFIG, Stop, run_supervisor
 
@@ -38,7 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         "status", help="the combined status of every partition, read from the broker"
     )
     status.add_argument("--config", required=True)
-    status.add_argument("--wait", type=float, default=2.0, help="seconds to wait for the brokers")
+    status.add_argument("--wait", type=float, default=2.0, help="seconds to wait for the broker")
+    status.add_argument(
+        "--partitions", type=int, help="how many partitions (default: from the configuration)"
+    )
     demo = commands.add_parser("demo", help="run an embedded demonstration, end to end")
     demo.add_argument("--seconds", type=float, default=90.0, help="how long to run")
     args = parser.parse_args(argv)
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "inspect":
         return inspect_running(config.supervisor.state_dir, args.equipment, args.gateway)
     if args.command == "status":
-        return show_status(config, args.wait)
+        return show_status(config, args.wait, args.partitions)
     if args.partition:
         try:
             share = partitions.share_of(args.partition, config)
@@ -102,10 +105,14 @@ def inspect_running(state_dir: str, equipment: int | None, gateway: str | None) 
     return 0
 
 
-def show_status(config: Config, wait_s: float) -> int:
+def show_status(config: Config, wait_s: float, count: int | None = None) -> int:
     """Print the combined status of the partitions; exit 0 only when every one is online."""
     share = config.supervisor.share
-    count = share.count if share is not None else config.supervisor.partitions
+    if count is None:
+        count = share.count if share is not None else config.supervisor.partitions
+    if not 1 <= count <= MAX_PARTITIONS:
+        print(f"elfe-supervisor: --partitions must be 1 to {MAX_PARTITIONS}", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         document = partitions.read_status(config, count, wait_s)
     except (OSError, ValueError) as exc:
@@ -114,8 +121,11 @@ def show_status(config: Config, wait_s: float) -> int:
             file=sys.stderr,
         )
         return 1
-    print(document.decode())
-    return 0 if json.loads(document)["state"] == "online" else 1
+    print(document.decode(errors="replace"))
+    try:
+        return 0 if json.loads(document)["state"] == "online" else 1
+    except (ValueError, TypeError, KeyError):
+        return 1
 
 
 if __name__ == "__main__":

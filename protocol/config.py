@@ -210,6 +210,8 @@ ENVIRONMENT: dict[str, tuple[str, str, type]] = {
     "ELFE_MQTT_PORT": ("mqtt", "port", int),
     "ELFE_MQTT_USERNAME": ("mqtt", "username", str),
     "ELFE_MQTT_PASSWORD": ("mqtt", "password", str),
+    # "k/n", set by the systemd template unit elfe-supervisor@k-n.service (several hosts)
+    "ELFE_PARTITION": ("supervisor", "partition", str),
 }
 
 _PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`")

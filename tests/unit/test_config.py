@@ -121,6 +121,14 @@ def test_partition_share_is_parsed(text: str, index: int, count: int) -> None:
     assert config.supervisor.share == Partition(index, count)
 
 
+def test_the_partition_may_come_from_the_environment(tmp_path: Path) -> None:
+    """`ELFE_PARTITION`, set by the systemd template unit from its instance name."""
+    path = write(tmp_path, MINIMAL)
+    config = load_config(path, environ={"ELFE_PARTITION": "1/2"})
+    assert config.supervisor.share == Partition(1, 2)
+    assert_one_line_naming(error_of(path, {"ELFE_PARTITION": "2-2"}), "supervisor.partition")
+
+
 def test_a_partition_process_gets_its_share_and_its_own_admin_port() -> None:
     config = config_from_mapping(
         {"coordination": {"dsn": DSN}, "supervisor": {"partitions": 3, "admin_port": 1900}},
