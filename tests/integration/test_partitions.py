@@ -240,21 +240,23 @@ def test_a_partition_process_must_agree_with_the_configuration(site: Site, tmp_p
 
 
 def test_several_hosts_each_run_one_share(site: Site, recorder: Recorder, tmp_path: Path) -> None:
-    """`partition = "k/n"`: two daemons as two hosts would run them (own state_dir each)."""
+    """`partition = "k/n"`: two daemons as two hosts would run them (own state_dir each); the
+    second takes its share from `ELFE_PARTITION`, as the systemd template unit gives it."""
     extra = second_household(site)
     paths, daemons, logs = [], [], []
     for k in (0, 1):
-        config = site.config(
-            supervisor={"partition": f"{k}/2", "state_dir": str(tmp_path / f"host{k}")}
-        )
+        share = {"partition": "0/2"} if k == 0 else {}
+        config = site.config(supervisor={**share, "state_dir": str(tmp_path / f"host{k}")})
         paths.append(site.write_config(config, tmp_path / f"host{k}.toml"))
         logs.append(open(tmp_path / f"host{k}.log", "w"))  # noqa: SIM115 - closed below
+        env = {**os.environ, "ELFE_PARTITION": "1/2"} if k == 1 else None
         daemons.append(
             subprocess.Popen(
                 [sys.executable, "-m", "supervisor", "run", "--config", str(paths[k])],
                 cwd=ROOT,
                 stdout=logs[k],
                 stderr=subprocess.STDOUT,
+                env=env,
             )
         )
     status = f"{site.base_topic}/status"
@@ -269,14 +271,14 @@ def test_several_hosts_each_run_one_share(site: Site, recorder: Recorder, tmp_pa
                     what=f"partition {k} online",
                 )
                 assert last_json(recorder, f"{status}/{k}")["equipment"] == equipment  # type: ignore[index]
-            assert not recorder.on(status)  # nobody publishes the combined status ...
-            shown = cli("status", "--config", str(paths[1]), "--wait", "1")  # ... it is read
+            assert not recorder.on(status)  # nobody publishes the combined status: it is read
+            shown = cli("status", "--config", str(paths[1]), "--partitions", "2", "--wait", "1")
             assert shown.returncode == 0, shown.stderr
             combined = json.loads(shown.stdout)
             assert (combined["state"], combined["equipment"], combined["down"]) == ("online", 4, [])
 
             overview = json.loads(cli("inspect", "--config", str(paths[1])).stdout)
-            assert list(overview["equipment"]) == ["10"]
+            assert list(overview["equipment"]) == ["10"]  # each host sees its own share
             site.add_plan(10, [1] * 4, machine_type=TANK)
             wait_until(lambda: household["B110"].relay_on, timeout=5, what="R004 tank on")
 
