@@ -14,7 +14,7 @@ import sys
 
 from protocol.config import Config, ConfigError, load_config, with_partition
 from protocol.partition import MAX_PARTITIONS, PartitionError
-from runtime import control, partitions
+from runtime import control, partitions, status
 from runtime.daemon import EXIT_CONFIG, Stop, run_supervisor
 
 __all__ = ["Stop", "main", "run_supervisor"]
@@ -34,12 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--state-dir", help="the daemon's state directory")
     inspect.add_argument("equipment", nargs="?", type=int, help="one equipment id")
     inspect.add_argument("--gateway", choices=["mqtt", "db", "plans", "clock"])
-    status = commands.add_parser(
+    state = commands.add_parser(
         "status", help="the combined status of every partition, read from the broker"
     )
-    status.add_argument("--config", required=True)
-    status.add_argument("--wait", type=float, default=2.0, help="seconds to wait for the broker")
-    status.add_argument(
+    state.add_argument("--config", required=True)
+    state.add_argument("--wait", type=float, default=2.0, help="seconds to wait for the broker")
+    state.add_argument(
         "--partitions", type=int, help="how many partitions (default: from the configuration)"
     )
     demo = commands.add_parser("demo", help="run an embedded demonstration, end to end")
@@ -114,7 +114,7 @@ def show_status(config: Config, wait_s: float, count: int | None = None) -> int:
         print(f"elfe-supervisor: --partitions must be 1 to {MAX_PARTITIONS}", file=sys.stderr)
         return EXIT_CONFIG
     try:
-        document = partitions.read_status(config, count, wait_s)
+        document = status.read_status(config, count, wait_s)
     except (OSError, ValueError) as exc:
         print(
             f"elfe-supervisor: MQTT broker {config.mqtt.host}:{config.mqtt.port}: {exc}",

@@ -11,7 +11,7 @@ households that hash to it (`protocol/partition.py`). It then
 - forwards SIGTERM/SIGINT to every partition, waits for them (`STOP_TIMEOUT_S`, then SIGKILL),
   and exits 0 when every one stopped cleanly;
 - publishes the combined `<base>/status` (retained, with its own LWT) from the partitions'
-  `<base>/status/<k>` and from what it knows of their processes (`protocol/status.py`);
+  `<base>/status/<k>` and from what it knows of their processes (`runtime/status.py`);
 - under systemd (`Type=notify`) it is the main process: READY=1 once every partition is online,
   STATUS= with the partitions online, WATCHDOG=1 while its watch loop turns, STOPPING=1.
 
@@ -31,28 +31,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 from loguru import logger
 
 from protocol import partition as partitioning
 from protocol.config import Config
 from protocol.partition import Partition, RestartPolicy
-from protocol.status import (
-    OFFLINE,
-    CombinedStatus,
-    combine,
-    encode,
-    partition_of_topic,
-    read_partition,
-    status_topic,
-)
 from runtime import systemd
 from runtime.daemon import EXIT_CONFIG, Stop, configure_logging
+from runtime.status import StatusRelay
 
 STOP_TIMEOUT_S = 20.0  # a partition publishes offline and closes its gateways well within this
 LOOP_S = 0.2
 PARENT_ENV = "ELFE_SUPERVISOR_PARENT"  # the daemon's pid, given to its partition processes
-RECONNECT_S = 5.0
 RESTARTS = RestartPolicy()
 SYSTEMD_ONLY = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 
@@ -235,132 +225,6 @@ def die_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-# --- status -------------------------------------------------------------------------------------
-
-
-def mqtt_client(config: Config, client_id: str, will_topic: str | None) -> mqtt.Client:
-    """A paho client with the configured protocol, credentials and TLS, and an offline will."""
-    m = config.mqtt
-    protocol = mqtt.MQTTv5 if m.protocol == "5" else mqtt.MQTTv311
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
-    if m.username:
-        client.username_pw_set(m.username, m.password)
-    if m.ca_file:
-        client.tls_set(ca_certs=m.ca_file)
-    if will_topic:
-        client.will_set(will_topic, OFFLINE, qos=1, retain=True)
-    return client
-
-
-class StatusRelay:
-    """Combines `<base>/status/<k>` into the retained `<base>/status`.
-
-    A partition whose process is dead is down whatever its last message said, and an "online"
-    older than the start of its process (retained from an earlier run) does not count.
-    """
-
-    def __init__(self, config: Config, count: int) -> None:
-        self.config, self.count = config, count
-        self.base = config.mqtt.base_topic
-        self.topic = status_topic(self.base)
-        self.parts: dict[int, bytes | None] = {}
-        self.spawned: dict[int, float] = {}  # wall-clock start of each partition process
-        self.started_at = int(time.time())
-        self.published: bytes | None = None
-        self.connected = False
-        self.closing = False
-        self.next_attempt = 0.0
-        self.client = mqtt_client(config, config.mqtt.client_id, self.topic)
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
-        self._connect()
-
-    def _connect(self) -> None:
-        self.next_attempt = time.monotonic() + RECONNECT_S
-        m = self.config.mqtt
-        try:
-            self.client.connect(m.host, m.port, keepalive=m.keepalive)
-        except (OSError, ValueError) as exc:
-            logger.warning("status: MQTT broker {}:{} unreachable: {}", m.host, m.port, exc)
-
-    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-        if reason.is_failure:
-            logger.error("status: the MQTT broker refused the connection: {}", reason)
-            return
-        self.connected = True
-        client.subscribe(f"{self.base}/status/+", qos=1)
-        self.published = None
-        self._publish()
-
-    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, p: Any) -> None:
-        self.connected = False
-
-    def _on_message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        index = partition_of_topic(message.topic, self.base)
-        if index is None or index >= self.count:
-            return
-        status = read_partition(message.payload)
-        stale = status is not None and status.started_at < int(self.spawned.get(index, 0))
-        if stale and status is not None and status.state == "online":
-            return  # from a process that ran before this one
-        self.parts[index] = message.payload
-        self._publish()
-
-    def process_started(self, index: int) -> None:
-        self.spawned[index] = time.time()
-
-    def process_down(self, index: int) -> None:
-        self.parts[index] = None
-        self._publish()
-
-    def combined(self) -> CombinedStatus:
-        from actors.supervisor import package_version
-
-        return combine(
-            self.parts,
-            self.count,
-            package_version(),
-            self.started_at,
-            self.config.supervisor.system_base,
-        )
-
-    @property
-    def state(self) -> tuple[str, int, int]:
-        """("online" | "degraded" | "offline", partitions online, partitions)."""
-        combined = self.combined()
-        return combined.state, self.count - len(combined.down), self.count
-
-    def _publish(self) -> None:
-        document = encode(self.combined())
-        if self.connected and not self.closing and document != self.published:
-            self.client.publish(self.topic, document, qos=1, retain=True)
-            self.published = document
-
-    def loop(self, timeout: float) -> None:
-        """Serve the broker connection for at most `timeout` seconds (or sleep that long)."""
-        if self.client.socket() is None:
-            if time.monotonic() >= self.next_attempt:
-                with contextlib.suppress(OSError, ValueError):
-                    self.client.reconnect()
-                self.next_attempt = time.monotonic() + RECONNECT_S
-            if self.client.socket() is None:
-                time.sleep(timeout)
-                return
-        self.client.loop(timeout)
-
-    def close(self) -> None:
-        """Leave `{"state": "offline"}` retained and disconnect."""
-        self.closing = True
-        if self.connected:
-            info = self.client.publish(self.topic, OFFLINE, qos=1, retain=True)
-            deadline = time.monotonic() + 3.0
-            while not info.is_published() and time.monotonic() < deadline and self.connected:
-                self.client.loop(0.1)
-            self.client.disconnect()
-            self.client.loop(0.1)
-
-
 def share_of(text: str, config: Config) -> Partition:
     """The `--partition k/K` of a partition process; must agree with `partitions = K`."""
     share = partitioning.parse(text)
@@ -396,32 +260,3 @@ def inspect_partitions(sockets: dict[int, Path], query: dict[str, Any]) -> dict[
         except (OSError, ValueError) as exc:
             replies[index] = {"error": f"no answer on {path}: {exc}"}
     return partitioning.combine_introspection(replies, query)
-
-
-def read_status(config: Config, count: int, wait_s: float = 2.0) -> bytes:
-    """The combined status of `count` partitions from their retained `<base>/status/<k>`
-    (several hosts: nobody publishes `<base>/status`, this reads the view from the broker);
-    without partitions (`count` 1), the retained `<base>/status` itself."""
-    base = config.mqtt.base_topic
-    parts: dict[int, bytes | None] = {}
-    client = mqtt_client(config, f"{config.mqtt.client_id}-status-{os.getpid()}", None)
-    topic = f"{base}/status/+" if count > 1 else status_topic(base)
-    client.on_connect = lambda c, u, f, r, p: c.subscribe(topic, qos=1)
-
-    def on_message(c: Any, u: Any, message: mqtt.MQTTMessage) -> None:
-        index = 0 if count == 1 else partition_of_topic(message.topic, base)
-        if index is not None:
-            parts[index] = message.payload
-
-    client.on_message = on_message
-    client.connect(config.mqtt.host, config.mqtt.port, keepalive=config.mqtt.keepalive)
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline and len(parts) < count:
-        client.loop(0.1)
-    client.disconnect()
-    if count == 1:
-        return parts.get(0) or OFFLINE
-    from actors.supervisor import package_version
-
-    document = combine(parts, count, package_version(), 0, config.supervisor.system_base)
-    return encode(document)
