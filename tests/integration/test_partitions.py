@@ -23,21 +23,11 @@ from runtime import control
 from runtime.daemon import Stop
 from runtime.partitions import run_partitions
 from simulators import database
-from tests.site import ROOT, Recorder, Site, wait_until
+from tests.site import Recorder, Site, cli, start_daemon, wait_until
 
 pytestmark = pytest.mark.integration
 
 TANK = 131
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "supervisor", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
 
 
 def second_household(site: Site) -> tuple[dict[str, Any], ...]:
@@ -107,13 +97,7 @@ def test_two_partitions_share_the_households(
         "NOTIFY_SOCKET": str(tmp_path / "notify.sock"),
         "WATCHDOG_USEC": "1000000",
     }
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "supervisor", "run", "--config", str(path)],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
+    daemon = start_daemon(path, log, env)
     try:
         with site.household(extra) as household:
             combined = wait_until(
@@ -250,15 +234,7 @@ def test_several_hosts_each_run_one_share(site: Site, recorder: Recorder, tmp_pa
         paths.append(site.write_config(config, tmp_path / f"host{k}.toml"))
         logs.append(open(tmp_path / f"host{k}.log", "w"))  # noqa: SIM115 - closed below
         env = {**os.environ, "ELFE_PARTITION": "1/2"} if k == 1 else None
-        daemons.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "supervisor", "run", "--config", str(paths[k])],
-                cwd=ROOT,
-                stdout=logs[k],
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-        )
+        daemons.append(start_daemon(paths[k], logs[k], env))
     status = f"{site.base_topic}/status"
     try:
         with site.household(extra) as household:
@@ -307,12 +283,7 @@ def test_several_hosts_each_run_one_share(site: Site, recorder: Recorder, tmp_pa
 
 def test_the_partitions_stop_when_the_daemon_is_killed(site: Site, tmp_path: Path) -> None:
     path = site.write_config(site.config(supervisor={"partitions": 2}), tmp_path / "elfe.toml")
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "supervisor", "run", "--config", str(path)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    daemon = start_daemon(path, subprocess.DEVNULL)
     try:
         sockets = [site.state_dir / f"control-{k}.sock" for k in (0, 1)]
 

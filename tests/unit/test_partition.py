@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from protocol import partition
 from protocol.model import DeviceRow, EquipmentRow
 from protocol.partition import Partition, PartitionError
+from tests.harness import plug_row
 
 # --- the hash ------------------------------------------------------------------------------------
 
@@ -124,16 +125,7 @@ def row(equipment: int, household: str | None) -> EquipmentRow:
 def device(
     device_id: str, equipment: int, household: str | None, type_id: int = 111, usage: int = 11
 ) -> DeviceRow:
-    return DeviceRow(
-        id=device_id,
-        equipment_id=equipment,
-        type_id=type_id,
-        type_name="t",
-        usage=usage,
-        hardware_id=device_id,
-        household=household,
-        assigned=True,
-    )
+    return plug_row(device_id, equipment, type_id, usage, household)
 
 
 def screen(device_id: str, equipment: int, household: str | None) -> DeviceRow:
