@@ -161,6 +161,8 @@ class RestartPolicy(NamedTuple):
     delays_s: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0)  # after the 1st, 2nd, ... recent death
     max_deaths: int = 5  # this many deaths within `window_s`: exit non-zero, systemd restarts all
     window_s: float = 300.0
+    ping_every_s: float = 10.0  # liveness ping on the partition's control socket
+    ping_misses: int = 3  # missed in a row (after a first answer): the partition is killed
 
     def delay(self, deaths: Iterable[float], now: float) -> float | None:
         """Seconds to wait before restarting after `deaths` (monotonic times); None: give up."""

@@ -7,6 +7,8 @@ households that hash to it (`protocol/partition.py`). It then
 
 - restarts a partition process that dies, after 1, 2, 5, 10 s; when one dies 5 times within
   5 minutes it stops the others and exits 1, so that systemd restarts everything;
+- pings every partition on its control socket every 10 s: one that answered once and then
+  misses 3 pings in a row (its loop is stuck) is killed, and restarted as a dead one;
 - stops with 2 at once when a partition exits with 2 (its configuration or state_dir is wrong);
 - forwards SIGTERM/SIGINT to every partition, waits for them (`STOP_TIMEOUT_S`, then SIGKILL),
   and exits 0 when every one stopped cleanly;
@@ -36,12 +38,13 @@ from loguru import logger
 from protocol import partition as partitioning
 from protocol.config import Config
 from protocol.partition import Partition, RestartPolicy
-from runtime import systemd
+from runtime import control, systemd
 from runtime.daemon import EXIT_CONFIG, Stop, configure_logging
 from runtime.status import StatusRelay
 
 STOP_TIMEOUT_S = 20.0  # a partition publishes offline and closes its gateways well within this
 LOOP_S = 0.2
+PING_TIMEOUT_S = 2.0
 PARENT_ENV = "ELFE_SUPERVISOR_PARENT"  # the daemon's pid, given to its partition processes
 RESTARTS = RestartPolicy()
 SYSTEMD_ONLY = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
@@ -55,6 +58,9 @@ class Child:
         self.process: subprocess.Popen[bytes] | None = None
         self.deaths: list[float] = []
         self.restart_at: float | None = None
+        self.answered = False  # its control socket answered a ping since it started
+        self.missed = 0
+        self.next_ping = 0.0
 
 
 def command(config_path: str, share: Partition) -> list[str]:
@@ -101,12 +107,17 @@ def run_partitions(
         def argv(index: int) -> list[str]:
             return spawn(config_path, Partition(index, count))
 
+        def socket_of(index: int) -> Path:
+            return control.control_path(config.supervisor.state_dir, index)
+
         for child in children:
             _start(child, argv(child.index), status)
         logger.info("{} partitions started", count)
         notifier = Notifier()
         while not stop.requested and code == 0:
             code = _watch(children, argv, policy, status)
+            for child in children:
+                _ping(child, socket_of(child.index), policy)
             status.loop(LOOP_S)
             notifier.update(status.state)
     finally:
@@ -151,6 +162,7 @@ def _start(child: Child, argv: list[str], status: StatusRelay) -> None:
     env[PARENT_ENV] = str(os.getpid())
     child.process = subprocess.Popen(argv, env=env, close_fds=True)
     child.restart_at = None
+    child.answered, child.missed = False, 0
     logger.info("partition {} started, pid {}", child.index, child.process.pid)
 
 
@@ -191,6 +203,31 @@ def _watch(
         if child.process is None and child.restart_at is not None and now >= child.restart_at:
             _start(child, argv(child.index), status)
     return 0
+
+
+def _ping(child: Child, path: Path, policy: RestartPolicy) -> None:
+    """Kill a partition whose loop no longer answers (the watch loop then restarts it)."""
+    now = time.monotonic()
+    if child.process is None or now < child.next_ping:
+        return
+    child.next_ping = now + policy.ping_every_s
+    try:
+        control.request(path, {"ping": True}, timeout=PING_TIMEOUT_S)
+    except (OSError, ValueError):
+        if child.answered:
+            child.missed += 1
+    else:
+        child.answered, child.missed = True, 0
+    if child.missed >= policy.ping_misses:
+        logger.error(
+            "partition {} (pid {}) missed {} pings on {}: killing it",
+            child.index,
+            child.process.pid,
+            child.missed,
+            path,
+        )
+        child.process.kill()
+        child.missed = 0
 
 
 def _stop_all(children: list[Child]) -> bool:
@@ -251,8 +288,6 @@ def partition_sockets(state_dir: str | Path) -> dict[int, Path]:
 
 def inspect_partitions(sockets: dict[int, Path], query: dict[str, Any]) -> dict[str, Any]:
     """Ask every partition's control socket and combine the answers."""
-    from runtime import control
-
     replies: dict[int, dict[str, Any]] = {}
     for index, path in sockets.items():
         try:

@@ -304,3 +304,36 @@ def test_the_partitions_stop_when_the_daemon_is_killed(site: Site, tmp_path: Pat
     finally:
         if daemon.poll() is None:
             daemon.kill()
+
+
+def test_a_partition_that_stops_answering_is_killed_and_restarted(
+    site: Site, tmp_path: Path
+) -> None:
+    """A stuck partition (SIGSTOP: its loop answers nothing) misses its pings and is replaced."""
+    config = site.config(supervisor={"partitions": 2})
+    path = site.write_config(config, tmp_path / "elfe.toml")
+    policy = RestartPolicy(delays_s=(0.2,), ping_every_s=0.5, ping_misses=2)
+    stop = Stop()
+    result: dict[str, int] = {}
+    daemon = threading.Thread(
+        target=lambda: result.update(code=run_partitions(config, str(path), stop, policy=policy))
+    )
+    daemon.start()
+    socket_1 = site.state_dir / "control-1.sock"
+
+    def pid_1() -> int | None:
+        try:
+            return int(control.request(socket_1, {"ping": True}, timeout=0.5)["pid"])
+        except OSError:
+            return None
+
+    try:
+        stuck = wait_until(pid_1, timeout=20, what="partition 1 answering")
+        time.sleep(1.0)  # answered at least one ping of the daemon
+        os.kill(stuck, signal.SIGSTOP)
+        wait_until(lambda: (p := pid_1()) and p != stuck, timeout=15, what="partition 1 replaced")
+        assert not Path(f"/proc/{stuck}").exists()  # killed and reaped
+    finally:
+        stop.requested = True
+        daemon.join(30)
+    assert result.get("code") == 0
