@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import msgspec
@@ -54,15 +53,9 @@ from protocol.messages import (
 from protocol.model import EquipmentRow, EquipmentSpec
 from protocol.partition import StimulusScope
 from protocol.status import Status, encode
+from runtime.status import package_version
 
 INVENTORY_RETRY_S = 5.0
-
-
-def package_version() -> str:
-    try:
-        return version("elfe-supervisor")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 class Supervisor(ActorTypeDispatcher):

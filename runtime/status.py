@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -31,6 +32,14 @@ from protocol.status import (
 )
 
 RECONNECT_S = 5.0
+
+
+def package_version() -> str:
+    """The installed version of the program, for the status documents."""
+    try:
+        return version("elfe-supervisor")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def mqtt_client(config: Config, client_id: str, will_topic: str | None) -> mqtt.Client:
@@ -61,6 +70,8 @@ class StatusRelay:
         self.parts: dict[int, bytes | None] = {}
         self.spawned: dict[int, float] = {}  # wall-clock start of each partition process
         self.started_at = int(time.time())
+        self.version = package_version()
+        self.combined = self._combine()
         self.published: bytes | None = None
         self.connected = False
         self.closing = False
@@ -109,25 +120,18 @@ class StatusRelay:
         self.parts[index] = None
         self._publish()
 
-    def combined(self) -> CombinedStatus:
-        from actors.supervisor import package_version
-
-        return combine(
-            self.parts,
-            self.count,
-            package_version(),
-            self.started_at,
-            self.config.supervisor.system_base,
-        )
+    def _combine(self) -> CombinedStatus:
+        base = self.config.supervisor.system_base
+        self.combined = combine(self.parts, self.count, self.version, self.started_at, base)
+        return self.combined
 
     @property
     def state(self) -> tuple[str, int, int]:
         """("online" | "degraded" | "offline", partitions online, partitions)."""
-        combined = self.combined()
-        return combined.state, self.count - len(combined.down), self.count
+        return self.combined.state, self.count - len(self.combined.down), self.count
 
     def _publish(self) -> None:
-        document = encode(self.combined())
+        document = encode(self._combine())
         if self.connected and not self.closing and document != self.published:
             self.client.publish(self.topic, document, qos=1, retain=True)
             self.published = document
@@ -179,7 +183,5 @@ def read_status(config: Config, count: int, wait_s: float = 2.0) -> bytes:
     client.disconnect()
     if count == 1:
         return parts.get(0) or OFFLINE
-    from actors.supervisor import package_version
-
     document = combine(parts, count, package_version(), 0, config.supervisor.system_base)
     return encode(document)
