@@ -9,9 +9,11 @@ is online.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 
+from protocol.model import EquipmentRow, EquipmentSpec
 from protocol.partition import Partition
 
 OFFLINE = b'{"state":"offline"}'
@@ -37,6 +39,26 @@ def status_topic(base_topic: str, partition: Partition | None = None) -> str:
 
 def encode(status: Status | CombinedStatus) -> bytes:
     return msgspec.json.encode(status)
+
+
+def overview(
+    status: Status, specs: Mapping[int, EquipmentSpec], rows: Mapping[int, EquipmentRow]
+) -> dict[str, Any]:
+    """The introspection overview: the status and one line per equipment."""
+    return {
+        "status": msgspec.to_builtins(status),
+        "equipment": {
+            e: {
+                "name": s.name,
+                "typology": s.typology,
+                "type": s.type_id,
+                "mode": rows[e].mode if e in rows else None,
+                "problem": s.problem,
+                "devices": [d.id for d in s.devices],
+            }
+            for e, s in sorted(specs.items())
+        },
+    }
 
 
 class PartitionStatus(msgspec.Struct, frozen=True):

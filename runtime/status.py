@@ -20,6 +20,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from loguru import logger
 
+from actors.mqtt_link import new_client
 from protocol.config import Config
 from protocol.status import (
     OFFLINE,
@@ -42,20 +43,6 @@ def package_version() -> str:
         return "unknown"
 
 
-def mqtt_client(config: Config, client_id: str, will_topic: str | None) -> mqtt.Client:
-    """A paho client with the configured protocol, credentials and TLS, and an offline will."""
-    m = config.mqtt
-    protocol = mqtt.MQTTv5 if m.protocol == "5" else mqtt.MQTTv311
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
-    if m.username:
-        client.username_pw_set(m.username, m.password)
-    if m.ca_file:
-        client.tls_set(ca_certs=m.ca_file)
-    if will_topic:
-        client.will_set(will_topic, OFFLINE, qos=1, retain=True)
-    return client
-
-
 class StatusRelay:
     """Combines `<base>/status/<k>` into the retained `<base>/status`.
 
@@ -76,7 +63,7 @@ class StatusRelay:
         self.connected = False
         self.closing = False
         self.next_attempt = 0.0
-        self.client = mqtt_client(config, config.mqtt.client_id, self.topic)
+        self.client = new_client(config, config.mqtt.client_id, self.topic, persistent=False)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -166,7 +153,9 @@ def read_status(config: Config, count: int, wait_s: float = 2.0) -> bytes:
     without partitions (`count` 1), the retained `<base>/status` itself."""
     base = config.mqtt.base_topic
     parts: dict[int, bytes | None] = {}
-    client = mqtt_client(config, f"{config.mqtt.client_id}-status-{os.getpid()}", None)
+    client = new_client(
+        config, f"{config.mqtt.client_id}-status-{os.getpid()}", None, persistent=False
+    )
     topic = f"{base}/status/+" if count > 1 else status_topic(base)
     client.on_connect = lambda c, u, f, r, p: c.subscribe(topic, qos=1)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -16,16 +15,9 @@ import pytest
 from protocol.ids import CommandState as CS
 from protocol.ids import ControlState, Mode
 from tests.site import ROOT, Recorder, Site, cli, start_daemon, wait_until
+from tests.sockets import processes_running
 
 pytestmark = [pytest.mark.integration, pytest.mark.tcp]
-
-
-def processes_running(marker: str) -> list[str]:
-    """Every process whose command line names this run's configuration file (actors are forks)."""
-    out = subprocess.run(
-        ["ps", "-eww", "-o", "pid,args"], capture_output=True, text=True, check=True
-    ).stdout
-    return [line for line in out.splitlines() if marker in line and "ps -eww" not in line]
 
 
 def test_daemon_on_tcp_base_end_to_end_then_sigterm(
