@@ -178,10 +178,13 @@ def test_two_partitions_share_the_households(
         ]
         assert "STATUS=1/2 partitions online" in notified
         assert notified.count("WATCHDOG=1") >= 3
-        assert last_json(recorder, status) == {"state": "offline"}
-        for k in (0, 1):
-            assert last_json(recorder, f"{status}/{k}") == {"state": "offline"}
-            assert not (site.state_dir / f"control-{k}.sock").exists()
+        for topic in (status, f"{status}/0", f"{status}/1"):
+            wait_until(
+                lambda t=topic: last_json(recorder, t) == {"state": "offline"},
+                timeout=2,
+                what=f"offline on {topic}",
+            )
+        assert not any(site.state_dir.glob("control-*.sock"))
     finally:
         if daemon.poll() is None:
             daemon.kill()
@@ -206,7 +209,11 @@ def test_a_partition_that_keeps_dying_stops_the_daemon_non_zero(
     code = run_partitions(config, "unused.toml", Stop(), policy=policy, spawn=failing(1))
     assert code == 1
     assert time.monotonic() - started < 5
-    assert last_json(recorder, f"{site.base_topic}/status") == {"state": "offline"}
+    wait_until(
+        lambda: last_json(recorder, f"{site.base_topic}/status") == {"state": "offline"},
+        timeout=2,
+        what="offline",
+    )
 
 
 def test_a_partition_with_a_configuration_error_stops_the_daemon_with_2(site: Site) -> None:
