@@ -125,6 +125,8 @@ def test_two_partitions_share_the_households(
             shown = cli("inspect", "--config", str(path), "10")
             assert shown.returncode == 0, shown.stderr
             assert json.loads(shown.stdout)["partition"] == 1
+            unknown = cli("inspect", "--config", str(path), "999")
+            assert unknown.returncode == 1 and len(unknown.stderr.strip().splitlines()) == 1
 
             # One EMS run reaches the equipment of both partitions.
             site.add_plan(2, [1] * 4, machine_type=TANK)

@@ -244,3 +244,40 @@ def test_five_deaths_in_five_minutes_give_up() -> None:
     # the same deaths spread over more than five minutes keep being restarted
     assert policy.delay([0.0, 100.0, 200.0, 300.0, 400.0], 400.0) == 10.0
     assert policy.delay([0.0, 400.0], 400.0) == 1.0
+
+
+# --- introspection of every partition ------------------------------------------------------------
+
+
+def overview(status: str, *equipment: int) -> dict[str, object]:
+    entries = {str(e): {"name": f"e{e}", "devices": [f"d{e}"]} for e in equipment}
+    return {"status": {"state": status}, "equipment": entries}
+
+
+def test_the_overview_counts_per_partition_and_lists_every_equipment_with_its_partition() -> None:
+    replies = {1: overview("online", 10), 0: overview("online", 2, 1), 2: {"error": "no answer"}}
+    combined = partition.combine_introspection(replies, {})
+    assert combined["partitions"] == {
+        "0": {"status": {"state": "online"}, "equipment": 2},
+        "1": {"status": {"state": "online"}, "equipment": 1},
+        "2": {"error": "no answer"},
+    }
+    assert list(combined["equipment"]) == ["1", "2", "10"]  # by id, not as text
+    assert combined["equipment"]["10"] == {"name": "e10", "devices": ["d10"], "partition": 1}
+
+
+def test_one_equipment_comes_from_the_partition_that_has_it() -> None:
+    query = {"equipment": 10}
+    replies = {0: {"error": "no such equipment or gateway: 10"}, 1: {"state": {"mode": 30}}}
+    assert partition.combine_introspection(replies, query) == {
+        "partition": 1,
+        "state": {"mode": 30},
+    }
+    nobody = {0: {"error": "no such equipment: 10"}, 1: {"error": "no such equipment: 10"}}
+    assert partition.combine_introspection(nobody, query) == {"error": "no such equipment: 10"}
+
+
+def test_a_gateway_is_shown_per_partition() -> None:
+    replies = {0: {"received": 3}, 1: {"received": 5}}
+    combined = partition.combine_introspection(replies, {"gateway": "mqtt"})
+    assert combined == {"partitions": {"0": {"received": 3}, "1": {"received": 5}}}
