@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -199,28 +199,6 @@ def _toml(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """`elfe-supervisor ARGS...`, as an operator runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "supervisor", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-
-
-def start_daemon(path: Path, log: Any, env: dict[str, str] | None = None) -> subprocess.Popen[Any]:
-    """`elfe-supervisor run --config PATH` in the background, its output to `log`."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "supervisor", "run", "--config", str(path)],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-
-
 def free_port() -> int:
     import socket
 
@@ -342,3 +320,27 @@ def supervisor_running(config: Config, timeout: float = 20.0) -> Iterator[Any]:
         thread.join(15)
         assert not thread.is_alive(), "the supervisor did not stop"
         assert result.get("code") == 0
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`elfe-supervisor <args>` in a subprocess, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "supervisor", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def start_daemon(
+    config_path: Path, log: IO[str], env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`elfe-supervisor run --config <path>` as systemd starts it, its output into `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "supervisor", "run", "--config", str(config_path)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )

@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -292,7 +291,8 @@ def test_several_hosts_each_run_one_share(site: Site, recorder: Recorder, tmp_pa
 
 def test_the_partitions_stop_when_the_daemon_is_killed(site: Site, tmp_path: Path) -> None:
     path = site.write_config(site.config(supervisor={"partitions": 2}), tmp_path / "elfe.toml")
-    daemon = start_daemon(path, subprocess.DEVNULL)
+    log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed below
+    daemon = start_daemon(path, log)
     try:
         sockets = [site.state_dir / f"control-{k}.sock" for k in (0, 1)]
 
@@ -313,6 +313,7 @@ def test_the_partitions_stop_when_the_daemon_is_killed(site: Site, tmp_path: Pat
     finally:
         if daemon.poll() is None:
             daemon.kill()
+        log.close()
 
 
 def test_a_partition_that_stops_answering_is_killed_and_restarted(

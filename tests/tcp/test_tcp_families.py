@@ -16,7 +16,7 @@ from protocol.ids import Mode
 from simulators import database
 from tests.integration.test_families import FAST, add_device, device_state, finger_site, world
 from tests.site import Site, start_daemon, wait_until
-from tests.tcp.test_tcp_end_to_end import processes_running
+from tests.sockets import processes_running
 
 pytestmark = [pytest.mark.integration, pytest.mark.tcp]
 
