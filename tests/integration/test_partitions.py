@@ -347,3 +347,28 @@ def test_a_partition_that_stops_answering_is_killed_and_restarted(
         stop.requested = True
         daemon.join(30)
     assert result.get("code") == 0
+
+
+def test_an_online_status_left_by_an_earlier_run_does_not_count(
+    site: Site, recorder: Recorder
+) -> None:
+    """A retained `online` older than the partition's process is not taken as its status."""
+    old = {"state": "online", "version": "0", "started_at": int(time.time()) - 3600}
+    for k in (0, 1):
+        recorder.publish(f"{site.base_topic}/status/{k}", json.dumps(old), retain=True)
+    config = site.config(supervisor={"partitions": 2})
+    stop = Stop()
+    silent = lambda config_path, share: [sys.executable, "-c", "import time; time.sleep(30)"]  # noqa: E731
+    daemon = threading.Thread(
+        target=lambda: run_partitions(config, "unused.toml", stop, spawn=silent)
+    )
+    daemon.start()
+    try:
+        status = f"{site.base_topic}/status"
+        first = wait_until(lambda: last_json(recorder, status), timeout=5, what="combined status")
+        time.sleep(1.0)
+        assert first["state"] == "offline" and first["down"] == [0, 1]
+        assert all(json.loads(p)["state"] != "online" for p in recorder.on(status))
+    finally:
+        stop.requested = True
+        daemon.join(30)
