@@ -182,8 +182,14 @@ def test_a_household_lives_in_one_partition(
         for d in part.devices:
             if partition.is_screen(d) and partition.household_key(d.household):
                 where.setdefault(partition.household_key(d.household) or "", set()).add(k)
-            elif any(r.id == d.equipment_id for r in rows):
+            known = any(r.id == d.equipment_id for r in rows)
+            if known and not partition.is_screen(d):
                 assert d.equipment_id in owned
+            elif known and d.equipment_id not in owned:
+                # a screen left on another partition's equipment: no equipment of its household
+                # here could carry it
+                key = partition.household_key(d.household)
+                assert not any(partition.household_key(r.household) == key for r in part.rows)
     assert all(len(found) == 1 for found in where.values()), where
 
 
@@ -223,6 +229,9 @@ def test_example_split_of_two_households() -> None:
     assert [d.id for d in first.devices] == ["plug-1", "screen-1"]
     assert [r.id for r in second.rows] == [2]
     assert [d.id for d in second.devices] == ["plug-2", "screen-4"]
+    # screen-1 hangs on equipment 2 (partition 1): equipment 1 of its household carries it here
+    assert {d.id: d.equipment_id for d in first.devices} == {"plug-1": 1, "screen-1": 1}
+    assert {d.id: d.equipment_id for d in second.devices} == {"plug-2": 2, "screen-4": 2}
     assert not second.scope.answers(1) and not second.scope.answers(777)
     assert first.scope.answers(777) and not first.scope.answers(2)
 
