@@ -143,8 +143,11 @@ class Site:
         path.write_text(_toml(data))
         return path
 
-    def household(self, **overrides: dict[str, Any]) -> SimulatedHousehold:
-        """Simulators of the sample household's plugs, answering on this site's topics."""
+    def household(
+        self, extra: tuple[dict[str, Any], ...] = (), **overrides: dict[str, Any]
+    ) -> SimulatedHousehold:
+        """Simulators of the sample household's plugs (and `extra` devices), answering on this
+        site's topics."""
         specs: list[dict[str, Any]] = [
             {
                 "kind": "shelly_gen1",
@@ -168,6 +171,7 @@ class Site:
         for spec in specs:
             key = spec.get("root", spec.get("topic"))
             spec.update(overrides.get(str(key).rsplit("-", 1)[-1], {}))
+        specs.extend(extra)
         return SimulatedHousehold.from_specs(
             MQTT_HOST, MQTT_PORT, specs, topic_prefix=f"{self.prefix}/"
         )
