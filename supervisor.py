@@ -1,4 +1,4 @@
-"""elfe-supervisor command line: run · demo · inspect · check-config.
+"""elfe-supervisor command line: run · demo · inspect · check-config · record · snapshot.
 
 `run` is the systemd daemon: it starts the actor system, waits until every actor is up, then
 stays as the thin starter process that systemd supervises; SIGTERM stops everything.
@@ -37,6 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     inspect.add_argument("--gateway", choices=["mqtt", "db", "plans", "clock"])
     demo = commands.add_parser("demo", help="run an embedded demonstration, end to end")
     demo.add_argument("--seconds", type=float, default=90.0, help="how long to run")
+    record = commands.add_parser("record", help="record MQTT traffic, plans and row changes")
+    record.add_argument("--config", required=True)
+    record.add_argument("--out", required=True, type=Path, help="capture file (JSON Lines)")
+    record.add_argument("--seconds", type=float, help="stop after this long (default: a signal)")
+    record.add_argument("--snapshot", type=Path, help="also write the snapshot taken at the start")
+    record.add_argument("--poll", type=float, default=5.0, help="database poll period, seconds")
+    snapshot = commands.add_parser("snapshot", help="write the rows a replay starts from")
+    snapshot.add_argument("--config", required=True)
+    snapshot.add_argument("--out", required=True, type=Path, help="snapshot file (JSON)")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -56,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "inspect":
         return inspect_running(config, args.equipment, args.gateway)
+    if args.command == "record":
+        return record_site(config, args)
+    if args.command == "snapshot":
+        return snapshot_site(config, args.out)
     return run_supervisor(config)
 
 
@@ -166,6 +179,33 @@ def run_supervisor(config: Config, ready: Any = None, stop: Stop | None = None) 
         return 0
     finally:
         asys.shutdown()
+
+
+def record_site(config: Config, args: argparse.Namespace) -> int:
+    from replay.record import record
+
+    configure_logging("INFO")
+    stop = Stop()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return record(config, args.out, args.seconds, lambda: stop.requested, args.snapshot, args.poll)
+
+
+def snapshot_site(config: Config, out: Path) -> int:
+    import psycopg
+
+    from protocol.snapshot import encode
+    from replay.database import take_snapshot
+
+    try:
+        snapshot = take_snapshot(config)
+    except psycopg.Error as exc:
+        print(f"elfe-supervisor: snapshot: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        return 1
+    out.write_bytes(encode(snapshot))
+    rows = sum(len(t.rows) for t in snapshot.tables.values())
+    print(f"{out}: {len(snapshot.tables)} tables, {rows} rows, {len(snapshot.result.rows)} plans")
+    return 0
 
 
 def inspect_running(config: Config, equipment: int | None, gateway: str | None) -> int:
