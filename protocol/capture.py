@@ -47,7 +47,8 @@ class Header(msgspec.Struct, kw_only=True):
     subscriptions: tuple[str, ...] = ()
     schema: str = "bdd_coordination_schema"
     ems_table: str = "result"
-    config_digest: str = ""  # sha256 of the configuration without its secrets
+    config_digest: str = ""  # sha256 of `config`
+    config: dict[str, Any] = {}  # the recorder's configuration without its secrets
     recorder: str = ""  # the program that wrote the capture, with its version
 
 
@@ -123,10 +124,10 @@ def encode(item: Header | Line) -> bytes:
     return _encoder.encode(item) + b"\n"
 
 
-def config_digest(config: Any) -> str:
-    """A digest of the configuration without its secrets (DSNs, MQTT credentials), so that two
-    captures can be told apart by configuration without the capture holding a password."""
-    data = msgspec.to_builtins(config, str_keys=True)
+def public_config(config: Any) -> dict[str, Any]:
+    """The configuration without its secrets (DSNs, MQTT credentials): what a capture may hold,
+    so that a replay runs with the recorded settings."""
+    data: dict[str, Any] = msgspec.to_builtins(config, str_keys=True)
     for section, key in (
         ("coordination", "dsn"),
         ("ems", "dsn"),
@@ -135,7 +136,12 @@ def config_digest(config: Any) -> str:
     ):
         if isinstance(data.get(section), dict):
             data[section].pop(key, None)
-    return hashlib.sha256(msgspec.json.encode(data, order="sorted")).hexdigest()
+    return data
+
+
+def config_digest(config: Any) -> str:
+    """A digest of the configuration without its secrets, to tell two captures apart."""
+    return hashlib.sha256(msgspec.json.encode(public_config(config), order="sorted")).hexdigest()
 
 
 def decode(lines: Iterable[bytes | str]) -> Capture:

@@ -83,6 +83,7 @@ class Recorder:
             schema=config.coordination.schema,
             ems_table=config.ems.table,
             config_digest=capture.config_digest(config),
+            config=capture.public_config(config),
             recorder=f"elfe-supervisor {_version()}",
         )
         self.out.write(capture.encode(header))
