@@ -1,4 +1,5 @@
-"""elfe-supervisor command line: run · demo · inspect · check-config · record · snapshot.
+"""elfe-supervisor command line: run · demo · inspect · check-config · record · snapshot ·
+replay.
 
 `run` is the systemd daemon: it starts the actor system, waits until every actor is up, then
 stays as the thin starter process that systemd supervises; SIGTERM stops everything.
@@ -46,8 +47,21 @@ def main(argv: list[str] | None = None) -> int:
     snapshot = commands.add_parser("snapshot", help="write the rows a replay starts from")
     snapshot.add_argument("--config", required=True)
     snapshot.add_argument("--out", required=True, type=Path, help="snapshot file (JSON)")
+    replay = commands.add_parser("replay", help="replay a capture on a virtual clock")
+    replay.add_argument("directory", type=Path, help="holds capture.jsonl and snapshot.json")
+    replay.add_argument("--out", type=Path, help="output file (default: standard output)")
+    replay.add_argument(
+        "--expect", type=Path, help="golden output: exit 1 with a diff if different"
+    )
+    replay.add_argument("--speed", default="max", help="max, or virtual seconds per second")
+    replay.add_argument("--faults", action="append", default=[], help="faults to inject")
+    replay.add_argument("--inspect-at", help="HH:MM[:SS] or +SECONDS: show the state then")
+    replay.add_argument("--equipment", type=int, help="with --inspect-at: one equipment")
+    replay.add_argument("--config", help="replace the recorded configuration")
     args = parser.parse_args(argv)
 
+    if args.command == "replay":
+        return replay_capture(args)
     if args.command == "demo":
         from simulators.demo import run_demo
 
@@ -179,6 +193,27 @@ def run_supervisor(config: Config, ready: Any = None, stop: Stop | None = None) 
         return 0
     finally:
         asys.shutdown()
+
+
+def replay_capture(args: argparse.Namespace) -> int:
+    from replay.command import run
+
+    configure_logging("WARNING")
+    try:
+        config = load_config(args.config) if args.config else None
+    except ConfigError as exc:
+        print(f"elfe-supervisor: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return run(
+        args.directory,
+        out=args.out,
+        expect=args.expect,
+        speed=args.speed,
+        fault_spec=";".join(args.faults),
+        inspect_at=args.inspect_at,
+        equipment=args.equipment,
+        config=config,
+    )
 
 
 def record_site(config: Config, args: argparse.Namespace) -> int:

@@ -363,6 +363,7 @@ class SnapshotDatabase:
             self.on_write(
                 "event",
                 {
+                    "at": event.at,
                     "equipment": event.equipment,
                     "from": event.from_state,
                     "to": event.to_state,

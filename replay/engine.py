@@ -1,0 +1,231 @@
+"""The replay: the real actors on `simpleSystemBase`, on a virtual clock, fed a capture.
+
+The supervisor starts at the capture's start with the recorded configuration and the snapshot's
+rows. Then, in time order: each recorded line is fed at its time (MQTT messages through the
+replay's broker to the MqttGateway, EMS rows and row changes into the database stand-in), each
+Thespian wakeup fires at its virtual time, and the faults happen at theirs. Between two instants
+nothing runs, so a day replays in seconds; the order of everything is fixed, so two runs write
+the same bytes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from thespian.actors import ActorSystem, WatchMessage
+
+import actors.db_gateway
+import actors.mqtt_gateway
+import actors.plan_reader
+import actors.sql
+from actors.supervisor import Supervisor
+from protocol import capture, faults
+from protocol.config import Config, config_from_mapping
+from protocol.messages import Introspect, IntrospectReply, Start
+from protocol.snapshot import Snapshot
+from replay import output
+from replay.broker import Broker, PahoModule
+from replay.clock import VirtualClock, patched, time_replacements
+from replay.standin import REPLACED, SnapshotDatabase
+
+QUIET_POLL_S = 86400.0  # the gateway's socket polling on the bare simple base: reads are told
+
+
+class ReplayError(Exception):
+    """A replay that cannot run; the message says why."""
+
+
+class PsycopgModule:
+    """`psycopg` as the gateways see it: `connect` opens the stand-in."""
+
+    def __init__(self, database: SnapshotDatabase) -> None:
+        import psycopg
+
+        self._psycopg = psycopg
+        self.connect = database.connect
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._psycopg, name)
+
+
+def replay_config(header: capture.Header, state_dir: str, override: Config | None) -> Config:
+    """The recorded configuration, on the replay's state directory and simple base."""
+    raw = msgspec.to_builtins(override, str_keys=True) if override else dict(header.config)
+    raw = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    raw.setdefault("coordination", {})["dsn"] = "replay"
+    raw.setdefault("mqtt", {}).setdefault("base_topic", header.base_topic)
+    raw["supervisor"] = {
+        **raw.get("supervisor", {}),
+        "system_base": "simpleSystemBase",
+        "state_dir": state_dir,
+    }
+    return config_from_mapping(raw, source="capture header", environ={})
+
+
+class Replay:
+    def __init__(
+        self,
+        recorded: capture.Capture,
+        snapshot: Snapshot,
+        fault_list: list[faults.Fault] | None = None,
+        config: Config | None = None,
+    ) -> None:
+        if recorded.header is None:
+            raise ReplayError("the capture has no valid header")
+        self.header = recorded.header
+        self.faults = fault_list or []
+        self.lines = faults.apply(recorded.lines, self.faults)
+        ends = [line.time for line in recorded.lines if isinstance(line, capture.End)]
+        self.end = max(ends or [line.time for line in recorded.lines] or [self.header.started_at])
+        self.clock = VirtualClock(self.header.started_at)
+        self.out = output.Output(self.clock)
+        self.database = SnapshotDatabase(snapshot, self.out.write)
+        self.broker = Broker(self.out.publish)
+        self.override = config
+        self.asys: Any = None
+        self.supervisor: Any = None
+        self.gateway: Any = None
+        self.replies: list[Any] = []
+        self.problems: list[str] = []
+        self.pace: Callable[[float], None] | None = None  # --speed N: waits for the wall clock
+
+    # --- the run ----------------------------------------------------------------------------------
+
+    def run(self, until: float | None = None, at_end: Callable[[Replay], Any] | None = None) -> Any:
+        """Replay up to `until` (default: the capture's end); return `at_end(self)` if given."""
+        with tempfile.TemporaryDirectory(prefix="elfe-replay-") as state_dir:
+            config = replay_config(self.header, state_dir, self.override)
+            with patched(self._replacements()):
+                self.asys = ActorSystem("simpleSystemBase", logDefs=False)
+                try:
+                    self.supervisor = self.asys.createActor(Supervisor)
+                    self._tell(self.supervisor, Start(config))
+                    self._feed(self.end if until is None else until)
+                    return at_end(self) if at_end is not None else None
+                finally:
+                    self.asys.shutdown()
+
+    def _replacements(self) -> list[tuple[Any, str, Any]]:
+        replacements = time_replacements(self.clock)
+        replacements += [(actors.sql, name, getattr(self.database, name)) for name in REPLACED]
+        psycopg = PsycopgModule(self.database)
+        replacements += [
+            (actors.db_gateway, "psycopg", psycopg),
+            (actors.plan_reader, "psycopg", psycopg),
+            (actors.mqtt_gateway, "mqtt", PahoModule(self.broker)),
+            (actors.mqtt_gateway, "POLL_S", QUIET_POLL_S),
+        ]
+        return replacements
+
+    def _feed(self, until: float) -> None:
+        sequence = itertools.count()
+        agenda: list[tuple[float, int, Callable[[], None]]] = []
+        for line in self.lines:
+            if line.time <= until:
+                agenda.append((line.time, next(sequence), self._action(line)))
+        for fault in self.faults:
+            for at, action in self._fault_actions(fault):
+                if at <= until:
+                    agenda.append((at, next(sequence), action))
+        heapq.heapify(agenda)
+        while agenda:
+            at, _, action = heapq.heappop(agenda)
+            self._run_timers(at)
+            self._advance(at)
+            action()
+            self._settle()
+        self._run_timers(until)
+        self._advance(until)
+        self._settle()
+
+    def _advance(self, to: float) -> None:
+        if self.pace is not None:
+            self.pace(to)
+        self.clock.advance(to)
+
+    def _action(self, line: capture.Line) -> Callable[[], None]:
+        if isinstance(line, capture.Mqtt):
+            data = line.data()
+            return lambda: self.broker.inbound(line.topic, data, line.qos, line.retain)
+        if isinstance(line, capture.PlanRow):
+            return lambda: self.database.add_plan(line)
+        if isinstance(line, capture.RowChange):
+            return lambda: self.database.apply(line)
+        return lambda: None
+
+    def _fault_actions(self, fault: faults.Fault) -> list[tuple[float, Callable[[], None]]]:
+        if isinstance(fault, faults.Outage) and fault.target == "broker":
+            return [(fault.start, self.broker.go_down), (fault.end, self.broker.come_back)]
+        if isinstance(fault, faults.Outage):
+            return [
+                (fault.start, lambda: setattr(self.database, "down", True)),
+                (fault.end, lambda: setattr(self.database, "down", False)),
+            ]
+        if isinstance(fault, faults.ClockJump):
+            jump = fault.seconds
+            return [(fault.at, lambda: setattr(self.clock, "offset", self.clock.offset + jump))]
+        return []
+
+    # --- driving the actor system -------------------------------------------------------------
+
+    def _base(self) -> Any:
+        return self.asys._systemBase
+
+    def _run_timers(self, until: float) -> None:
+        """Fire every Thespian wakeup due up to `until`, each at its own virtual time."""
+        base = self._base()
+        while True:
+            timer = base._next_wakeup()
+            if timer is None or timer._time_to_quit > until:
+                return
+            self._advance(timer._time_to_quit)
+            base._realizeWakeups()
+            self._settle()
+
+    def _settle(self) -> None:
+        """Run everything pending now: messages, then the gateway's reads, until quiet."""
+        base = self._base()
+        for _ in range(100000):
+            base._realizeWakeups()
+            base._runSends()
+            client = self.broker.client
+            if client is None or not client.pending():
+                break
+            self._tell(self._gateway(), WatchMessage([client._read_fd]))
+        self._collect_replies()
+
+    def _tell(self, address: Any, message: Any) -> None:
+        self.asys.tell(address, message)
+        self._collect_replies()
+
+    def _collect_replies(self) -> None:
+        requester = self._base().actorRegistry["System:ExternalRequester"].instance
+        responses = getattr(requester, "responses", None)
+        while responses:
+            reply = responses.pop(0)
+            if isinstance(reply, str) and reply.startswith("fatal"):
+                self.problems.append(reply)
+            self.replies.append(reply)
+
+    def _gateway(self) -> Any:
+        if self.gateway is None:
+            for ref in list(self._base().actorRegistry.values()):
+                if ref is not None and isinstance(ref.instance, actors.mqtt_gateway.MqttGateway):
+                    self.gateway = ref.address
+        return self.gateway
+
+    # --- introspection at a virtual time ------------------------------------------------------
+
+    def introspect(self, equipment: int | None = None) -> dict[str, Any]:
+        self.replies.clear()
+        self._tell(self.supervisor, Introspect(equipment=equipment))
+        self._settle()
+        for reply in self.replies:
+            if isinstance(reply, IntrospectReply):
+                return dict(reply.data)
+        return {"error": "no answer"}
