@@ -32,6 +32,7 @@ from replay import output
 from replay.broker import Broker, PahoModule
 from replay.clock import VirtualClock, patched, time_replacements
 from replay.standin import REPLACED, SnapshotDatabase
+from simulators.virtual import VirtualHousehold as World
 
 QUIET_POLL_S = 86400.0  # the gateway's socket polling on the bare simple base: reads are told
 
@@ -74,6 +75,7 @@ class Replay:
         snapshot: Snapshot,
         fault_list: list[faults.Fault] | None = None,
         config: Config | None = None,
+        world: World | None = None,
     ) -> None:
         if recorded.header is None:
             raise ReplayError("the capture has no valid header")
@@ -85,7 +87,11 @@ class Replay:
         self.clock = VirtualClock(self.header.started_at)
         self.out = output.Output(self.clock)
         self.database = SnapshotDatabase(snapshot, self.out.write)
-        self.broker = Broker(self.out.publish)
+        self.broker = Broker(self._published)
+        self.world = world  # simulated devices answering (building a capture), or None
+        self.fed: list[capture.Line] = []  # every line fed, in order (the capture of a world)
+        self.agenda: list[tuple[float, int, Callable[[], None]]] = []
+        self.sequence = itertools.count()
         self.override = config
         self.asys: Any = None
         self.supervisor: Any = None
@@ -122,19 +128,19 @@ class Replay:
         ]
         return replacements
 
+    def schedule(self, at: float, action: Callable[[], None]) -> None:
+        heapq.heappush(self.agenda, (at, next(self.sequence), action))
+
     def _feed(self, until: float) -> None:
-        sequence = itertools.count()
-        agenda: list[tuple[float, int, Callable[[], None]]] = []
         for line in self.lines:
-            if line.time <= until:
-                agenda.append((line.time, next(sequence), self._action(line)))
+            self.schedule(line.time, self._action(line))
         for fault in self.faults:
             for at, action in self._fault_actions(fault):
-                if at <= until:
-                    agenda.append((at, next(sequence), action))
-        heapq.heapify(agenda)
-        while agenda:
-            at, _, action = heapq.heappop(agenda)
+                self.schedule(at, action)
+        if self.world is not None:
+            self._start_world(self.world)
+        while self.agenda and self.agenda[0][0] <= until:
+            at, _, action = heapq.heappop(self.agenda)
             self._run_timers(at)
             self._advance(at)
             action()
@@ -142,6 +148,37 @@ class Replay:
         self._run_timers(until)
         self._advance(until)
         self._settle()
+
+    def _inbound(self, message: tuple[str, bytes, int, bool]) -> None:
+        line = capture.mqtt_line(self.clock.now, *message)
+        self.fed.append(line)
+        self.broker.inbound(line.topic, message[1], line.qos, line.retain)
+
+    def _answer(self, messages: list[tuple[str, bytes, int, bool]], delay: float) -> None:
+        for message in messages:
+            self.schedule(self.clock.now + delay, lambda m=message: self._inbound(m))  # type: ignore[misc]
+
+    def _published(
+        self, topic: str, payload: bytes, qos: int, retain: bool, reason: str | None
+    ) -> None:
+        self.out.publish(topic, payload, qos, retain, reason)
+        if self.world is not None and reason is None:
+            heard = self.world.heard(topic, payload, self.clock.now)
+            self._answer(heard, self.world.latency_s)
+
+    def _start_world(self, world: World) -> None:
+        self._answer(world.start(self.clock.now), world.latency_s)
+        for moment, script in world.scripts:
+            self.schedule(
+                moment,
+                lambda s=script: self._answer(world.run_script(s, self.clock.now), 0.0),  # type: ignore[misc]
+            )
+
+        def tick() -> None:
+            self._answer(world.tick(self.clock.now), 0.0)
+            self.schedule(max(world.next_due(), self.clock.now + 0.001), tick)
+
+        self.schedule(world.next_due(), tick)
 
     def _advance(self, to: float) -> None:
         if self.pace is not None:
