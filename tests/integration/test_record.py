@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,22 @@ def test_record_captures_the_ems_start_of_the_washer_line_by_line(
     assert [r["id"] for r in equipment] == [1, 2, 3]
     assert "equipement_domotique_shellyplugs_shellycloud_v1" in snapshot.tables
     assert snapshot.taken_at == header.started_at
+
+    # the round trip: the replay of what was recorded starts the washer as the supervisor did
+    assert out == tmp_path / "capture.jsonl" and snapshot_file == tmp_path / "snapshot.json"
+    done = cli("replay", str(tmp_path), "--out", str(tmp_path / "replayed.jsonl"))
+    assert done.returncode == 0, done.stderr
+    replayed = [json.loads(line) for line in (tmp_path / "replayed.jsonl").read_text().splitlines()]
+    command_topic = f"{prefix}/{PLUG}/relay/0/command"
+    ons = [r for r in replayed if r["kind"] == "publish" and r["topic"] == command_topic]
+    assert [r["payload"] for r in ons][-1] == "on"
+    recorded_on = messages[command].time
+    replayed_on = datetime.fromisoformat(ons[-1]["time"].replace("Z", "+00:00")).timestamp()
+    assert abs(replayed_on - recorded_on) < 1.5
+    writes = [r for r in replayed if r["kind"] == "state" and r["equipment"] == WASHER]
+    assert any(
+        r["columns"].get("equipement_pilote_ou_mesure_mode_id") == Mode.MANUEL for r in writes
+    )
 
 
 def test_snapshot_writes_the_rows_and_the_plans(site: Site, tmp_path: Path) -> None:
