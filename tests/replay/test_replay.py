@@ -3,6 +3,7 @@ faults reproducing the reliability behaviours, and the view at a virtual time.""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -21,7 +22,9 @@ ROOT = HERE.parents[1]
 EXAMPLES = sorted(p.name for p in HERE.iterdir() if (p / "capture.jsonl").exists())
 
 
+@functools.cache
 def replay(name: str, spec: str = "") -> list[dict[str, object]]:
+    """The output of one replay (computed once per test session: the tests only read it)."""
     recorded, snapshot = load(HERE / name)
     assert recorded.header is not None and recorded.problems == []
     fault_list = faults.parse(spec, recorded.header.started_at) if spec else []
