@@ -47,6 +47,7 @@ class Header(msgspec.Struct, kw_only=True):
     subscriptions: tuple[str, ...] = ()
     schema: str = "bdd_coordination_schema"
     ems_table: str = "result"
+    ems_notify: bool = False  # the EMS table has the NOTIFY trigger: new plans apply at once
     config_digest: str = ""  # sha256 of `config`
     config: dict[str, Any] = {}  # the recorder's configuration without its secrets
     recorder: str = ""  # the program that wrote the capture, with its version

@@ -3,7 +3,9 @@ compare its output, or show the supervisor's view at a virtual time."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -119,3 +121,50 @@ def _pacing(speed: str, start: float) -> Any:
             time.sleep(delay)
 
     return pace
+
+
+# --- the command line (supervisor.py parses, these run) -------------------------------------------
+
+
+def replay_capture(args: argparse.Namespace, config: Config | None) -> int:
+    from runtime.daemon import configure_logging
+
+    configure_logging("WARNING")
+    return run(
+        args.directory,
+        out=args.out,
+        expect=args.expect,
+        speed=args.speed,
+        fault_spec=";".join(args.faults),
+        inspect_at=args.inspect_at,
+        equipment=args.equipment,
+        config=config,
+    )
+
+
+def record_site(config: Config, args: argparse.Namespace) -> int:
+    from replay.record import record
+    from runtime.daemon import Stop, configure_logging
+
+    configure_logging("INFO")
+    stop = Stop()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return record(config, args.out, args.seconds, lambda: stop.requested, args.snapshot, args.poll)
+
+
+def snapshot_site(config: Config, out: Path) -> int:
+    import psycopg
+
+    from protocol.snapshot import encode
+    from replay.database import take_snapshot
+
+    try:
+        snapshot = take_snapshot(config)
+    except psycopg.Error as exc:
+        print(f"elfe-supervisor: snapshot: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        return 1
+    out.write_bytes(encode(snapshot))
+    rows = sum(len(t.rows) for t in snapshot.tables.values())
+    print(f"{out}: {len(snapshot.tables)} tables, {rows} rows, {len(snapshot.result.rows)} plans")
+    return 0

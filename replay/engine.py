@@ -19,9 +19,10 @@ from typing import Any
 import msgspec
 from thespian.actors import ActorSystem, WatchMessage
 
-import actors.db_gateway
+import actors.db_session
 import actors.mqtt_gateway
 import actors.plan_reader
+import actors.plan_session
 import actors.sql
 from actors.supervisor import Supervisor
 from protocol import capture, faults
@@ -95,7 +96,7 @@ class Replay:
         self.override = config
         self.asys: Any = None
         self.supervisor: Any = None
-        self.gateway: Any = None
+        self.addresses: dict[type, Any] = {}
         self.replies: list[Any] = []
         self.problems: list[str] = []
         self.pace: Callable[[float], None] | None = None  # --speed N: waits for the wall clock
@@ -121,8 +122,8 @@ class Replay:
         replacements += [(actors.sql, name, getattr(self.database, name)) for name in REPLACED]
         psycopg = PsycopgModule(self.database)
         replacements += [
-            (actors.db_gateway, "psycopg", psycopg),
-            (actors.plan_reader, "psycopg", psycopg),
+            (actors.db_session, "psycopg", psycopg),
+            (actors.plan_session, "psycopg", psycopg),
             (actors.mqtt_gateway, "mqtt", PahoModule(self.broker)),
             (actors.mqtt_gateway, "POLL_S", QUIET_POLL_S),
         ]
@@ -231,9 +232,12 @@ class Replay:
             base._realizeWakeups()
             base._runSends()
             client = self.broker.client
-            if client is None or not client.pending():
+            if client is not None and client.pending():
+                self._tell(self._actor(actors.mqtt_gateway.MqttGateway), WatchMessage([]))
+            elif self.header.ems_notify and self.database.notifying():
+                self._tell(self._actor(actors.plan_reader.PlanReader), WatchMessage([]))
+            else:
                 break
-            self._tell(self._gateway(), WatchMessage([client._read_fd]))
         self._collect_replies()
 
     def _tell(self, address: Any, message: Any) -> None:
@@ -249,12 +253,13 @@ class Replay:
                 self.problems.append(reply)
             self.replies.append(reply)
 
-    def _gateway(self) -> Any:
-        if self.gateway is None:
+    def _actor(self, kind: type) -> Any:
+        """The address of the (single) actor of that class."""
+        if kind not in self.addresses:
             for ref in list(self._base().actorRegistry.values()):
-                if ref is not None and isinstance(ref.instance, actors.mqtt_gateway.MqttGateway):
-                    self.gateway = ref.address
-        return self.gateway
+                if ref is not None and isinstance(ref.instance, kind):
+                    self.addresses[kind] = ref.address
+        return self.addresses.get(kind)
 
     # --- introspection at a virtual time ------------------------------------------------------
 

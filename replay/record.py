@@ -72,6 +72,7 @@ class Recorder:
         self.tables = snapshot.tables
         with database.connect(config.ems_dsn) as conn:
             self.last_plan_id = sql.max_plan_id(conn, config.ems.table)
+            notify = bool(config.ems.notify_channel) and sql.has_trigger(conn, config.ems.table)
         topics = capture.subscriptions(specs, config.mqtt.base_topic)
         self.counts.subscriptions = topics
         header = capture.Header(
@@ -82,6 +83,7 @@ class Recorder:
             subscriptions=topics,
             schema=config.coordination.schema,
             ems_table=config.ems.table,
+            ems_notify=notify,
             config_digest=capture.config_digest(config),
             config=capture.public_config(config),
             recorder=f"elfe-supervisor {_version()}",

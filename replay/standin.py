@@ -181,7 +181,8 @@ class SnapshotDatabase:
         else:
             rows[index] = {**rows[index], **columns}
 
-    def listening(self) -> bool:
+    def notifying(self) -> bool:
+        """A connection that LISTENs has NOTIFYs waiting."""
         return any(c.listening and not c.closed and c.notified for c in self.connections)
 
     # --- reads (the signatures of actors/sql.py) ------------------------------------------------
@@ -331,6 +332,11 @@ class SnapshotDatabase:
         )
         return 1
 
+    def write_state_run(
+        self, conn: Any, schema: str, fields: tuple[str, ...], writes: list[WriteState]
+    ) -> list[int]:
+        return [w.equipment for w in writes if self.write_state(conn, schema, w) == 0]
+
     def write_observed(self, conn: Any, schema: str, writes: Iterable[WriteObserved]) -> None:
         self.check()
         for write in sorted(writes, key=lambda w: w.equipment):
@@ -386,6 +392,7 @@ REPLACED = (
     "load_current_plans",
     "load_new_plans",
     "write_state",
+    "write_state_run",
     "write_observed",
     "ensure_own_schema",
     "prune_events",
