@@ -69,6 +69,21 @@ def replay_config(header: capture.Header, state_dir: str, override: Config | Non
     return config_from_mapping(raw, source="capture header", environ={})
 
 
+def fast_wakeups(base: Any) -> None:
+    """Thespian keeps its wakeups in a list it partitions through timer views on every message;
+    on the virtual clock the deadlines are plain numbers: compare them directly (the same
+    wakeups fire, in the same order, several times faster)."""
+
+    def pop_expired(now: float) -> list[Any]:
+        wakeups = base._wakeUps
+        if not any(w[1]._time_to_quit <= now for w in wakeups):
+            return []
+        base._wakeUps = [w for w in wakeups if w[1]._time_to_quit > now]
+        return [w for w in wakeups if w[1]._time_to_quit <= now]
+
+    base._pop_expired_wakeups = pop_expired
+
+
 class Replay:
     def __init__(
         self,
@@ -109,6 +124,7 @@ class Replay:
             config = replay_config(self.header, state_dir, self.override)
             with patched(self._replacements()):
                 self.asys = ActorSystem("simpleSystemBase", logDefs=False)
+                fast_wakeups(self._base())
                 try:
                     self.supervisor = self.asys.createActor(Supervisor)
                     self._tell(self.supervisor, Start(config))
