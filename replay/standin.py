@@ -281,6 +281,8 @@ class SnapshotDatabase:
         return details
 
     def max_plan_id(self, conn: Any, table_name: str) -> int:
+        """Over the snapshot's rows and the recorded ones: the rows left out of the snapshot are
+        older, and every row appended later has a greater id."""
         self.check()
         return max((p.id for p in self.plans), default=0)
 
