@@ -189,3 +189,26 @@ def test_inspect_at_shows_the_equipment_then() -> None:
     assert view["time"] == "2026-11-30T10:30:00.000Z"
     assert view["state"]["mode"] == 70
     assert any("manuel" in str(e.get("reason")) or e.get("to_state") for e in view["events"])
+
+
+def test_a_late_ack_is_retried_and_reordered_reports_change_nothing() -> None:
+    def ons(lines: list[dict[str, object]]) -> list[str]:
+        return [
+            str(line["time"])[11:19]
+            for line in lines
+            if line["kind"] == "publish"
+            and line["topic"] == "shellies/shellyplug-s-A101/relay/0/command"
+            and line["payload"] == "on"
+        ]
+
+    assert ons(replay("washing-machines")) == ["08:00:00"]
+    late = replay("washing-machines", "delay shellies/shellyplug-s-A101/relay/# 30 07:59-08:01")
+    # no answer within the 10 s ack timeout: sent again 5 s later, never a third time
+    assert ons(late) == ["08:00:00", "08:00:15"]
+
+    def transitions(lines: list[dict[str, object]]) -> list[tuple[object, ...]]:
+        return [(e["equipment"], e["from"], e["to"]) for e in lines if e["kind"] == "event"]
+
+    # power reports swapped pairwise: the same transitions (the cycle end may move by a report)
+    reordered = replay("washing-machines", "reorder shellies/shellyplug-s-A104/relay/0/power")
+    assert transitions(reordered) == transitions(replay("washing-machines"))
