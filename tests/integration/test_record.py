@@ -163,3 +163,13 @@ def test_record_without_a_database_says_so(tmp_path: Path, site: Site) -> None:
     )
     assert done.returncode == 1
     assert "cannot start recording" in done.stderr
+
+
+def test_record_stops_by_itself_after_the_given_seconds(site: Site, tmp_path: Path) -> None:
+    path = site.write_config(site.config(), tmp_path / "site.toml")
+    out = tmp_path / "c.jsonl"
+    done = cli("record", "--config", str(path), "--out", str(out), "--seconds", "1")
+    assert done.returncode == 0, done.stderr
+    decoded = read(out)
+    assert decoded.header is not None and isinstance(decoded.lines[-1], capture.End)
+    assert decoded.lines[-1].time - decoded.header.started_at < 10
