@@ -173,3 +173,37 @@ def test_the_config_digest_ignores_secrets() -> None:
     )
     assert capture.config_digest(one) == capture.config_digest(two)
     assert capture.config_digest(one) != capture.config_digest(three)
+
+
+def test_a_recording_subscribes_to_what_devices_and_supervisor_publish_once() -> None:
+    from protocol.config import ControlParams
+    from protocol.model import DeviceSpec, EquipmentSpec
+
+    def spec(*devices: DeviceSpec) -> EquipmentSpec:
+        return EquipmentSpec(
+            id=1,
+            name="e",
+            type_id=131,
+            kind=None,
+            typology=120,
+            household=None,
+            devices=devices,
+            control=ControlParams(),
+        )
+
+    tasmota = DeviceSpec("A102", 112, 11, "tasmota", "tele/A102/STATE", "cmnd/A102/POWER", None, 30)
+    shelly = DeviceSpec(
+        "A101",
+        111,
+        11,
+        "shelly_gen1",
+        "elfe/shellies/p/relay/0",  # under the base topic: `elfe/#` covers it
+        "elfe/shellies/p/relay/0/command",
+        "elfe/shellies/p/online",
+        30,
+    )
+    topics = capture.subscriptions([spec(tasmota), spec(shelly)], "elfe")
+    assert topics == tuple(sorted(topics))
+    assert {"elfe/#", "viriya/update/+", "stat/A102/RESULT", "tele/A102/STATE"} <= set(topics)
+    assert {"cmnd/A102/POWER", "cmnd/A102/TelePeriod"} <= set(topics)  # the supervisor's own
+    assert not [t for t in topics if t.startswith("elfe/") and t != "elfe/#"]
