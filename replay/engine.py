@@ -124,7 +124,7 @@ class Replay:
         with tempfile.TemporaryDirectory(prefix="elfe-replay-") as state_dir:
             config = replay_config(self.header, state_dir, self.override)
             with patched(self._replacements()):
-                self.asys = ActorSystem("simpleSystemBase", logDefs=False)
+                self.asys = ActorSystem("simpleSystemBase", logDefs=False, transientUnique=True)
                 fast_wakeups(self._base())
                 try:
                     self.supervisor = self.asys.createActor(Supervisor)
