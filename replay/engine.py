@@ -158,12 +158,17 @@ class Replay:
         if self.world is not None:
             self._start_world(self.world)
         while self.agenda and self.agenda[0][0] <= until:
-            at, _, action = heapq.heappop(self.agenda)
-            self._run_timers(at)
+            at = self.agenda[0][0]
+            timer = self._next_timer()
+            if timer is not None and timer <= at:  # a timer first: it may add to the agenda
+                self._fire_timers(timer)
+                continue
+            _, _, action = heapq.heappop(self.agenda)
             self._advance(at)
             action()
             self._settle()
-        self._run_timers(until)
+        while (timer := self._next_timer()) is not None and timer <= until:
+            self._fire_timers(timer)
         self._advance(until)
         self._settle()
 
@@ -231,16 +236,15 @@ class Replay:
     def _base(self) -> Any:
         return self.asys._systemBase
 
-    def _run_timers(self, until: float) -> None:
-        """Fire every Thespian wakeup due up to `until`, each at its own virtual time."""
-        base = self._base()
-        while True:
-            timer = base._next_wakeup()
-            if timer is None or timer._time_to_quit > until:
-                return
-            self._advance(timer._time_to_quit)
-            base._realizeWakeups()
-            self._settle()
+    def _next_timer(self) -> float | None:
+        timer = self._base()._next_wakeup()
+        return None if timer is None else float(timer._time_to_quit)
+
+    def _fire_timers(self, at: float) -> None:
+        """Fire the Thespian wakeups due at `at` (the earliest), at that virtual time."""
+        self._advance(at)
+        self._base()._realizeWakeups()
+        self._settle()
 
     def _settle(self) -> None:
         """Run everything pending now: messages, then the gateway's reads, until quiet."""
