@@ -207,3 +207,10 @@ def test_a_recording_subscribes_to_what_devices_and_supervisor_publish_once() ->
     assert {"elfe/#", "viriya/update/+", "stat/A102/RESULT", "tele/A102/STATE"} <= set(topics)
     assert {"cmnd/A102/POWER", "cmnd/A102/TelePeriod"} <= set(topics)  # the supervisor's own
     assert not [t for t in topics if t.startswith("elfe/") and t != "elfe/#"]
+
+
+@given(st.binary(max_size=300))
+def test_an_arbitrary_first_line_is_refused_on_line_1_never_a_crash(first: bytes) -> None:
+    decoded = capture.decode([first, capture.encode(capture.End(time=1.0))])
+    if decoded.header is None:
+        assert decoded.lines == [] and [p.line for p in decoded.problems] == [1]
