@@ -226,3 +226,10 @@ def test_a_late_ack_is_retried_and_reordered_reports_change_nothing() -> None:
     # power reports swapped pairwise: the same transitions (the cycle end may move by a report)
     reordered = replay("washing-machines", "reorder shellies/shellyplug-s-A104/relay/0/power")
     assert transitions(reordered) == transitions(replay("washing-machines"))
+
+
+def test_a_paced_replay_writes_the_same_output() -> None:
+    directory = HERE / "socorel-local-manual"
+    paced = cli(str(directory), "--speed", "20000", "--expect", str(directory / "expected.jsonl"))
+    assert paced.returncode == 0, paced.stderr.decode()  # 3 h at 20 000 x: about half a second
+    assert cli(str(directory), "--speed", "fast").returncode == 2
