@@ -48,13 +48,18 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("directory", type=Path, help="holds capture.jsonl and snapshot.json")
     replay.add_argument("--out", type=Path, help="output file (default: standard output)")
     replay.add_argument(
-        "--expect", type=Path, help="golden output: exit 1 with a diff if different"
+        "--expect",
+        type=Path,
+        nargs="?",
+        const=Path(),
+        help="golden output (default DIR/expected.jsonl): exit 1 with a diff if different",
     )
     replay.add_argument("--speed", default="max", help="max, or virtual seconds per second")
     replay.add_argument("--faults", action="append", default=[], help="faults to inject")
     replay.add_argument("--inspect-at", help="HH:MM[:SS] or +SECONDS: show the state then")
     replay.add_argument("--equipment", type=int, help="with --inspect-at: one equipment")
     replay.add_argument("--config", help="replace the recorded configuration")
+    replay.add_argument("--verbose", action="store_true", help="the supervisor's log, virtual time")
     args = parser.parse_args(argv)
 
     if args.command == "demo":

@@ -58,6 +58,7 @@ def run(
         start = recorded.header.started_at
         fault_list = faults.parse(fault_spec, start) if fault_spec else []
         replay = Replay(recorded, snapshot, fault_list, config)
+        _clock[:] = [replay.clock]
         replay.pace = _pacing(speed, start)
     except (ReplayError, faults.FaultError) as exc:
         print(f"elfe-supervisor replay: {exc}", file=sys.stderr)
@@ -103,6 +104,15 @@ def run(
     return 0
 
 
+_clock: list[Any] = []  # the running replay's clock, for the log lines
+
+
+def _virtual_format(record: Any) -> str:
+    """Log lines stamped with the virtual time of the replay (its supervisor's clock)."""
+    when = output.stamp(_clock[0].wall()) if _clock else "-"
+    return when + " {level: <7} {message}\n{exception}"
+
+
 def _pacing(speed: str, start: float) -> Any:
     """None for `max`; else a function that waits until virtual time t is due at N x."""
     if speed == "max":
@@ -127,13 +137,19 @@ def _pacing(speed: str, start: float) -> Any:
 
 
 def replay_capture(args: argparse.Namespace, config: Config | None) -> int:
-    from runtime.daemon import configure_logging
-
-    configure_logging("WARNING")
+    logger.remove()
+    logger.add(
+        sys.stderr,
+        level="INFO" if args.verbose else "WARNING",
+        format=_virtual_format,
+        backtrace=False,
+        diagnose=False,
+    )
+    expect = args.directory / "expected.jsonl" if args.expect == Path() else args.expect
     return run(
         args.directory,
         out=args.out,
-        expect=args.expect,
+        expect=expect,
         speed=args.speed,
         fault_spec=";".join(args.faults),
         inspect_at=args.inspect_at,
