@@ -7,7 +7,7 @@ import time
 
 import psycopg
 
-from actors import sql
+from actors import sql, sql_plans
 from protocol.config import Config
 from protocol.inventory import detail_table
 from protocol.snapshot import FORMAT, VERSION, Snapshot, Table, table
@@ -34,7 +34,7 @@ def read_coordination(conn: psycopg.Connection, schema: str) -> dict[str, Table]
 
 
 def read_plans(conn: psycopg.Connection, ems_table: str, after_id: int, now: float) -> Table:
-    columns, rows = sql.read_plans(conn, ems_table, after_id, int(now))
+    columns, rows = sql_plans.read_plans(conn, ems_table, after_id, int(now))
     return table(columns, rows)
 
 

@@ -11,6 +11,7 @@ the same bytes.
 from __future__ import annotations
 
 import heapq
+import importlib
 import itertools
 import tempfile
 from collections.abc import Callable
@@ -21,9 +22,9 @@ from thespian.actors import ActorSystem, WatchMessage
 
 import actors.db_session
 import actors.mqtt_gateway
+import actors.mqtt_link
 import actors.plan_reader
 import actors.plan_session
-import actors.sql
 from actors.clock import Clock
 from actors.supervisor import Supervisor
 from protocol import capture, ems, faults
@@ -136,12 +137,14 @@ class Replay:
 
     def _replacements(self) -> list[tuple[Any, str, Any]]:
         replacements = time_replacements(self.clock)
-        replacements += [(actors.sql, name, getattr(self.database, name)) for name in REPLACED]
+        for module, names in REPLACED.items():
+            target = importlib.import_module(f"actors.{module}")
+            replacements += [(target, name, getattr(self.database, name)) for name in names]
         psycopg = PsycopgModule(self.database)
         replacements += [
             (actors.db_session, "psycopg", psycopg),
             (actors.plan_session, "psycopg", psycopg),
-            (actors.mqtt_gateway, "mqtt", PahoModule(self.broker)),
+            (actors.mqtt_link, "mqtt", PahoModule(self.broker)),
             (actors.mqtt_gateway, "POLL_S", QUIET_POLL_S),
         ]
         return replacements

@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 import psycopg
 from loguru import logger
 
-from actors import sql
+from actors import sql, sql_plans
 from protocol import capture
 from protocol import snapshot as snapshots
 from protocol.config import Config
@@ -71,8 +71,10 @@ class Recorder:
             snapshot_out.write_bytes(snapshots.encode(snapshot))
         self.tables = snapshot.tables
         with database.connect(config.ems_dsn) as conn:
-            self.last_plan_id = sql.max_plan_id(conn, config.ems.table)
-            notify = bool(config.ems.notify_channel) and sql.has_trigger(conn, config.ems.table)
+            self.last_plan_id = sql_plans.max_plan_id(conn, config.ems.table)
+            notify = bool(config.ems.notify_channel) and sql_plans.has_trigger(
+                conn, config.ems.table
+            )
         topics = capture.subscriptions(specs, config.mqtt.base_topic)
         self.counts.subscriptions = topics
         header = capture.Header(

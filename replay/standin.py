@@ -1,5 +1,5 @@
 """The databases of a replay: the snapshot's rows in memory, behind the functions of
-`actors/sql.py` that the gateways call.
+`actors/sql.py`, `sql_plans.py` and `sql_own.py` that the gateways call.
 
 Why a stand-in rather than a scratch PostgreSQL loaded from the snapshot: the replay must be
 byte-identical from run to run and fast (a day in seconds, thousands of reads), must run where no
@@ -383,21 +383,18 @@ class SnapshotDatabase:
         return next((r for r in self.tables.get(sql.EQUIPMENT, []) if r["id"] == equipment), None)
 
 
-# The functions of actors/sql.py the stand-in replaces while a replay runs.
-REPLACED = (
-    "load_equipment",
-    "load_one",
-    "load_equipment_details",
-    "load_devices",
-    "load_details",
-    "max_plan_id",
-    "load_current_plans",
-    "load_new_plans",
-    "write_state",
-    "write_state_run",
-    "write_observed",
-    "ensure_own_schema",
-    "prune_events",
-    "write_telemetry",
-    "write_events",
-)
+# The SQL functions the stand-in replaces while a replay runs, by module of `actors/`.
+REPLACED = {
+    "sql": (
+        "load_equipment",
+        "load_one",
+        "load_equipment_details",
+        "load_devices",
+        "load_details",
+        "write_state",
+        "write_state_run",
+        "write_observed",
+    ),
+    "sql_plans": ("max_plan_id", "load_current_plans", "load_new_plans"),
+    "sql_own": ("ensure_own_schema", "prune_events", "write_telemetry", "write_events"),
+}

@@ -8,7 +8,7 @@ import time
 import psycopg
 import pytest
 
-from actors import sql
+from actors import sql, sql_plans
 from protocol.ems import Plan
 from protocol.messages import WriteObserved, WriteState
 from protocol.snapshot import decode, encode
@@ -48,13 +48,13 @@ def test_the_stand_in_reads_the_inventory_and_the_plans_as_postgresql_does(site:
         assert standin.load_details(None, SCHEMA, names) == sql.load_details(conn, SCHEMA, names)
         machines = [1, 2, 3, 12, 13]
         for at in (now, now + 1800):
-            expected = sql.load_current_plans(conn, "result", machines, at)[0]
+            expected = sql_plans.load_current_plans(conn, "result", machines, at)[0]
             assert by_id(standin.load_current_plans(None, "result", machines, at)[0]) == by_id(
                 expected
             )
-            new = sql.load_new_plans(conn, "result", machines, 1, at)[0]
+            new = sql_plans.load_new_plans(conn, "result", machines, 1, at)[0]
             assert by_id(standin.load_new_plans(None, "result", machines, 1, at)[0]) == by_id(new)
-        assert standin.max_plan_id(None, "result") == sql.max_plan_id(conn, "result")
+        assert standin.max_plan_id(None, "result") == sql_plans.max_plan_id(conn, "result")
 
         write = WriteState(equipment=1, at=now, reason="test", mode=20, command_state=12)
         with conn.transaction():
