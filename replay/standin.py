@@ -79,7 +79,7 @@ class Outage(psycopg.OperationalError):
 
 
 class Connection:
-    """What the gateways do with a connection besides the functions of `actors/sql.py`."""
+    """What the gateways do with a connection besides the functions of `actors/sql*.py`."""
 
     def __init__(self, database: SnapshotDatabase) -> None:
         self.database = database
@@ -185,7 +185,7 @@ class SnapshotDatabase:
         """A connection that LISTENs has NOTIFYs waiting."""
         return any(c.listening and not c.closed and c.notified for c in self.connections)
 
-    # --- reads (the signatures of actors/sql.py) ------------------------------------------------
+    # --- reads (the signatures of actors/sql*.py) ------------------------------------------------
 
     def load_equipment(self, conn: Any, schema: str) -> list[EquipmentRow]:
         self.check()
