@@ -1,5 +1,5 @@
 """The replay's database stand-in reads what PostgreSQL reads from the same rows: the snapshot
-of a real database, answered by the stand-in, against the queries of `actors/sql.py` and `sql_plans.py`."""
+of a real database, answered by the stand-in, against the queries of `actors/sql*.py`."""
 
 from __future__ import annotations
 
