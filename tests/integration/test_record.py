@@ -17,17 +17,12 @@ from protocol import capture
 from protocol import snapshot as snapshots
 from protocol.ids import CommandState as CS
 from protocol.ids import Mode
-from tests.site import ROOT, Site, supervisor_running, wait_until
+from tests.site import ROOT, Site, cli, supervisor_running, wait_until
 
 pytestmark = pytest.mark.integration
 
 WASHER = 1
 PLUG = "shellies/shellyplug-s-A101"
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, str(ROOT / "supervisor.py"), *args]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=30)
 
 
 def start_recording(site: Site, tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
