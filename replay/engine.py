@@ -25,9 +25,8 @@ import actors.mqtt_gateway
 import actors.mqtt_link
 import actors.plan_reader
 import actors.plan_session
-from actors.clock import Clock
 from actors.supervisor import Supervisor
-from protocol import capture, ems, faults
+from protocol import capture, faults
 from protocol.config import Config, config_from_mapping
 from protocol.messages import Introspect, IntrospectReply, Start
 from protocol.snapshot import Snapshot
@@ -285,21 +284,15 @@ class Replay:
                     self.addresses[kind] = ref.address
         return self.addresses.get(kind)
 
-    # --- introspection at a virtual time ------------------------------------------------------
+    # --- introspection at a virtual time (replay/inspect.py) ------------------------------------
 
     def introspect(self, equipment: int | None = None) -> dict[str, Any]:
-        """What `inspect` shows, at the current virtual time, with what only a replay can add
-        (the equipment's pending timers, its next planned decisions, the age of each report)."""
-        view = self._ask(Introspect(equipment=equipment))
-        if equipment is None:
-            view["gateways"] = {
-                name: self._ask(Introspect(gateway=name)) for name in ("mqtt", "db", "plans")
-            }
-        elif "error" not in view:
-            view["replay"] = self._equipment_extras(equipment, view)
-        return view
+        from replay.inspect import view
 
-    def _ask(self, question: Introspect) -> dict[str, Any]:
+        return view(self, equipment)
+
+    def ask(self, question: Introspect) -> dict[str, Any]:
+        """The supervisor's answer to an introspection question, now."""
         self.replies.clear()
         self._tell(self.supervisor, question)
         self._settle()
@@ -308,38 +301,8 @@ class Replay:
                 return dict(reply.data)
         return {"error": "no answer"}
 
-    def _equipment_extras(self, equipment: int, view: dict[str, Any]) -> dict[str, Any]:
-        now = self.clock.wall()
-        supervisor = self._instance(Supervisor)
-        clock = self._instance(Clock)
-        reader = self._instance(actors.plan_reader.PlanReader)
-        owner = str(supervisor.devices.get(equipment)) if supervisor is not None else None
-        deadlines = getattr(clock, "deadlines", {})
-        timers = sorted((at, token) for (who, token), at in deadlines.items() if who == owner)
-        plans = getattr(reader, "book", {}).get(equipment, ())
-        boundaries = [ems.next_boundary(now) + i * ems.SLOT_SECONDS for i in range(8)]
-        upcoming = [(t, ems.decision_at(plans, t)) for t in boundaries]
-        devices = (view.get("state") or {}).get("devices") or {}
-        return {
-            "now": output.stamp(now),
-            "timers": [
-                {"token": token, "at": output.stamp(at), "in_s": round(at - now, 3)}
-                for at, token in timers
-            ],
-            "next_decisions": [
-                {"slot": output.stamp(t), "on": d.on, "plan": d.plan_id}
-                if d
-                else {"slot": output.stamp(t), "on": None, "plan": None}
-                for t, d in upcoming
-            ],
-            "report_age_s": {
-                device: round(now - facts["last_seen"], 3)
-                for device, facts in sorted(devices.items())
-                if isinstance(facts, dict) and facts.get("last_seen") is not None
-            },
-        }
-
-    def _instance(self, kind: type) -> Any:
+    def instance(self, kind: type) -> Any:
+        """The (single) actor object of that class, to read what only a replay may read."""
         address = self._actor(kind)
         ref = self._base().actorRegistry.get(address.actorAddressString) if address else None
         return getattr(ref, "instance", None)
