@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from protocol import faults
+from protocol import capture, faults
 from replay.command import load
 from replay.engine import Replay
 
@@ -233,3 +233,38 @@ def test_a_paced_replay_writes_the_same_output() -> None:
     paced = cli(str(directory), "--speed", "20000", "--expect", str(directory / "expected.jsonl"))
     assert paced.returncode == 0, paced.stderr.decode()  # 3 h at 20 000 x: about half a second
     assert cli(str(directory), "--speed", "fast").returncode == 2
+
+
+# --- recorded row changes ----------------------------------------------------------------------
+
+
+def test_a_recorded_deadline_change_moves_the_guarded_start() -> None:
+    recorded, snapshot = load(HERE / "washing-machines")
+    assert recorded.header is not None
+    ten = recorded.header.started_at + 3 * 3600  # 10:00
+    fifteen = int(ten + 5 * 3600)
+    change = capture.RowChange(
+        time=ten,
+        table="equipement_pilote_machine_generique",
+        key=4,
+        columns={"timestamp_de_fin_souhaite": fifteen},
+    )
+    own = capture.RowChange(  # the recorded run's own write: not an input, not applied
+        time=ten, table="equipement_pilote_ou_mesure", key=4, columns={"etat_commande_id": 30}
+    )
+    lines = sorted([*recorded.lines, change, own], key=lambda line: line.time)
+    run = Replay(capture.Capture(recorded.header, lines, []), snapshot)
+    run.run()
+    starts = [
+        (str(line["time"])[11:19], line["reason"])
+        for line in map(json.loads, run.out.lines)
+        if line["kind"] == "event" and line["equipment"] == 4 and line["to"] == 21
+    ]
+    # 15:00 - 90 min cycle - 15 min margin, seen at the next inventory read (every 300 s); the
+    # recorded plug still reports what it did in the recorded day (switched on at 16:15)
+    assert starts[0] == ("13:15:00", f"deadline: the household wants it finished by {fifteen}")
+    assert not [
+        line
+        for line in map(json.loads, run.out.lines)
+        if line["kind"] == "event" and line["equipment"] == 4 and line["to"] == 30
+    ]
