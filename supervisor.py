@@ -1,9 +1,10 @@
-"""elfe-supervisor command line: run · demo · inspect · status · check-config.
+"""elfe-supervisor command line: run · demo · inspect · status · check-config · record ·
+snapshot · replay.
 
 `run` is the systemd daemon (`runtime/daemon.py`; with `partitions = K > 1` it starts and watches
 K partition processes, `runtime/partitions.py`); `inspect` asks a running one through its control
 socket(s) (`runtime/control.py`); `status` combines the statuses of the partitions of several
-hosts from the broker.
+hosts from the broker; `record`, `snapshot` and `replay` are in `replay/`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+from typing import Any
 
 from protocol.config import Config, ConfigError, load_config, with_partition
 from protocol.partition import MAX_PARTITIONS, PartitionError
@@ -44,6 +47,31 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo = commands.add_parser("demo", help="run an embedded demonstration, end to end")
     demo.add_argument("--seconds", type=float, default=90.0, help="how long to run")
+    record = commands.add_parser("record", help="record MQTT traffic, plans and row changes")
+    record.add_argument("--config", required=True)
+    record.add_argument("--out", required=True, type=Path, help="capture file (JSON Lines)")
+    record.add_argument("--seconds", type=float, help="stop after this long (default: a signal)")
+    record.add_argument("--snapshot", type=Path, help="also write the snapshot taken at the start")
+    record.add_argument("--poll", type=float, default=5.0, help="database poll period, seconds")
+    snapshot = commands.add_parser("snapshot", help="write the rows a replay starts from")
+    snapshot.add_argument("--config", required=True)
+    snapshot.add_argument("--out", required=True, type=Path, help="snapshot file (JSON)")
+    replay = commands.add_parser("replay", help="replay a capture on a virtual clock")
+    replay.add_argument("directory", type=Path, help="holds capture.jsonl and snapshot.json")
+    replay.add_argument("--out", type=Path, help="output file (default: standard output)")
+    replay.add_argument(
+        "--expect",
+        type=Path,
+        nargs="?",
+        const=Path(),
+        help="golden output (default DIR/expected.jsonl): exit 1 with a diff if different",
+    )
+    replay.add_argument("--speed", default="max", help="max, or virtual seconds per second")
+    replay.add_argument("--faults", action="append", default=[], help="faults to inject")
+    replay.add_argument("--inspect-at", help="HH:MM[:SS] or +SECONDS: show the state then")
+    replay.add_argument("--equipment", type=int, help="with --inspect-at: one equipment")
+    replay.add_argument("--config", help="replace the recorded configuration")
+    replay.add_argument("--verbose", action="store_true", help="the supervisor's log, virtual time")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -52,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo(args.seconds)
     if args.command == "inspect" and args.state_dir:
         return inspect_running(args.state_dir, args.equipment, args.gateway)
+    if args.command == "replay" and not args.config:
+        return commands_of_replay().replay_capture(args, None)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -67,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         return inspect_running(config.supervisor.state_dir, args.equipment, args.gateway)
     if args.command == "status":
         return show_status(config, args.wait, args.partitions)
+    if args.command == "record":
+        return commands_of_replay().record_site(config, args)
+    if args.command == "snapshot":
+        return commands_of_replay().snapshot_site(config, args.out)
+    if args.command == "replay":
+        return commands_of_replay().replay_capture(args, config)
     if args.partition:
         try:
             share = partitions.share_of(args.partition, config)
@@ -78,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     if config.supervisor.partitions > 1:
         return partitions.run_partitions(config, args.config)
     return run_supervisor(config)
+
+
+def commands_of_replay() -> Any:
+    from replay import command
+
+    return command
 
 
 def inspect_running(state_dir: str, equipment: int | None, gateway: str | None) -> int:

@@ -292,3 +292,44 @@ def write_observed(conn: psycopg.Connection, schema: str, writes: Iterable[Write
         cursor.executemany(
             query, [(int(w.control_state), w.equipment, int(w.control_state)) for w in writes]
         )
+
+
+# --- record and snapshot: whole tables, read as they are -----------------------------------------
+
+# The coordination tables the supervisor reads, besides the detail table of each device type.
+READ_TABLES = (
+    EQUIPMENT,
+    "equipement_domotique",
+    "equipement_domotique_type",
+    "equipement_pilote_machine_generique",
+    "equipement_pilote_machine_generique_cycle",
+    "equipement_pilote_vehicule_electrique_generique",
+    "equipement_pilote_ballon_ecs",
+    "equipement_pilote_chauffage_non_asservi",
+    "equipement_pilote_chauffage_asservi",
+)
+
+
+def existing_tables(conn: psycopg.Connection, schema: str) -> set[str]:
+    rows = conn.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,)
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def device_type_names(conn: psycopg.Connection, schema: str) -> list[str]:
+    """The type names of the devices in use (each selects a detail table)."""
+    query = sql.SQL(
+        "SELECT DISTINCT t.nom FROM {} d JOIN {} t ON t.id = d.equipement_domotique_type_id"
+        " ORDER BY t.nom"
+    ).format(table(schema, "equipement_domotique"), table(schema, "equipement_domotique_type"))
+    return [r[0] for r in conn.execute(query).fetchall() if r[0]]
+
+
+def read_table(
+    conn: psycopg.Connection, schema: str, name: str
+) -> tuple[list[str], list[tuple]]:  # type: ignore[type-arg]
+    """Every row of one table in `id` order, with its column names."""
+    cursor = conn.execute(sql.SQL("SELECT * FROM {} ORDER BY id").format(table(schema, name)))
+    columns = [c.name for c in cursor.description or []]
+    return columns, cursor.fetchall()

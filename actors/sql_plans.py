@@ -54,3 +54,30 @@ def _plans(rows: list[tuple]) -> tuple[list[Plan], list[str]]:  # type: ignore[t
         except PlanError as exc:
             problems.append(str(exc))
     return plans, problems
+
+
+# --- record and snapshot -----------------------------------------------------------------------
+
+
+def read_plans(
+    conn: psycopg.Connection, table_name: str, after_id: int, since: int
+) -> tuple[list[str], list[tuple]]:  # type: ignore[type-arg]
+    """`result` rows after `after_id` that may still apply at `since` (< 24 h old, or later)."""
+    cursor = conn.execute(
+        sql.SQL(
+            "SELECT * FROM {} WHERE id > %s AND first_valid_timestamp > %s - 86400 ORDER BY id"
+        ).format(qualified(table_name)),
+        (after_id, since),
+    )
+    columns = [c.name for c in cursor.description or []]
+    return columns, cursor.fetchall()
+
+
+def has_trigger(conn: psycopg.Connection, table_name: str) -> bool:
+    """Whether the EMS table has a trigger (the NOTIFY of deploy/sql/ems_notify.sql)."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.triggers"
+        " WHERE event_object_table = %s AND event_manipulation = 'INSERT')",
+        (table_name.rsplit(".", 1)[-1],),
+    ).fetchone()
+    return bool(row and row[0])

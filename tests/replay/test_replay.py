@@ -1,0 +1,273 @@
+"""The replay: the shipped examples against their golden output, determinism, `--expect`,
+faults reproducing the reliability behaviours, and the view at a virtual time."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from protocol import capture, faults
+from replay.command import load
+from replay.engine import Replay
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+EXAMPLES = sorted(p.name for p in HERE.iterdir() if (p / "capture.jsonl").exists())
+
+
+@functools.cache
+def replay(name: str, spec: str = "") -> list[dict[str, object]]:
+    """The output of one replay (computed once per test session: the tests only read it)."""
+    recorded, snapshot = load(HERE / name)
+    assert recorded.header is not None and recorded.problems == []
+    fault_list = faults.parse(spec, recorded.header.started_at) if spec else []
+    run = Replay(recorded, snapshot, fault_list)
+    run.run()
+    return [json.loads(line) for line in run.out.lines]
+
+
+def cli(*args: str, seed: str = "0") -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "PYTHONHASHSEED": seed}
+    command = [sys.executable, str(ROOT / "supervisor.py"), "replay", *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, timeout=120, env=env)
+
+
+def test_the_three_examples_are_shipped() -> None:
+    assert EXAMPLES == ["hot-water-tank", "socorel-local-manual", "washing-machines"]
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_each_example_replays_its_golden_output(name: str) -> None:
+    done = cli(str(HERE / name), "--expect")  # DIR/expected.jsonl
+    assert done.returncode == 0, done.stderr.decode()
+
+
+def test_two_runs_are_byte_identical_whatever_the_hash_seed() -> None:
+    directory = str(HERE / "socorel-local-manual")
+    first, second = cli(directory, seed="1"), cli(directory, seed="2")
+    assert first.returncode == second.returncode == 0
+    assert first.stdout == second.stdout
+    assert first.stdout.count(b"\n") > 20
+
+
+def test_expect_fails_with_a_readable_diff_on_a_changed_golden(tmp_path: Path) -> None:
+    source = HERE / "socorel-local-manual"
+    golden = (source / "expected.jsonl").read_text().splitlines(keepends=True)
+    changed = tmp_path / "expected.jsonl"
+    changed.write_text("".join(golden[:5] + golden[6:]))
+    done = cli(str(source), "--expect", str(changed))
+    assert done.returncode == 1
+    report = done.stderr.decode()
+    assert f"the replay differs from {changed}" in report
+    assert "\n+" + golden[5] in report
+
+
+def test_an_unusable_directory_is_named(tmp_path: Path) -> None:
+    shutil.copy(HERE / "socorel-local-manual" / "snapshot.json", tmp_path / "snapshot.json")
+    (tmp_path / "capture.jsonl").write_text('{"format": "pcap"}\n')
+    done = cli(str(tmp_path))
+    assert done.returncode == 2
+    assert b"capture.jsonl: line 1: " in done.stderr
+    assert cli(str(tmp_path / "nowhere")).returncode == 2
+    bad_fault = cli(str(HERE / "socorel-local-manual"), "--faults", "explode everything")
+    assert bad_fault.returncode == 2 and b"unknown kind 'explode'" in bad_fault.stderr
+
+
+# --- what the examples show ------------------------------------------------------------------
+
+
+def states(lines: list[dict[str, object]], equipment: int) -> list[tuple[str, dict]]:
+    return [
+        (str(line["time"])[11:19], line["columns"])  # type: ignore[misc]
+        for line in lines
+        if line["kind"] == "state" and line["equipment"] == equipment
+    ]
+
+
+def test_washers_one_started_by_the_ems_the_other_by_the_deadline_guard() -> None:
+    lines = replay("washing-machines")
+    events = [(line["equipment"], line["reason"]) for line in lines if line["kind"] == "event"]
+    assert (1, "EMS plan 100: on for slot 1796025600") in events
+    assert any(e == 4 and str(r).startswith("deadline:") for e, r in events)
+    starts = [
+        (str(line["time"])[11:19], line["topic"])
+        for line in lines
+        if line["kind"] == "publish" and line["payload"] == "on"
+    ]
+    assert starts == [
+        ("08:00:00", "shellies/shellyplug-s-A101/relay/0/command"),
+        ("16:15:00", "shellies/shellyplug-s-A104/relay/0/command"),  # 18:00 - 90 min - 15 min
+    ]
+
+
+def test_the_tank_follows_its_slots_and_its_plug_going_offline() -> None:
+    lines = replay("hot-water-tank")
+    tank = states(lines, 2)
+    assert ("10:00:01", {"etat_controle_id": 60}) in tank  # the LWT: offline
+    assert any(t.startswith("10:0") and c.get("etat_commande_id") == 30 for t, c in tank)
+    assert any(t.startswith("11:00") and c.get("etat_commande_id") == 11 for t, c in tank)
+    consignes = [(t, c["ems_consigne_marche"]) for t, c in tank if "ems_consigne_marche" in c]
+    assert consignes[0] == ("00:01:00", True)  # the plan came at 00:00:30, read at the poll
+    assert ("06:00:00", False) in consignes and ("22:00:00", True) in consignes
+
+
+def test_the_socorel_output_goes_to_70_and_back() -> None:
+    modes = [
+        (t, c["equipement_pilote_ou_mesure_mode_id"])
+        for t, c in states(replay("socorel-local-manual"), 12)
+        if "equipement_pilote_ou_mesure_mode_id" in c
+    ]
+    assert [m for _, m in modes] == [70, 30]
+    assert modes[0][0].startswith("10:00") and modes[1][0].startswith("10:45")
+
+
+# --- faults ------------------------------------------------------------------------------------
+
+
+def test_a_lost_ack_is_retried_and_a_duplicate_changes_nothing() -> None:
+    normal = replay("washing-machines")
+    lost = replay("washing-machines", "drop shellies/shellyplug-s-A101/relay/0 07:59-08:02")
+    assert [line for line in lost if line["kind"] == "publish" and line["payload"] == "on"] != [
+        line for line in normal if line["kind"] == "publish" and line["payload"] == "on"
+    ]
+    doubled = replay("washing-machines", "duplicate shellies/#")
+    assert [line for line in doubled if line["kind"] != "publish"] == [
+        line for line in normal if line["kind"] != "publish"
+    ]
+
+
+def test_a_broker_outage_publishes_the_will_and_reasserts_on_return() -> None:
+    lines = replay("hot-water-tank", "broker 13:05-13:20")
+    status = [
+        (str(line["time"])[11:19], json.loads(str(line["payload"]))["state"], line.get("reason"))
+        for line in lines
+        if line["kind"] == "publish" and str(line["topic"]).endswith("/status")
+    ]
+    assert ("13:05:00", "offline", "will (connection lost)") in status
+    back = [t for t, state, _ in status if state == "online" and t > "13:05:00"]
+    assert back and back[0] <= "13:21:00"
+    orders = [
+        str(line["time"])[11:19]
+        for line in lines
+        if line["kind"] == "publish" and line["topic"] == "cmnd/A102/POWER"
+    ]
+    assert not [t for t in orders if "13:05:00" < t < "13:20:00"]  # nothing leaves meanwhile
+    assert any(back[0] <= t < "13:22:00" for t in orders)  # re-asserted once reconnected
+
+
+def test_a_database_outage_delays_the_writes_in_order_and_loses_none() -> None:
+    normal = [line for line in replay("hot-water-tank") if line["kind"] == "state"]
+    outage = [
+        line for line in replay("hot-water-tank", "database 05:50-06:30") if line["kind"] == "state"
+    ]
+    late = [line for line in outage if "06:00" <= str(line["time"])[11:16] < "06:30"]
+    assert not late  # nothing written while the database is down
+    assert [line["columns"] for line in outage if str(line["time"]) > "2026-11-30T06:30"] == [
+        line["columns"] for line in normal if str(line["time"]) > "2026-11-30T06:00"
+    ]
+
+
+def test_a_clock_jump_is_seen_by_the_supervisor() -> None:
+    lines = replay("socorel-local-manual", "clock 3600@09:30")
+    assert any(str(line["time"]).startswith("2026-11-30T12:") for line in lines)
+
+
+# --- the view at a virtual time ----------------------------------------------------------------
+
+
+def test_inspect_at_shows_the_equipment_then() -> None:
+    done = cli(str(HERE / "socorel-local-manual"), "--inspect-at", "10:30", "--equipment", "12")
+    assert done.returncode == 0, done.stderr.decode()
+    view = json.loads(done.stdout)
+    assert view["time"] == "2026-11-30T10:30:00.000Z"
+    assert view["state"]["mode"] == 70
+    extras = view["replay"]
+    assert extras["next_decisions"][0] == {
+        "slot": "2026-11-30T10:45:00.000Z",
+        "on": True,
+        "plan": 100,
+    }
+    assert 0 <= extras["report_age_s"]["S123"] <= 30  # the PLC reports every 30 s
+    overview = json.loads(cli(str(HERE / "hot-water-tank"), "--inspect-at", "10:05:03").stdout)
+    assert overview["equipment"]["2"]["name"] == "Ballon ECS"
+    assert overview["gateways"]["mqtt"]["connected"] is True
+    timers = json.loads(
+        cli(str(HERE / "hot-water-tank"), "--inspect-at", "10:00:03", "--equipment", "2").stdout
+    )["replay"]["timers"]
+    assert timers and all(t["in_s"] > 0 for t in timers)  # the acknowledgement is awaited
+    assert any("manuel" in str(e.get("reason")) or e.get("to_state") for e in view["events"])
+
+
+def test_a_late_ack_is_retried_and_reordered_reports_change_nothing() -> None:
+    def ons(lines: list[dict[str, object]]) -> list[str]:
+        return [
+            str(line["time"])[11:19]
+            for line in lines
+            if line["kind"] == "publish"
+            and line["topic"] == "shellies/shellyplug-s-A101/relay/0/command"
+            and line["payload"] == "on"
+        ]
+
+    assert ons(replay("washing-machines")) == ["08:00:00"]
+    late = replay("washing-machines", "delay shellies/shellyplug-s-A101/relay/# 30 07:59-08:01")
+    # no answer within the 10 s ack timeout: sent again 5 s later, never a third time
+    assert ons(late) == ["08:00:00", "08:00:15"]
+
+    def transitions(lines: list[dict[str, object]]) -> list[tuple[object, ...]]:
+        return [(e["equipment"], e["from"], e["to"]) for e in lines if e["kind"] == "event"]
+
+    # power reports swapped pairwise: the same transitions (the cycle end may move by a report)
+    reordered = replay("washing-machines", "reorder shellies/shellyplug-s-A104/relay/0/power")
+    assert transitions(reordered) == transitions(replay("washing-machines"))
+
+
+def test_a_paced_replay_writes_the_same_output() -> None:
+    directory = HERE / "socorel-local-manual"
+    paced = cli(str(directory), "--speed", "20000", "--expect", str(directory / "expected.jsonl"))
+    assert paced.returncode == 0, paced.stderr.decode()  # 3 h at 20 000 x: about half a second
+    assert cli(str(directory), "--speed", "fast").returncode == 2
+
+
+# --- recorded row changes ----------------------------------------------------------------------
+
+
+def test_a_recorded_deadline_change_moves_the_guarded_start() -> None:
+    recorded, snapshot = load(HERE / "washing-machines")
+    assert recorded.header is not None
+    ten = recorded.header.started_at + 3 * 3600  # 10:00
+    fifteen = int(ten + 5 * 3600)
+    change = capture.RowChange(
+        time=ten,
+        table="equipement_pilote_machine_generique",
+        key=4,
+        columns={"timestamp_de_fin_souhaite": fifteen},
+    )
+    own = capture.RowChange(  # the recorded run's own write: not an input, not applied
+        time=ten, table="equipement_pilote_ou_mesure", key=4, columns={"etat_commande_id": 30}
+    )
+    lines = sorted([*recorded.lines, change, own], key=lambda line: line.time)
+    run = Replay(capture.Capture(recorded.header, lines, []), snapshot)
+    run.run()
+    starts = [
+        (str(line["time"])[11:19], line["reason"])
+        for line in map(json.loads, run.out.lines)
+        if line["kind"] == "event" and line["equipment"] == 4 and line["to"] == 21
+    ]
+    # 15:00 - 90 min cycle - 15 min margin, seen at the next inventory read (every 300 s); the
+    # recorded plug still reports what it did in the recorded day (switched on at 16:15)
+    assert starts[0] == ("13:15:00", f"deadline: the household wants it finished by {fifteen}")
+    # nothing happened to it at 10:00 (the recorded etat_commande_id is not applied either)
+    between = [
+        line
+        for line in map(json.loads, run.out.lines)
+        if line["equipment" if "equipment" in line else "kind"] == 4
+        and "10:00:00" <= str(line["time"])[11:19] < "13:15:00"
+    ]
+    assert between == []
