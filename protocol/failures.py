@@ -113,10 +113,15 @@ _PG_TEXT_PERMANENT: tuple[tuple[str, str], ...] = (
     (r"no pg_hba\.conf entry", "no pg_hba.conf entry for this role and host"),
     (r"permission denied", "permission denied"),
     (r"fe_sendauth: no password supplied", "no password supplied (passfile, PGPASSFILE)"),
-    (r"invalid (integer )?value for parameter|invalid connection option|invalid dsn|"
-     r"missing \"=\" after", "invalid connection string"),
-    (r"certificate verify failed|could not (read|load|open) (root )?certificate",
-     "TLS certificate problem"),
+    (
+        r"invalid (integer )?value for parameter|invalid connection option|invalid dsn|"
+        r"missing \"=\" after",
+        "invalid connection string",
+    ),
+    (
+        r"certificate verify failed|could not (read|load|open) (root )?certificate",
+        "TLS certificate problem",
+    ),
 )
 
 _OS_PERMANENT = (errno.EACCES, errno.EPERM, errno.ENOENT, errno.EISDIR, errno.ENOTDIR)
@@ -169,9 +174,7 @@ def classify_exception(exc: BaseException, key: str) -> Failure:
 
 
 def _is_database_error(exc: BaseException) -> bool:
-    return any(
-        cls.__module__.startswith(("psycopg", "psycopg2")) for cls in type(exc).__mro__
-    )
+    return any(cls.__module__.startswith(("psycopg", "psycopg2")) for cls in type(exc).__mro__)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -200,7 +203,7 @@ def backoff_delay(attempt: int, random: float, base: float = 1.0, cap: float = 6
 
 @dataclass(frozen=True)
 class Outage:
-    """"Log only on a change of state, and a reminder every `remind_s` while it lasts".
+    """ "Log only on a change of state, and a reminder every `remind_s` while it lasts".
 
     `failed` and `recovered` return the new state and the line to log (None: log nothing).
     """

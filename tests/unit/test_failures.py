@@ -145,7 +145,13 @@ def test_backoff_grows_until_the_cap(attempt: int, random: float) -> None:
 
 def test_backoff_sequence() -> None:
     assert [backoff_delay(a, 0.0, base=1, cap=30) for a in range(7)] == [
-        0.5, 1, 2, 4, 8, 15, 15,
+        0.5,
+        1,
+        2,
+        4,
+        8,
+        15,
+        15,
     ]
     assert backoff_delay(3, 1.0, base=1, cap=30) == 8.0
 
