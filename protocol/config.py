@@ -22,6 +22,10 @@ Identifier = Annotated[
     str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 ]
 Topic = Annotated[str, msgspec.Meta(pattern=r"^[^#+\x00]+$", min_length=1)]
+LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"]
+Module = Annotated[
+    str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+]
 
 
 class ConfigError(Exception):
@@ -58,7 +62,10 @@ class MqttConfig(_Strict):
     client_id: Annotated[str, msgspec.Meta(min_length=1)] = "elfe-supervisor"
     base_topic: Topic = "elfe"
     username: str | None = None
+    # Prefer `password_file` (or systemd's LoadCredential=mqtt-password): the password is then
+    # read where the connection is made and is never part of the configuration.
     password: str | None = None
+    password_file: str | None = None  # relative: in $CREDENTIALS_DIRECTORY
     keepalive: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 30
     session_expiry_seconds: Annotated[int, msgspec.Meta(ge=0)] = 86400
     command_expiry_seconds: Annotated[int, msgspec.Meta(ge=1)] = 300
@@ -70,7 +77,9 @@ class SupervisorConfig(_Strict):
     system_base: Literal["multiprocTCPBase", "simpleSystemBase"] = "multiprocTCPBase"
     admin_port: Port = 1900
     state_dir: str = "/var/lib/elfe-supervisor"
-    log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = "INFO"
+    log_level: LogLevel = "INFO"
+    # per module (and the modules under it), e.g. {"actors.mqtt_gateway" = "DEBUG"}
+    log_levels: dict[Module, LogLevel] = {}
     ready_timeout_seconds: PositiveSeconds = 120.0
 
 
@@ -198,6 +207,7 @@ ENVIRONMENT: dict[str, tuple[str, str, type]] = {
     "ELFE_MQTT_PORT": ("mqtt", "port", int),
     "ELFE_MQTT_USERNAME": ("mqtt", "username", str),
     "ELFE_MQTT_PASSWORD": ("mqtt", "password", str),
+    "ELFE_MQTT_PASSWORD_FILE": ("mqtt", "password_file", str),
 }
 
 _PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`")
@@ -228,6 +238,11 @@ def config_from_mapping(
     if not config.coordination.dsn:
         raise ConfigError(
             f"config file {source}: coordination.dsn: required (or set ELFE_COORDINATION_DSN)"
+        )
+    if config.mqtt.password is not None and config.mqtt.password_file:
+        raise ConfigError(
+            f"config file {source}: mqtt.password_file: set either mqtt.password "
+            "(ELFE_MQTT_PASSWORD) or mqtt.password_file, not both"
         )
     return config
 
