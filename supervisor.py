@@ -22,17 +22,36 @@ from protocol.config import Config, ConfigError, load_config
 
 SUPERVISOR_NAME = "elfe-supervisor"
 EXIT_CONFIG = 2
+DEFAULT_CONFIG = "/etc/elfe-supervisor/config.toml"
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("elfe-supervisor")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="elfe-supervisor", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
+    config_help = f"TOML configuration file (default {DEFAULT_CONFIG})"
     run = commands.add_parser("run", help="run the supervisor (the systemd daemon)")
-    run.add_argument("--config", required=True, help="TOML configuration file")
+    run.add_argument("--config", default=DEFAULT_CONFIG, help=config_help)
     check = commands.add_parser("check-config", help="validate a configuration file and exit")
-    check.add_argument("--config", required=True)
+    check.add_argument("--config", default=DEFAULT_CONFIG, help=config_help)
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also connect to both databases and the broker: credentials, grants, schema, "
+        "what would be driven; exit 1 on any problem",
+    )
     inspect = commands.add_parser("inspect", help="show the state of a running supervisor")
-    inspect.add_argument("--config", required=True)
+    inspect.add_argument("--config", default=DEFAULT_CONFIG, help=config_help)
     inspect.add_argument("equipment", nargs="?", type=int, help="one equipment id")
     inspect.add_argument("--gateway", choices=["mqtt", "db", "plans", "clock"])
     demo = commands.add_parser("demo", help="run an embedded demonstration, end to end")
@@ -40,7 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "demo":
-        from simulators.demo import run_demo
+        try:
+            from simulators.demo import run_demo
+        except ImportError:
+            print(
+                "elfe-supervisor: the demo needs the simulators: pip install -e ./simulators "
+                "(scripts/demo.sh does it)",
+                file=sys.stderr,
+            )
+            return 1
 
         return run_demo(args.seconds)
     try:
@@ -53,10 +80,24 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.config}: valid ({config.supervisor.system_base}, "
             f"broker {config.mqtt.host}:{config.mqtt.port})"
         )
-        return 0
+        return check_online(config) if args.online else 0
     if args.command == "inspect":
         return inspect_running(config, args.equipment, args.gateway)
     return run_supervisor(config)
+
+
+def check_online(config: Config) -> int:
+    from runtime.preflight import check_online as check
+
+    report = check(config)
+    for line in report.lines:
+        print(line)
+    for line in report.warnings:
+        print(f"warning: {line}")
+    for line in report.problems:
+        print(f"problem: {line}")
+    print("online check: " + ("ok" if report.ok else f"{len(report.problems)} problem(s)"))
+    return 0 if report.ok else 1
 
 
 def configure_logging(level: str) -> None:

@@ -165,8 +165,9 @@ def classify_exception(exc: BaseException, key: str) -> Failure:
     if isinstance(exc, ConnectionError | TimeoutError):
         return _transient(_one_line(exc) or type(exc).__name__, key)
     if isinstance(exc, OSError):
-        if exc.errno in _OS_PERMANENT and exc.filename is not None:
-            return _permanent(f"{exc.strerror}: {exc.filename}", key)
+        if exc.errno in _OS_PERMANENT:
+            where = f": {exc.filename}" if exc.filename is not None else ""
+            return _permanent(f"{exc.strerror or _one_line(exc)}{where}", key)
         return _transient(_one_line(exc), key)
     if isinstance(exc, ValueError | TypeError):
         return _permanent(_one_line(exc), key)
