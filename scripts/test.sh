@@ -46,6 +46,11 @@ if ! listening "$ELFE_TEST_MQTT_HOST" "$ELFE_TEST_MQTT_PORT"; then
     for _ in $(seq 50); do listening "$ELFE_TEST_MQTT_HOST" "$ELFE_TEST_MQTT_PORT" && break; sleep 0.2; done
 fi
 
+# systemd-analyze, for the test of the unit file (the test skips if it cannot be installed).
+if ! command -v systemd-analyze >/dev/null; then
+    say "installing systemd-analyze (package systemd)"; apt_install systemd || say "systemd not installed"
+fi
+
 # Virtual environment with the project (editable) and the test tools.
 if [ ! -x .venv/bin/python ]; then
     say "creating .venv"; "$PYTHON" -m venv .venv
