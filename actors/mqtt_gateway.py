@@ -215,7 +215,9 @@ class MqttGateway(Actor):
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
-        if self.connected:
+        if self.connected and self.client is None:  # our own disconnect, at shutdown
+            logger.info("MQTT disconnected: {}", reason)
+        elif self.connected:
             logger.warning("MQTT disconnected: {}", reason)
         self.connected = False
         self.next_attempt = time.time() + self.backoff

@@ -81,6 +81,8 @@ class SupervisorConfig(_Strict):
     # per module (and the modules under it), e.g. {"actors.mqtt_gateway" = "DEBUG"}
     log_levels: dict[Module, LogLevel] = {}
     ready_timeout_seconds: PositiveSeconds = 120.0
+    # the Supervisor and its gateways silent this long: the daemon exits 1 (systemd restarts it)
+    liveness_timeout_seconds: PositiveSeconds = 30.0
 
 
 class ControlParams(_Strict):

@@ -22,7 +22,6 @@ from runtime import systemd
 
 Ask = Callable[[dict[str, Any]], Mapping[str, Any] | None]
 GATEWAYS = ("mqtt", "db", "plans", "clock")
-DEAD_AFTER_S = 30.0
 
 
 class Service:
@@ -36,7 +35,7 @@ class Service:
         self.config, self.ask, self.environ, self.clock = config, ask, environ, clock
         watchdog_s = systemd.watchdog_interval(environ)
         self.every_s = interval(watchdog_s)
-        dead_after = max(DEAD_AFTER_S, 2 * watchdog_s) if watchdog_s else DEAD_AFTER_S
+        dead_after = config.supervisor.liveness_timeout_seconds
         self.liveness = Liveness(dead_after_s=dead_after, last_ok=clock())
         self.is_ready = False
         self.status_line = ""
@@ -55,9 +54,13 @@ class Service:
 
     def check(self) -> bool:
         """One round of liveness questions; False when the core is dead."""
-        replies = {name: self._answer({"gateway": name}) for name in GATEWAYS}
+        replies: dict[str, Mapping[str, Any] | None] = {}
+        for name in GATEWAYS:
+            replies[name] = self._answer({"gateway": name})
+            if len(replies) == 2 and not any(replies.values()):
+                break  # two silent in a row, nothing heard: it is the Supervisor that is silent
         silent = tuple(name for name, reply in replies.items() if reply is None)
-        if len(silent) == len(GATEWAYS):
+        if len(silent) == len(replies) < len(GATEWAYS) or len(silent) == len(GATEWAYS):
             silent = ("supervisor",)
         now = self.clock()
         was_silent = self.liveness.silent
