@@ -105,9 +105,10 @@ def check_online(config: Config) -> int:
         print(line)
     for line in report.warnings:
         print(f"warning: {line}")
-    for line in report.problems:
+    for line in report.problems + report.unreachable:
         print(f"problem: {line}")
-    print("online check: " + ("ok" if report.ok else f"{len(report.problems)} problem(s)"))
+    count = len(report.problems) + len(report.unreachable)
+    print("online check: " + ("ok" if report.ok else f"{count} problem(s)"))
     return 0 if report.ok else 1
 
 

@@ -24,6 +24,7 @@ from protocol.batching import same_column_runs
 from protocol.config import Config
 from protocol.inventory import attach_details
 from protocol.messages import DbJobDone, InventorySnapshot, WriteBatch, WriteState
+from runtime.secrets import coordination_dsn
 
 CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
@@ -193,7 +194,7 @@ class CoordinationSession:
 
     def _connection(self) -> psycopg.Connection:
         if self.conn is None or self.conn.closed:
-            self.conn = connect(self.config.coordination.dsn, 15000)
+            self.conn = connect(coordination_dsn(self.config), 15000)
         return self.conn
 
 

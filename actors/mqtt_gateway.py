@@ -50,6 +50,7 @@ from protocol.messages import (
 )
 from protocol.status import OFFLINE, status_topic
 from runtime import pump as pumps
+from runtime.secrets import mqtt_password
 
 POLL_S = 0.02  # simpleSystemBase: how often the socket is polled
 MISC_S = 1.0  # keepalive and reconnect housekeeping
@@ -151,7 +152,7 @@ class MqttGateway(Actor):
                 clean_session=False,
             )
         if m.username:
-            client.username_pw_set(m.username, m.password)
+            client.username_pw_set(m.username, mqtt_password(m))  # read here, never kept
         if m.ca_file:
             client.tls_set(ca_certs=m.ca_file)
         client.will_set(status_topic(m.base_topic), OFFLINE, qos=1, retain=True)

@@ -23,7 +23,7 @@ from loguru import logger
 
 from protocol.config import Config
 from runtime import control, logs
-from runtime.service import Service
+from runtime.service import Service, startup_check
 
 SUPERVISOR_NAME = "elfe-supervisor"
 EXIT_CONFIG = 2
@@ -159,6 +159,8 @@ def run_supervisor(config: Config, ready: Any = None, stop: Stop | None = None) 
             "(another elfe-supervisor running?)",
             file=sys.stderr,
         )
+        return 1
+    if not startup_check(config):
         return 1
     stop = stop or Stop()
     if ready is None:  # a library caller (tests, demo) handles signals itself

@@ -23,15 +23,16 @@ from paho.mqtt.properties import Properties
 from actors import sql
 from protocol.config import Config
 from protocol.ems import SLOTS
-from protocol.failures import classify_connack, classify_exception
+from protocol.failures import Failure, Kind, classify_connack, classify_exception
 from protocol.inventory import attach_details, build_inventory
 from protocol.preflight import Catalogue, grant_problems, inventory_lines, schema_problems
 from protocol.stimulus import VIRIYA_FILTER, operator_filter
 from runtime.secrets import (
     SecretError,
+    coordination_dsn,
     dsn_has_password,
+    ems_dsn,
     mqtt_password,
-    postgres_dsn,
     redact_dsn,
 )
 
@@ -60,38 +61,51 @@ EMS_READ = ("id", "first_valid_timestamp", "machine_id", *(f"decisions_{i}" for 
 class Report:
     lines: list[str] = field(default_factory=list)  # what was found
     warnings: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # permanent: waiting will not fix them
+    unreachable: list[str] = field(default_factory=list)  # transient: a server is down
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.unreachable
+
+    def failed(self, failure: Failure, line: str | None = None) -> None:
+        target = self.problems if failure.permanent else self.unreachable
+        target.append(line or failure.line())
 
 
 def check_online(
-    config: Config, environ: Mapping[str, str] | None = None, timeout: float = 5.0
+    config: Config,
+    environ: Mapping[str, str] | None = None,
+    timeout: float = 5.0,
+    inventory: bool = True,
 ) -> Report:
+    """Every check; `inventory=False` skips the listing of what would be driven (the daemon's
+    start-up check, which only looks for permanent errors)."""
     env = os.environ if environ is None else environ
     report = Report()
-    _check_coordination(config, env, timeout, report)
+    _check_coordination(config, env, timeout, report, inventory)
     _check_ems(config, env, timeout, report)
     _check_mqtt(config, env, timeout, report)
     return report
 
 
-def _connect(dsn: str, env: Mapping[str, str], timeout: float) -> psycopg.Connection:
-    conn = psycopg.connect(postgres_dsn(dsn, env), connect_timeout=max(int(timeout), 1))
+def _connect(dsn: str, timeout: float) -> psycopg.Connection:
+    conn = psycopg.connect(dsn, connect_timeout=max(int(timeout), 1))
     conn.read_only = True
     return conn
 
 
 def _check_coordination(
-    config: Config, env: Mapping[str, str], timeout: float, report: Report
+    config: Config, env: Mapping[str, str], timeout: float, report: Report, inventory: bool
 ) -> None:
-    key, dsn, schema = "coordination.dsn", config.coordination.dsn, config.coordination.schema
-    if dsn_has_password(dsn):
-        report.warnings.append(f"{key}: holds a password; use a passfile (see deploy/README.md)")
+    key, dsn, schema = "coordination.dsn", coordination_dsn(config, env), config.coordination.schema
+    for variable in ("ELFE_COORDINATION_DSN", "ELFE_EMS_DSN"):
+        if dsn_has_password(env.get(variable, "")):
+            report.warnings.append(
+                f"{variable} holds a password; use a passfile instead (see deploy/README.md)"
+            )
     try:
-        with _connect(dsn, env, timeout) as conn:
+        with _connect(dsn, timeout) as conn:
             role = _role(conn)
             report.lines.append(f"coordination database: {redact_dsn(dsn)} as {role}: connected")
             catalogue = _catalogue(conn, schema, COORDINATION_READ, COORDINATION_UPDATE)
@@ -99,17 +113,18 @@ def _check_coordination(
             problems += grant_problems(catalogue, COORDINATION_READ, COORDINATION_UPDATE, role, key)
             report.problems.extend(problems)
             _check_own_schema(conn, config, role, report)
-            if not problems:
+            if not problems and inventory:
                 _list_inventory(conn, config, report)
     except psycopg.Error as exc:
-        report.problems.append(classify_exception(exc, key).line())
+        report.failed(classify_exception(exc, key))
 
 
 def _check_ems(config: Config, env: Mapping[str, str], timeout: float, report: Report) -> None:
     key = "ems.dsn" if config.ems.dsn else "coordination.dsn"
     schema, _, table = config.ems.table.rpartition(".")
     try:
-        with _connect(config.ems_dsn, env, timeout) as conn:
+        dsn = ems_dsn(config, env)
+        with _connect(dsn, timeout) as conn:
             role = _role(conn)
             if not schema:
                 schema = _first_in_search_path(conn, table) or "public"
@@ -125,11 +140,11 @@ def _check_ems(config: Config, env: Mapping[str, str], timeout: float, report: R
                 ).fetchone()
                 assert count is not None
                 report.lines.append(
-                    f"EMS plans: {schema}.{table} in {redact_dsn(config.ems_dsn)} as {role}: "
+                    f"EMS plans: {schema}.{table} in {redact_dsn(dsn)} as {role}: "
                     f"{count[0]} rows, latest first_valid_timestamp {count[1]}"
                 )
     except psycopg.Error as exc:
-        report.problems.append(classify_exception(exc, key).line())
+        report.failed(classify_exception(exc, key))
 
 
 def _role(conn: psycopg.Connection) -> str:
@@ -274,19 +289,20 @@ def _check_mqtt(config: Config, env: Mapping[str, str], timeout: float, report: 
     except (OSError, ValueError) as exc:
         failure = classify_exception(exc, "mqtt.host")
         key = "mqtt.ca_file" if m.ca_file and "TLS" in failure.cause else "mqtt.host"
-        report.problems.append(f"{key}: {where}: {failure.cause}")
+        report.failed(failure, f"{key}: {where}: {failure.cause}")
         return
     client.loop_start()
     try:
         if not done.wait(timeout):
-            report.problems.append(f"mqtt.host: {where}: no answer within {timeout:.0f} s")
+            silent = Failure(Kind.TRANSIENT, f"no answer within {timeout:.0f} s", "mqtt.host")
+            report.failed(silent, f"mqtt.host: {where}: {silent.cause}")
             return
     finally:
         client.disconnect()
         client.loop_stop()
     failure = classify_connack(result.get("connack", 0x80), has_username=bool(m.username))
     if failure is not None:
-        report.problems.append(f"{failure.key or 'mqtt.host'}: {where}: {failure.cause}")
+        report.failed(failure, f"{failure.key or 'mqtt.host'}: {where}: {failure.cause}")
         return
     denied = [t for t, code in zip(topics, result.get("suback", []), strict=False) if code >= 0x80]
     report.lines.append(f"{where} as {m.username or 'anonymous'}: connected")

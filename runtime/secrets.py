@@ -1,15 +1,18 @@
-"""Secrets, resolved where they are used and never stored in the configuration or a message.
+"""Secrets, read where they are used and never stored in the configuration or a message.
 
 MQTT password, first found of:
-  1. `mqtt.password` (the environment's `ELFE_MQTT_PASSWORD`; accepted, not recommended);
+  1. `$ELFE_MQTT_PASSWORD`;
   2. `mqtt.password_file` (`ELFE_MQTT_PASSWORD_FILE`), a relative path being taken in
      systemd's `$CREDENTIALS_DIRECTORY`;
   3. `$CREDENTIALS_DIRECTORY/mqtt-password` (`LoadCredential=mqtt-password:...` in the unit).
 The file holds the password alone; one trailing newline is ignored.
 
-PostgreSQL password: never in the DSN. libpq reads it from `passfile=` in the DSN, `$PGPASSFILE`,
-or `~/.pgpass`; when none of the first two is given and `$CREDENTIALS_DIRECTORY/pgpass` exists
-(`LoadCredential=pgpass:...`), the DSN gets `passfile=` that file. `PGPASSWORD` still works.
+PostgreSQL: the configuration's DSNs never hold a password (protocol/config.py refuses one in
+the file and strips the one of `$ELFE_COORDINATION_DSN` / `$ELFE_EMS_DSN`, which are read again
+here, where the connection is made). libpq reads the password from `passfile=`, `$PGPASSFILE`,
+`~/.pgpass` or `$PGPASSWORD`; when neither `passfile=` nor `$PGPASSFILE` is given and
+`$CREDENTIALS_DIRECTORY/pgpass` exists (`LoadCredential=pgpass:...`), the DSN gets
+`passfile=` that file.
 
 Every function takes the environment as a parameter; files are read only when asked for.
 """
@@ -22,7 +25,7 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from protocol.config import MqttConfig
+from protocol.config import Config, MqttConfig
 
 MQTT_CREDENTIAL = "mqtt-password"
 PGPASS_CREDENTIAL = "pgpass"
@@ -50,9 +53,10 @@ def mqtt_password_path(mqtt: MqttConfig, environ: Mapping[str, str] | None = Non
 
 def mqtt_password(mqtt: MqttConfig, environ: Mapping[str, str] | None = None) -> str | None:
     """The MQTT password (None: connect without one); raises SecretError naming the key."""
-    if mqtt.password is not None:
-        return mqtt.password
-    path = mqtt_password_path(mqtt, environ)
+    env = _env(environ)
+    if "ELFE_MQTT_PASSWORD" in env:
+        return env["ELFE_MQTT_PASSWORD"]
+    path = mqtt_password_path(mqtt, env)
     if path is None:
         return None
     try:
@@ -80,6 +84,19 @@ def postgres_dsn(dsn: str, environ: Mapping[str, str] | None = None) -> str:
     if "passfile" in params or "password" in params:
         return dsn
     return make_conninfo(dsn, passfile=str(passfile))
+
+
+def coordination_dsn(config: Config, environ: Mapping[str, str] | None = None) -> str:
+    """The coordination database's DSN to connect with."""
+    env = _env(environ)
+    return postgres_dsn(env.get("ELFE_COORDINATION_DSN") or config.coordination.dsn, env)
+
+
+def ems_dsn(config: Config, environ: Mapping[str, str] | None = None) -> str:
+    """The EMS database's DSN to connect with (the coordination database's by default)."""
+    env = _env(environ)
+    dsn = env.get("ELFE_EMS_DSN") or config.ems.dsn
+    return postgres_dsn(dsn, env) if dsn else coordination_dsn(config, env)
 
 
 def dsn_has_password(dsn: str) -> bool:

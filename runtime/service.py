@@ -102,3 +102,19 @@ class Service:
         if (replies.get("plans") or {}).get("database") == "down":
             waits.append("the EMS database")
         return "starting: waiting for " + " and ".join(waits) if waits else "starting"
+
+
+def startup_check(config: Config, environ: Mapping[str, str] | None = None) -> bool:
+    """Before any actor starts: a permanent error (authentication refused, role, table, column
+    or grant missing, unreadable TLS or password file) is one line naming its key, and the
+    daemon exits 1 (systemd shows it failed after its start limit). A server that is down is
+    not an error: the gateways retry it, and it is said once here."""
+    from runtime.preflight import check_online
+
+    systemd.status("starting: checking the databases and the broker", environ)
+    report = check_online(config, environ, inventory=False)
+    for line in report.unreachable:
+        logger.warning("at start-up: {}; retrying in the background", line)
+    for line in report.problems:
+        logger.critical("cannot start: {}", line)
+    return not report.problems

@@ -7,7 +7,11 @@ at the servers; `scripts/test.sh` installs and starts them where they are missin
 
 from __future__ import annotations
 
+import getpass
 import os
+import shutil
+import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -314,3 +318,39 @@ def supervisor_running(config: Config, timeout: float = 20.0) -> Iterator[Any]:
         thread.join(15)
         assert not thread.is_alive(), "the supervisor did not stop"
         assert result.get("code") == 0
+
+
+@pytest.fixture
+def private_broker(tmp_path: Path) -> Iterator[int]:
+    """A Mosquitto of our own on a free loopback port that refuses anonymous clients."""
+    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(mosquitto).exists() or not shutil.which("mosquitto_passwd"):
+        pytest.skip("mosquitto and mosquitto_passwd are needed")
+    port = free_port()
+    passwd = tmp_path / "passwd"
+    subprocess.run(
+        ["mosquitto_passwd", "-c", "-b", str(passwd), "elfe-supervisor", "right-password"],
+        check=True,
+        capture_output=True,
+    )
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(
+        # `user`: run as root, mosquitto would switch to its own user, which cannot read tmp_path
+        f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous false\n"
+        f"password_file {passwd}\n"
+        "persistence false\nlog_dest stderr\n"
+    )
+    process = subprocess.Popen([mosquitto, "-c", str(conf)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"mosquitto did not listen on {port}")
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)

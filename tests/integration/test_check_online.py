@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import getpass
-import shutil
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from tests.site import ROOT, Site, free_port
+from tests.site import ROOT, Site
 
 pytestmark = pytest.mark.integration
 
@@ -106,42 +101,6 @@ def test_an_unknown_database_role_is_permanent_and_named(site: Site, tmp_path: P
     code, out = run_check(site, path)
     assert code == 1, out
     assert 'problem: coordination.dsn: role does not exist (FATAL: role "no_such_role_elfe"' in out
-
-
-@pytest.fixture
-def private_broker(tmp_path: Path) -> Iterator[int]:
-    """A Mosquitto of our own on a free loopback port that refuses anonymous clients."""
-    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(mosquitto).exists() or not shutil.which("mosquitto_passwd"):
-        pytest.skip("mosquitto and mosquitto_passwd are needed")
-    port = free_port()
-    passwd = tmp_path / "passwd"
-    subprocess.run(
-        ["mosquitto_passwd", "-c", "-b", str(passwd), "elfe-supervisor", "right-password"],
-        check=True,
-        capture_output=True,
-    )
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(
-        # `user`: run as root, mosquitto would switch to its own user, which cannot read tmp_path
-        f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous false\n"
-        f"password_file {passwd}\n"
-        "persistence false\nlog_dest stderr\n"
-    )
-    process = subprocess.Popen([mosquitto, "-c", str(conf)], stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        else:
-            pytest.fail(f"mosquitto did not listen on {port}")
-        yield port
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def test_wrong_mqtt_password_is_named(site: Site, tmp_path: Path, private_broker: int) -> None:

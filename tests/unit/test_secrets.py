@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from protocol.config import ConfigError, MqttConfig, config_from_mapping
+from protocol.config import MqttConfig, config_from_mapping
 from runtime.secrets import (
     SecretError,
+    coordination_dsn,
     dsn_has_password,
+    ems_dsn,
     mqtt_password,
     postgres_dsn,
     redact_dsn,
@@ -23,8 +25,8 @@ def test_no_password_at_all() -> None:
     assert mqtt_password(MqttConfig(), environ={}) is None
 
 
-def test_password_from_the_configuration_or_environment() -> None:
-    assert mqtt_password(MqttConfig(password="p"), environ={}) == "p"
+def test_password_from_the_environment() -> None:
+    assert mqtt_password(MqttConfig(), environ={"ELFE_MQTT_PASSWORD": "p"}) == "p"
 
 
 def test_password_file_is_read_at_use_and_one_newline_dropped(tmp_path: Path) -> None:
@@ -44,9 +46,8 @@ def test_relative_password_file_is_a_systemd_credential(tmp_path: Path) -> None:
 def test_default_credential_name(tmp_path: Path) -> None:
     (tmp_path / "mqtt-password").write_text("cred\n")
     assert mqtt_password(MqttConfig(), environ={"CREDENTIALS_DIRECTORY": str(tmp_path)}) == "cred"
-    assert mqtt_password(MqttConfig(password="env"), {"CREDENTIALS_DIRECTORY": str(tmp_path)}) == (
-        "env"
-    )
+    env = {"CREDENTIALS_DIRECTORY": str(tmp_path), "ELFE_MQTT_PASSWORD": "env"}
+    assert mqtt_password(MqttConfig(), env) == "env"
 
 
 def test_unreadable_password_file_names_the_key(tmp_path: Path) -> None:
@@ -54,13 +55,20 @@ def test_unreadable_password_file_names_the_key(tmp_path: Path) -> None:
         mqtt_password(MqttConfig(password_file=str(tmp_path / "missing")), environ={})
 
 
-def test_password_and_password_file_together_is_a_config_error() -> None:
-    raw = {"coordination": {"dsn": DSN}, "mqtt": {"password_file": "/x"}}
-    with pytest.raises(ConfigError, match=r"mqtt\.password_file: set either"):
-        config_from_mapping(raw, environ={"ELFE_MQTT_PASSWORD": "p"})
+def test_password_file_from_the_environment() -> None:
+    raw = {"coordination": {"dsn": DSN}}
     config = config_from_mapping(raw, environ={"ELFE_MQTT_PASSWORD_FILE": "/y"})
     assert config.mqtt.password_file == "/y"
-    assert config.mqtt.password is None
+
+
+def test_dsns_from_the_environment_are_read_at_the_use_site(tmp_path: Path) -> None:
+    env = {"ELFE_COORDINATION_DSN": "postgresql://u:pw@h/db"}
+    config = config_from_mapping({}, environ=env)
+    assert "pw" not in config.coordination.dsn
+    assert conninfo_to_dict(coordination_dsn(config, env))["password"] == "pw"
+    assert conninfo_to_dict(ems_dsn(config, env))["password"] == "pw"  # the same database
+    env["ELFE_EMS_DSN"] = "host=e password=pw2 dbname=ems"
+    assert conninfo_to_dict(ems_dsn(config, env))["password"] == "pw2"
 
 
 def test_pgpass_credential_becomes_the_passfile(tmp_path: Path) -> None:
