@@ -12,7 +12,9 @@ Every payload is decoded by the device's codec here, at the edge: a bad one is c
 
 from __future__ import annotations
 
+import contextlib
 import select
+import socket
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -58,6 +60,13 @@ RECONNECT_MAX_S = 30.0
 WARN_EVERY_S = 60.0  # at most one warning per topic per minute
 MAX_PAYLOAD = 64 * 1024
 READ_BURST = 1000  # packets read per wakeup before yielding to other messages
+
+
+def _no_delay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    """Orders leave at once: without this, Nagle holds a publish written right after another
+    small packet (a PUBACK) until the broker's delayed ACK, 40 ms later."""
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 @dataclass
@@ -159,6 +168,7 @@ class MqttGateway(Actor):
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_socket_open = _no_delay
         client.max_queued_messages_set(10000)
         self.pump = pumps.current()
         if self.pump is not None:  # writes wait for the end of the pump's pass: one write a burst
