@@ -13,6 +13,7 @@ Every payload is decoded by the device's codec here, at the edge: a bad one is c
 from __future__ import annotations
 
 import contextlib
+import random
 import select
 import socket
 import time
@@ -29,6 +30,7 @@ from thespian.actors import Actor, ActorExitRequest, ThespianWatch, WakeupMessag
 from protocol import stimulus
 from protocol.config import Config
 from protocol.devices import DecodeError, codec_named
+from protocol.failures import Outage, backoff_delay, classify_connack, classify_exception
 from protocol.messages import (
     Configure,
     DeviceReport,
@@ -90,7 +92,8 @@ class MqttGateway(Actor):
         self.ever_connected = False
         self.connect_called = False
         self.next_attempt = 0.0
-        self.backoff = 1.0
+        self.attempt = 0  # failed attempts since the last connection: the backoff step
+        self.outage = Outage("MQTT broker")  # one log line per change of state
         self.routes: dict[str, list[Route]] = {}
         self.owned: dict[int, tuple[Route, ...]] = {}
         self.targets: dict[int, Any] = {}
@@ -174,6 +177,7 @@ class MqttGateway(Actor):
         if self.pump is not None:  # writes wait for the end of the pump's pass: one write a burst
             client.on_socket_register_write = lambda c, u, s: None
         self.client = client
+        self.outage = Outage(f"MQTT broker {m.host}:{m.port}")
         self._connect()
         self.wakeupAfter(timedelta(seconds=MISC_S), payload="misc")
         if self.pump is None and config.supervisor.system_base == "simpleSystemBase":
@@ -197,20 +201,31 @@ class MqttGateway(Actor):
                 self.connect_called = True
                 self.client.connect(m.host, m.port, keepalive=m.keepalive)
         except (OSError, ValueError) as exc:
-            if self.backoff == 1.0 or self.backoff >= RECONNECT_MAX_S:
-                logger.warning("MQTT broker {}:{} unreachable: {}", m.host, m.port, exc)
-            self.next_attempt = time.time() + self.backoff
-            self.backoff = min(self.backoff * 2, RECONNECT_MAX_S)
+            self._failed(classify_exception(exc, "mqtt.host").line())
+
+    def _failed(self, cause: str) -> None:
+        """Retry after a capped backoff with jitter; log only when the state changes (and a
+        reminder every 10 minutes), never once per attempt."""
+        now = time.time()
+        self.outage, line = self.outage.failed(now, cause)
+        if line:
+            logger.warning(line)
+        self.next_attempt = now + backoff_delay(self.attempt, random.random(), cap=RECONNECT_MAX_S)
+        self.attempt += 1
 
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         assert self.config is not None
         if reason.is_failure:
-            logger.error("MQTT broker refused the connection: {}", reason)
+            failure = classify_connack(reason.value, bool(self.config.mqtt.username))
+            self._failed(failure.line() if failure else str(reason))
             return
         first = not self.ever_connected
-        self.connected, self.ever_connected, self.backoff = True, True, 1.0
+        self.connected, self.ever_connected, self.attempt = True, True, 0
+        self.outage, line = self.outage.recovered(time.time())
+        if line:
+            logger.info(line)
         logger.info(
             "MQTT connected to {}:{} (session present: {})",
             self.config.mqtt.host,
@@ -228,10 +243,10 @@ class MqttGateway(Actor):
     ) -> None:
         if self.connected and self.client is None:  # our own disconnect, at shutdown
             logger.info("MQTT disconnected: {}", reason)
+            self.connected = False
         elif self.connected:
-            logger.warning("MQTT disconnected: {}", reason)
-        self.connected = False
-        self.next_attempt = time.time() + self.backoff
+            self.connected = False
+            self._failed(f"disconnected: {reason}")
 
     @property
     def _v5(self) -> bool:
