@@ -11,6 +11,7 @@ a row is never read before the writes that would overwrite it.
 
 from __future__ import annotations
 
+import random
 import time
 from collections import deque
 from datetime import timedelta
@@ -22,6 +23,7 @@ from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 from actors.db_session import CoordinationSession, read_snapshot, snapshot_path
 from protocol.batching import WriteQueue
 from protocol.config import Config
+from protocol.failures import Outage, backoff_delay
 from protocol.inventory import build_inventory
 from protocol.messages import (
     Configure,
@@ -61,7 +63,8 @@ class DbGateway(ActorTypeDispatcher):
         self.down_since: float | None = None
         self.connected = False
         self.retry_at = 0.0
-        self.retry_delay = 1.0
+        self.attempt = 0  # failed attempts since the last success: the backoff step
+        self.outage = Outage("coordination database")
         self.ticking = False
         self.written = 0
         self.dropped = 0
@@ -217,24 +220,27 @@ class DbGateway(ActorTypeDispatcher):
     # --- availability --------------------------------------------------------------------------
 
     def _down(self, error: str) -> None:
+        """Retry after a capped backoff with jitter; log when it goes down, every 10 minutes
+        while it stays down, and when it is back, never once per attempt."""
         self.connected = False
+        now = time.time()
         if self.down_since is None:
-            self.down_since = time.time()
-            sizes = self.queue.sizes()
-            logger.error(
-                "coordination database unreachable, {} writes queued: {}",
-                sizes["queued_transitions"] + sizes["queued_observed"],
-                error,
-            )
-        self.retry_at = time.time() + self.retry_delay
-        self.retry_delay = min(self.retry_delay * 2, RETRY_MAX_S)
+            self.down_since = now
+        sizes = self.queue.sizes()
+        queued = sizes["queued_transitions"] + sizes["queued_observed"]
+        self.outage, line = self.outage.failed(now, f"{error} ({queued} writes queued)")
+        if line:
+            logger.error(line)
+        self.retry_at = now + backoff_delay(self.attempt, random.random(), cap=RETRY_MAX_S)
+        self.attempt += 1
 
     def _up(self) -> None:
         self.connected = True
-        if self.down_since is not None:
-            logger.info("coordination database back after {:.0f} s", time.time() - self.down_since)
+        self.outage, line = self.outage.recovered(time.time())
+        if line:
+            logger.info(line)
         self.down_since = None
-        self.retry_delay = 1.0
+        self.attempt = 0
 
     def _tick_soon(self) -> None:
         if not self.ticking:
