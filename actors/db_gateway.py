@@ -24,6 +24,7 @@ from actors.db_session import CoordinationSession, read_snapshot, snapshot_path
 from protocol.batching import WriteQueue
 from protocol.config import Config
 from protocol.failures import Outage, backoff_delay
+from protocol.health import state_counts
 from protocol.inventory import build_inventory
 from protocol.messages import (
     Configure,
@@ -68,6 +69,9 @@ class DbGateway(ActorTypeDispatcher):
         self.ticking = False
         self.written = 0
         self.dropped = 0
+        # the last states of every driven equipment, for monitoring (err, errcom)
+        self.command_states: dict[int, int] = {}
+        self.control_states: dict[int, int] = {}
 
     # --- messages ------------------------------------------------------------------------------
 
@@ -86,10 +90,13 @@ class DbGateway(ActorTypeDispatcher):
         self._kick()
 
     def receiveMsg_WriteState(self, message: WriteState, sender: Any) -> None:
+        if message.command_state is not None:
+            self.command_states[message.equipment] = int(message.command_state)
         self.queue.add(message)
         self._kick()  # a transition goes at once (or with the next batch if one is in flight)
 
     def receiveMsg_WriteObserved(self, message: WriteObserved, sender: Any) -> None:
+        self.control_states[message.equipment] = int(message.control_state)
         self.queue.add(message)  # coalesced, written with the next batch
 
     def receiveMsg_DeviceTelemetry(self, message: DeviceTelemetry, sender: Any) -> None:
@@ -145,6 +152,7 @@ class DbGateway(ActorTypeDispatcher):
                     "own_schema": self.own_schema_ready,
                     "written": self.written,
                     "dropped": self.dropped,
+                    **state_counts(self.command_states, self.control_states),
                 }
             ),
         )
@@ -209,6 +217,10 @@ class DbGateway(ActorTypeDispatcher):
             self.send(reply_to, Inventory(rows=(), specs=(), error=error))
             return
         specs = build_inventory(list(snapshot.rows), list(snapshot.devices), self._config())
+        driven = {spec.id for spec in specs}
+        rows = [row for row in snapshot.rows if row.id in driven]
+        self.command_states = {row.id: row.command_state for row in rows}
+        self.control_states = {row.id: row.control_state for row in rows}
         self.send(reply_to, Inventory(rows=snapshot.rows, specs=tuple(specs), error=error))
 
     def _reply_row(self, read: LoadRow, reply_to: Any, done: DbJobDone) -> None:

@@ -54,3 +54,15 @@ def _age(now: float, then: Any) -> int | None:
 def _sum(reply: Reply, *keys: str) -> int | None:
     values = [(reply or {}).get(k) for k in keys]
     return sum(v for v in values if isinstance(v, int)) if reply else None
+
+
+ERR = 30  # etat_commande_id err
+ERRCOM = 60  # etat_controle_id errcom
+
+
+def state_counts(command: Mapping[int, int], control: Mapping[int, int]) -> dict[str, int]:
+    """How many driven equipment are in err (30) and in errcom (60), from their last states."""
+    return {
+        "in_err": sum(1 for state in command.values() if state == ERR),
+        "in_errcom": sum(1 for state in control.values() if state == ERRCOM),
+    }

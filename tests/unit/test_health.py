@@ -56,3 +56,10 @@ def test_not_running() -> None:
 def test_plans_never_read() -> None:
     doc = health(5.0, ping={"pong": True}, plans={"database": "down", "last_read_at": None})
     assert (doc["ems_db_up"], doc["plan_age_s"], doc["plans_left_s"]) == (0, None, None)
+
+
+def test_state_counts() -> None:
+    from protocol.health import state_counts
+
+    assert state_counts({1: 30, 2: 11, 3: 30}, {1: 60, 2: 15}) == {"in_err": 2, "in_errcom": 1}
+    assert state_counts({}, {}) == {"in_err": 0, "in_errcom": 0}

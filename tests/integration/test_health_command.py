@@ -1,0 +1,44 @@
+"""`elfe-supervisor health`: the monitoring document of a running daemon, and of none."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.site import ROOT, Site, supervisor_running, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def health(state_dir: Path) -> dict[str, object]:
+    result = subprocess.run(
+        [sys.executable, "-m", "supervisor", "health", "--state-dir", str(state_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_health_of_a_running_daemon_and_of_none(site: Site) -> None:
+    with site.household(), supervisor_running(site.config()):
+        doc = wait_until(
+            lambda: (d := health(site.state_dir))["plan_age_s"] is not None and d,
+            timeout=15,
+            what="plans read",
+        )
+        assert doc["alive"] == 1
+        assert doc["equipment"] == 3
+        assert (doc["mqtt_connected"], doc["db_connected"], doc["ems_db_up"]) == (1, 1, 1)
+        assert doc["equipment_err"] == 0
+        assert isinstance(doc["equipment_errcom"], int)
+        assert isinstance(doc["uptime_s"], int)
+    doc = health(site.state_dir)
+    assert doc["alive"] == 0
+    assert doc["mqtt_connected"] is None
