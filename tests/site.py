@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -354,3 +355,31 @@ def private_broker(tmp_path: Path) -> Iterator[int]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def elfe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`elfe-supervisor ARGS` of this checkout, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "supervisor", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def start_daemon(
+    config: Path, log: Path, env: dict[str, str] | None = None, code: str | None = None
+) -> subprocess.Popen[bytes]:
+    """`elfe-supervisor run --config CONFIG` in the background, its output in `log`
+    (`code`: a Python program run instead of `-m supervisor`, given the same arguments)."""
+    program = ["-c", code] if code else ["-m", "supervisor"]
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, *program, "run", "--config", str(config)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )

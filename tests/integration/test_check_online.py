@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from tests.site import ROOT, Site
+from tests.site import ROOT, Site, elfe
 
 pytestmark = pytest.mark.integration
 
 
 def run_check(site: Site, config_path: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "supervisor",
-            "check-config",
-            "--config",
-            str(config_path),
-            "--online",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", **(env or {})},
-    )
+    result = elfe("check-config", "--config", str(config_path), "--online", env=env)
     return result.returncode, result.stdout + result.stderr
 
 

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.site import ROOT, Site, supervisor_running, wait_until
+from tests.site import Site, elfe, supervisor_running, wait_until
 
 pytestmark = pytest.mark.integration
 
 
 def health(state_dir: Path) -> dict[str, object]:
-    result = subprocess.run(
-        [sys.executable, "-m", "supervisor", "health", "--state-dir", str(state_dir)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = elfe("health", "--state-dir", str(state_dir))
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 

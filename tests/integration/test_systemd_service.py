@@ -4,18 +4,16 @@ clean shutdown logged at INFO."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.site import ROOT, Site, free_port
+from tests.site import Site, free_port, start_daemon
 
 pytestmark = pytest.mark.integration
 
@@ -51,20 +49,8 @@ def notifications(tmp_path: Path) -> Iterator[Notifications]:
 
 
 def start(config_path: Path, notify: Path, log: Path, watchdog_s: float) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "NOTIFY_SOCKET": str(notify),
-        "WATCHDOG_USEC": str(int(watchdog_s * 1_000_000)),
-    }
-    env.pop("JOURNAL_STREAM", None)
-    with open(log, "wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "supervisor", "run", "--config", str(config_path)],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    env = {"NOTIFY_SOCKET": str(notify), "WATCHDOG_USEC": str(int(watchdog_s * 1_000_000))}
+    return start_daemon(config_path, log, env)
 
 
 def test_ready_watchdog_and_clean_stop(

@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.site import ROOT, Recorder, Site, wait_until
+from tests.site import Recorder, Site, start_daemon, wait_until
 from tests.tcp.test_tcp_end_to_end import cli, processes_running
 
 pytestmark = [pytest.mark.integration, pytest.mark.tcp]
@@ -32,13 +30,7 @@ def test_a_killed_supervisor_makes_the_daemon_exit_1(
     )
     path = site.write_config(config, tmp_path / "elfe-liveness.toml")
     log_path = tmp_path / "daemon.log"
-    with open(log_path, "wb") as log:
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "supervisor", "run", "--config", str(path)],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    daemon = start_daemon(path, log_path)
     try:
         wait_until(lambda: recorder.on(f"{site.base_topic}/status"), timeout=30, what="online")
         device = json.loads(cli("inspect", "--config", str(path), "2").stdout)["pid"]
