@@ -19,7 +19,7 @@ import msgspec
 import psycopg
 from loguru import logger
 
-from actors import sql
+from actors import sql, sql_own
 from protocol.batching import same_column_runs
 from protocol.config import Config
 from protocol.inventory import attach_details
@@ -153,8 +153,8 @@ class CoordinationSession:
             return self.own_schema_ready
         try:
             with conn.transaction():
-                sql.write_telemetry(conn, own, batch.telemetry)
-                sql.write_events(conn, own, batch.events)
+                sql_own.write_telemetry(conn, own, batch.telemetry)
+                sql_own.write_events(conn, own, batch.events)
         except CONNECTION_ERRORS:
             raise
         except psycopg.Error as exc:
@@ -165,10 +165,10 @@ class CoordinationSession:
         """Create the supervisor's tables once; without the right to, run without them."""
         if self.own_schema_ready is None:
             try:
-                sql.ensure_own_schema(conn, own)
+                sql_own.ensure_own_schema(conn, own)
                 days = self.config.coordination.journal_days
                 with conn.transaction():
-                    sql.prune_events(conn, own, int(time.time()) - days * 86400)
+                    sql_own.prune_events(conn, own, int(time.time()) - days * 86400)
                 self.own_schema_ready = True
             except CONNECTION_ERRORS:
                 raise

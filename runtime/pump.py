@@ -70,6 +70,28 @@ class _Fd:
         return mask | (selectors.EVENT_WRITE if self.write else 0)
 
 
+class SocketWatch:
+    """Keeps a pump watching an actor's current socket, which changes when it reconnects: `sync`
+    after every message with the socket (or None) and whether packets wait to be written."""
+
+    def __init__(self, pump: Pump, address: Any, readable: Any, writable: Any) -> None:
+        self.pump, self.address = pump, address
+        self.readable, self.writable = readable, writable  # messages: fd -> message
+        self.sock: Any = None
+        self.fd = -1
+
+    def sync(self, sock: Any, wants_write: bool) -> None:
+        if sock is not self.sock:
+            if self.sock is not None:
+                self.pump.unwatch(self.fd)
+            self.sock = sock
+            if sock is not None:
+                self.fd = sock.fileno()
+                self.pump.watch(self.fd, self.address, self.readable(self.fd))
+        if sock is not None and wants_write:
+            self.pump.want_write(self.fd, self.address, self.writable(self.fd))
+
+
 class Pump:
     """Drives one in-process actor system; see the module docstring."""
 

@@ -188,7 +188,7 @@ def _config(dsn: str, port: int, workdir: Path, protocol: str) -> Path:
         "[ems]\npoll_seconds = 2\nboundary_delay_seconds = 1\n"
         f'[mqtt]\nhost = "127.0.0.1"\nport = {port}\nclient_id = "elfe-supervisor-demo"\n'
         f'protocol = "{protocol}"\n'
-        f'[supervisor]\nsystem_base = "multiprocTCPBase"\nadmin_port = {free_port()}\n'
+        "[supervisor]\n"
         f'state_dir = "{workdir / "state"}"\n'
         "[control]\nmin_switch_s = 10\nverify_s = 60\ncycle_end_s = 15\n"
         '[devices]\nreport_period_s = { "111" = 5, "112" = 5 }\n'
