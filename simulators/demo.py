@@ -2,7 +2,7 @@
 
 An embedded PostgreSQL (pgserver) loaded with the ELFE v6.3 schema and a sample household, an MQTT
 broker (Mosquitto when installed, else amqtt), simulated Shelly and Tasmota plugs, and the
-supervisor itself as the daemon runs it (`elfe-supervisor run`, multiprocTCPBase). A few seconds
+supervisor itself as the daemon runs it (`elfe-supervisor run`, in-process). A few seconds
 in, "the EMS" writes a plan; the terminal shows the orders on MQTT and the rows in the database.
 """
 

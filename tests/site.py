@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -357,29 +357,30 @@ def private_broker(tmp_path: Path) -> Iterator[int]:
         process.wait(10)
 
 
-def elfe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`elfe-supervisor ARGS` of this checkout, its output captured."""
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`elfe-supervisor <args>` in a subprocess, its output captured (`env`: its whole
+    environment, by default this one)."""
     return subprocess.run(
         [sys.executable, "-m", "supervisor", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, **(env or {})},
+        env=env,
     )
 
 
 def start_daemon(
-    config: Path, log: Path, env: dict[str, str] | None = None, code: str | None = None
+    config_path: Path, log: IO[str], env: dict[str, str] | None = None, code: str | None = None
 ) -> subprocess.Popen[bytes]:
-    """`elfe-supervisor run --config CONFIG` in the background, its output in `log`
-    (`code`: a Python program run instead of `-m supervisor`, given the same arguments)."""
+    """`elfe-supervisor run --config <path>` as systemd starts it, its output into `log`
+    (`env`: its whole environment; `code`: a Python program run instead of `-m supervisor`,
+    given the same arguments)."""
     program = ["-c", code] if code else ["-m", "supervisor"]
-    with open(log, "wb") as out:
-        return subprocess.Popen(
-            [sys.executable, *program, "run", "--config", str(config)],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-        )
+    return subprocess.Popen(
+        [sys.executable, *program, "run", "--config", str(config_path)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )

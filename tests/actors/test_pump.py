@@ -120,7 +120,7 @@ def test_wakeups_fire_on_time_and_an_idle_pump_does_no_work(pump: pumps.Pump) ->
     before = pump.passes
     run_in_thread(pump, 1.0)
     (armed, _), (fired, payload) = pump.ask(actor, "got?", list)
-    assert payload == "due" and 0.2 <= fired - armed < 0.5
+    assert payload == "due" and 0.15 <= fired - armed < 0.9  # on time, loosely (no speed here)
     assert pump.passes - before <= 4  # the wakeup, the stop: no polling
 
 

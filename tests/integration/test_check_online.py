@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from tests.site import ROOT, Site, elfe
+from tests.site import ROOT, Site, cli
 
 pytestmark = pytest.mark.integration
 
 
 def run_check(site: Site, config_path: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
-    result = elfe("check-config", "--config", str(config_path), "--online", env=env)
+    environment = {**os.environ, **(env or {})}
+    result = cli("check-config", "--config", str(config_path), "--online", env=environment)
     return result.returncode, result.stdout + result.stderr
 
 

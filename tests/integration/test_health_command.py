@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.site import Site, elfe, supervisor_running, wait_until
+from tests.site import Site, cli, supervisor_running, wait_until
 
 pytestmark = pytest.mark.integration
 
 
 def health(state_dir: Path) -> dict[str, object]:
-    result = elfe("health", "--state-dir", str(state_dir))
+    result = cli("health", "--state-dir", str(state_dir))
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 

@@ -3,6 +3,7 @@ code 1 within 30 s; and no password ever reaches the logs, even when handlers fa
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.site import Site, elfe, free_port, start_daemon, wait_until
+from tests.site import Site, cli, free_port, start_daemon, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +20,7 @@ RIGHT = "right-password"  # the private broker's password for the account elfe-s
 
 def run_daemon(path: Path, env: dict[str, str] | None = None) -> tuple[int, str, float]:
     started = time.monotonic()
-    result = elfe("run", "--config", str(path), env=env)
+    result = cli("run", "--config", str(path), env={**os.environ, **(env or {})})
     return result.returncode, result.stdout + result.stderr, time.monotonic() - started
 
 
@@ -76,7 +77,8 @@ def test_unreadable_ca_file(site: Site, tmp_path: Path) -> None:
 def test_a_broker_that_is_down_is_not_permanent(site: Site, tmp_path: Path) -> None:
     port = free_port()
     path = site.write_config(site.config(mqtt={"port": port}), tmp_path / "c.toml")
-    daemon = start_daemon(path, tmp_path / "log")
+    with open(tmp_path / "log", "w") as log:
+        daemon = start_daemon(path, log)
     try:
         wait_until(
             lambda: "retrying in the background" in (tmp_path / "log").read_text(),
@@ -135,7 +137,8 @@ def test_no_password_in_the_logs_of_failing_handlers(
     config = site.config(mqtt=mqtt, supervisor={"log_level": "DEBUG"})
     path = site.write_config(config, tmp_path / "c.toml")
     log_path = tmp_path / "log"
-    daemon = start_daemon(path, log_path, env, code=FAILING_HANDLERS)
+    with open(log_path, "w") as log:
+        daemon = start_daemon(path, log, {**os.environ, **env}, code=FAILING_HANDLERS)
     try:
         wait_until(lambda: "started in" in log_path.read_text(), timeout=30, what="started")
         time.sleep(1)

@@ -4,6 +4,7 @@ clean shutdown logged at INFO."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -49,8 +50,14 @@ def notifications(tmp_path: Path) -> Iterator[Notifications]:
 
 
 def start(config_path: Path, notify: Path, log: Path, watchdog_s: float) -> subprocess.Popen[bytes]:
-    env = {"NOTIFY_SOCKET": str(notify), "WATCHDOG_USEC": str(int(watchdog_s * 1_000_000))}
-    return start_daemon(config_path, log, env)
+    env = {
+        **os.environ,
+        "NOTIFY_SOCKET": str(notify),
+        "WATCHDOG_USEC": str(int(watchdog_s * 1_000_000)),
+    }
+    env.pop("JOURNAL_STREAM", None)
+    with open(log, "w") as out:
+        return start_daemon(config_path, out, env)
 
 
 def test_ready_watchdog_and_clean_stop(

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.site import Recorder, Site, start_daemon, wait_until
-from tests.tcp.test_tcp_end_to_end import cli, processes_running
+from tests.site import Recorder, Site, cli, start_daemon, wait_until
+from tests.sockets import processes_running
 
 pytestmark = [pytest.mark.integration, pytest.mark.tcp]
 
@@ -30,7 +30,8 @@ def test_a_killed_supervisor_makes_the_daemon_exit_1(
     )
     path = site.write_config(config, tmp_path / "elfe-liveness.toml")
     log_path = tmp_path / "daemon.log"
-    daemon = start_daemon(path, log_path)
+    with open(log_path, "w") as log:
+        daemon = start_daemon(path, log)
     try:
         wait_until(lambda: recorder.on(f"{site.base_topic}/status"), timeout=30, what="online")
         device = json.loads(cli("inspect", "--config", str(path), "2").stdout)["pid"]
