@@ -49,6 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     _where(inspect, config_help)
     inspect.add_argument("equipment", nargs="?", type=int, help="one equipment id")
     inspect.add_argument("--gateway", choices=["mqtt", "db", "plans", "clock"])
+    view = inspect.add_mutually_exclusive_group()
+    view.add_argument("--json", action="store_const", const="json", dest="view", help="JSON")
+    view.add_argument(
+        "--table",
+        action="store_const",
+        const="table",
+        dest="view",
+        help="text for people, 100 columns (the default on a terminal; JSON otherwise)",
+    )
     health = commands.add_parser(
         "health", help="one JSON object for monitoring (Zabbix); exit 0 even when it is down"
     )
@@ -70,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_demo(args.seconds)
     if args.command == "inspect" and args.state_dir:
-        return inspect_running(args.state_dir, args.equipment, args.gateway)
+        return inspect_running(args.state_dir, args.equipment, args.gateway, args.view)
     if args.command == "health" and args.state_dir:
         return print_health(args.state_dir)
     try:
@@ -85,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return check_online(config) if args.online else 0
     if args.command == "inspect":
-        return inspect_running(config.supervisor.state_dir, args.equipment, args.gateway)
+        return inspect_running(config.supervisor.state_dir, args.equipment, args.gateway, args.view)
     if args.command == "health":
         return print_health(config.supervisor.state_dir)
     return run_supervisor(config)
@@ -112,7 +121,9 @@ def check_online(config: Config) -> int:
     return 0 if report.ok else 1
 
 
-def inspect_running(state_dir: str, equipment: int | None, gateway: str | None) -> int:
+def inspect_running(
+    state_dir: str, equipment: int | None, gateway: str | None, view: str | None = None
+) -> int:
     """Ask the running supervisor through its control socket; exit 1 with one clear line."""
     path = control.control_path(state_dir)
     query: dict[str, object] = {}
@@ -128,7 +139,12 @@ def inspect_running(state_dir: str, equipment: int | None, gateway: str | None) 
     if "error" in reply:
         print(f"elfe-supervisor: {reply['error']}", file=sys.stderr)
         return 1
-    print(json.dumps(reply, indent=2, ensure_ascii=False, default=str))
+    if (view or ("table" if sys.stdout.isatty() else "json")) == "table":
+        from protocol.inspect_view import render
+
+        print(render(reply))
+    else:
+        print(json.dumps(reply, indent=2, ensure_ascii=False, default=str))
     return 0
 
 
