@@ -26,12 +26,16 @@ class Liveness:
     last_ok: float  # the start, then the last complete round of answers
     silent: tuple[str, ...] = ()
 
-    def round(self, now: float, silent: tuple[str, ...]) -> tuple[Liveness, Verdict]:
-        """One round of questions, `silent` the parts of the core that did not answer."""
+    def round(
+        self, now: float, silent: tuple[str, ...], dead_after_s: float | None = None
+    ) -> tuple[Liveness, Verdict]:
+        """One round of questions, `silent` the parts of the core that did not answer
+        (`dead_after_s`: another bound for this round, e.g. a longer one during start-up)."""
         if not silent:
             return replace(self, last_ok=now, silent=()), Verdict.FEED
         state = replace(self, silent=silent)
-        if now - self.last_ok >= self.dead_after_s:
+        bound = self.dead_after_s if dead_after_s is None else dead_after_s
+        if now - self.last_ok >= bound:
             return state, Verdict.DEAD
         return state, Verdict.HOLD
 

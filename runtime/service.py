@@ -64,7 +64,10 @@ class Service:
             silent = ("supervisor",)
         now = self.clock()
         was_silent = self.liveness.silent
-        self.liveness, verdict = self.liveness.round(now, silent)
+        # a large inventory may keep the core busy while it starts: the start-up bound applies
+        starting = None if self.is_ready else self.config.supervisor.ready_timeout_seconds
+        bound = max(self.liveness.dead_after_s, starting or 0.0)
+        self.liveness, verdict = self.liveness.round(now, silent, bound)
         if verdict is Verdict.FEED:
             systemd.watchdog(self.environ)
             if was_silent:

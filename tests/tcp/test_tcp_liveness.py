@@ -34,6 +34,8 @@ def test_a_killed_supervisor_makes_the_daemon_exit_1(
         daemon = start_daemon(path, log)
     try:
         wait_until(lambda: recorder.on(f"{site.base_topic}/status"), timeout=30, what="online")
+        # ready (before, the longer start-up bound ready_timeout_seconds applies)
+        wait_until(lambda: "started in" in log_path.read_text(), timeout=30, what="ready")
         device = json.loads(cli("inspect", "--config", str(path), "2").stdout)["pid"]
         supervisor = parent_of(device)  # Thespian forks each actor from its parent's process
         assert supervisor not in (daemon.pid, os.getpid())

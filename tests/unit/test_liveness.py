@@ -48,3 +48,11 @@ def test_interval() -> None:
     assert interval(None) == 5.0
     assert interval(30.0) == 5.0
     assert interval(4.0) == 2.0
+
+
+def test_a_longer_bound_for_one_round() -> None:
+    state = Liveness(dead_after_s=30, last_ok=0.0)
+    state, verdict = state.round(60.0, ("supervisor",), dead_after_s=120)
+    assert verdict is Verdict.HOLD
+    state, verdict = state.round(60.0, ("supervisor",))
+    assert verdict is Verdict.DEAD
