@@ -66,7 +66,7 @@ def thespian_log_defs(level: str = "WARNING", in_process: bool = False) -> dict[
     )
     return {
         "version": 1,
-        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [thespian] %(message)s"}},
+        "formatters": {"plain": {"()": "runtime.logs.PriorityFormatter"}},
         "handlers": {"stderr": handler},
         "root": {"handlers": ["stderr"], "level": level},
     }

@@ -205,6 +205,26 @@ class PrioritySink:
             self.stream.flush()
 
 
+class PriorityFormatter(logging.Formatter):
+    """Standard `logging` records of a process that has no loguru set-up (Thespian's logger
+    process on multiprocTCPBase): `<N>` prefixes and one line per record when stderr is the
+    journal, the plain format otherwise."""
+
+    def __init__(self, fmt: str | None = None, environ: Mapping[str, str] | None = None) -> None:
+        super().__init__(fmt or "%(asctime)s %(levelname)s [thespian] %(message)s")
+        env = os.environ if environ is None else environ
+        self.journal = stream_is_journal(env, sys.stderr)
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not self.journal:
+            return super().format(record)
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        text = text.replace("\\", "\\\\").replace("\n", "\\n")
+        return f"<{PRIORITY.get(record.levelname, 6)}>{record.name}: {text}"
+
+
 class InterceptHandler(logging.Handler):
     """Standard `logging` records (Thespian) into loguru, with their level and origin."""
 

@@ -170,3 +170,16 @@ def test_standard_logging_is_forwarded_with_its_level() -> None:
     logger.remove()
     assert " ERROR   [" in stream.getvalue()
     assert "thespian.test: transport failed" in stream.getvalue()
+
+
+def test_priority_formatter_for_thespians_own_process(tmp_path: Path) -> None:
+    record = logging.LogRecord("thespian.x", logging.ERROR, __file__, 1, "lost\nlink", None, None)
+    plain = logs.PriorityFormatter(environ={})
+    assert plain.format(record).endswith(" ERROR [thespian] lost\nlink")
+    with open(tmp_path / "stderr", "w") as stream:
+        info = os.fstat(stream.fileno())
+        formatter = logs.PriorityFormatter(environ={})
+        formatter.journal = logs.stream_is_journal(
+            {"JOURNAL_STREAM": f"{info.st_dev}:{info.st_ino}"}, stream
+        )
+        assert formatter.format(record) == "<3>thespian.x: lost\\nlink"
