@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.site import ROOT, Site, cli
+from tests.site import ROOT, Site, cli, supervisor_running, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -47,9 +47,9 @@ def test_a_missing_table_is_named(site: Site, tmp_path: Path) -> None:
     assert "problem: ems.table: table public.result has no column decisions_95" in out
 
 
-def test_the_production_role_of_roles_sql_passes_and_a_missing_grant_is_named(
-    site: Site, tmp_path: Path
-) -> None:
+def production_role(site: Site) -> str:
+    """deploy/sql/roles.sql run in the test database (and the EMS grant of its last section);
+    the DSN of the role it creates."""
     site.sql((ROOT / "deploy" / "sql" / "roles.sql").read_text())
     dbname = psycopg.conninfo.conninfo_to_dict(site.dsn)["dbname"]
     site.sql(
@@ -58,8 +58,27 @@ def test_the_production_role_of_roles_sql_passes_and_a_missing_grant_is_named(
         .as_string(None)
     )
     site.sql("GRANT SELECT ON public.result TO elfe_supervisor")
-    dsn = psycopg.conninfo.make_conninfo(site.dsn, user="elfe_supervisor")
-    config = site.config(coordination={"dsn": dsn})
+    return psycopg.conninfo.make_conninfo(site.dsn, user="elfe_supervisor")
+
+
+def test_the_production_role_runs_the_daemon_with_its_own_tables(site: Site) -> None:
+    config = site.config(coordination={"dsn": production_role(site)})
+    with supervisor_running(config):
+        wait_until(
+            lambda: (
+                site.sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'elfe_supervisor'")[0][
+                    0
+                ]
+                == 2
+            ),
+            what="device_state and event created by the role in its own schema",
+        )
+
+
+def test_the_production_role_of_roles_sql_passes_and_a_missing_grant_is_named(
+    site: Site, tmp_path: Path
+) -> None:
+    config = site.config(coordination={"dsn": production_role(site)})
     path = site.write_config(config, tmp_path / "config.toml")
     code, out = run_check(site, path)
     assert code == 0, out
