@@ -21,7 +21,7 @@ from loguru import logger
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
 from actors.db_session import CoordinationSession, read_snapshot, snapshot_path
-from protocol.batching import WriteQueue
+from protocol.batching import WriteQueue, overlay
 from protocol.config import Config
 from protocol.failures import Outage, backoff_delay
 from protocol.health import state_counts
@@ -59,6 +59,7 @@ class DbGateway(ActorTypeDispatcher):
         self.offload: Offload | None = None
         self.queue = WriteQueue()
         self.reads: deque[tuple[LoadInventory | LoadRow, Any]] = deque()  # (request, reply to)
+        self.since_read: dict[int, list[WriteState]] = {}  # made while a read is in flight
         self.in_flight: tuple[float, LoadInventory | LoadRow | None, Any] | None = None
         self.own_schema_ready: bool | None = None
         self.down_since: float | None = None
@@ -93,6 +94,8 @@ class DbGateway(ActorTypeDispatcher):
         if message.command_state is not None:
             self.command_states[message.equipment] = int(message.command_state)
         self.queue.add(message)
+        if self.in_flight is not None and self.in_flight[1] is not None:
+            self.since_read.setdefault(message.equipment, []).append(message)  # unseen by the read
         self._kick()  # a transition goes at once (or with the next batch if one is in flight)
 
     def receiveMsg_WriteObserved(self, message: WriteObserved, sender: Any) -> None:
@@ -181,6 +184,7 @@ class DbGateway(ActorTypeDispatcher):
         batch = self.queue.take() if not self.queue.empty() else WriteBatch()
         session = self.session
         self.in_flight = (time.time(), read, reply_to)
+        self.since_read = {}
         if isinstance(read, LoadInventory):
             self.offload.run(lambda: session.run(batch, "inventory"))
         elif isinstance(read, LoadRow):
@@ -217,18 +221,19 @@ class DbGateway(ActorTypeDispatcher):
         if snapshot is None:
             self.send(reply_to, Inventory(rows=(), specs=(), error=error))
             return
-        specs = build_inventory(list(snapshot.rows), list(snapshot.devices), self._config())
-        driven = {spec.id for spec in specs}
-        rows = [row for row in snapshot.rows if row.id in driven]
-        self.command_states = {row.id: row.command_state for row in rows}
-        self.control_states = {row.id: row.control_state for row in rows}
-        self.send(reply_to, Inventory(rows=snapshot.rows, specs=tuple(specs), error=error))
+        rows = tuple(overlay(row, self.since_read) for row in snapshot.rows)
+        specs = build_inventory(list(rows), list(snapshot.devices), self._config())
+        ids = {spec.id for spec in specs}
+        driven = [row for row in rows if row.id in ids]
+        self.command_states = {row.id: row.command_state for row in driven}
+        self.control_states = {row.id: row.control_state for row in driven}
+        self.send(reply_to, Inventory(rows=rows, specs=tuple(specs), error=error))
 
     def _reply_row(self, read: LoadRow, reply_to: Any, done: DbJobDone) -> None:
         if done.row is None:
             logger.warning("equipment {} asked by {}: no such row", read.equipment, read.source)
             return
-        self.send(reply_to, RowChanged(done.row, time.time()))
+        self.send(reply_to, RowChanged(overlay(done.row, self.since_read), time.time()))
 
     # --- availability --------------------------------------------------------------------------
 

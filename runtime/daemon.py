@@ -160,6 +160,12 @@ def run_supervisor(config: Config, ready: Any = None, stop: Stop | None = None) 
             file=sys.stderr,
         )
         return 1
+    if control.answers(control_path(config)):
+        print(
+            f"elfe-supervisor: another elfe-supervisor answers on {control_path(config)}",
+            file=sys.stderr,
+        )
+        return 1
     if not startup_check(config):
         return 1
     stop = stop or Stop()
