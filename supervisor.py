@@ -1,10 +1,10 @@
-"""elfe-supervisor command line: run · demo · inspect · status · check-config · record ·
-snapshot · replay.
+"""elfe-supervisor command line: run · demo · inspect · health · status · check-config ·
+record · snapshot · replay.
 
 `run` is the systemd daemon (`runtime/daemon.py`; with `partitions = K > 1` it starts and watches
-K partition processes, `runtime/partitions.py`); `inspect` asks a running one through its control
-socket(s) (`runtime/control.py`); `status` combines the statuses of the partitions of several
-hosts from the broker; `record`, `snapshot` and `replay` are in `replay/`.
+K partition processes, `runtime/partitions.py`); `inspect` and `health` ask a running one through
+its control socket(s) (`runtime/control.py`); `status` combines the statuses of the partitions of
+several hosts from the broker; `record`, `snapshot` and `replay` are in `replay/`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +23,52 @@ from runtime.daemon import EXIT_CONFIG, Stop, run_supervisor
 
 __all__ = ["Stop", "main", "run_supervisor"]
 
+DEFAULT_CONFIG = "/etc/elfe-supervisor/config.toml"
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("elfe-supervisor")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="elfe-supervisor", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
+    config_help = f"TOML configuration file (default {DEFAULT_CONFIG})"
     run = commands.add_parser("run", help="run the supervisor (the systemd daemon)")
-    run.add_argument("--config", required=True, help="TOML configuration file")
+    run.add_argument("--config", default=DEFAULT_CONFIG, help=config_help)
     run.add_argument("--partition", help=argparse.SUPPRESS)  # "k/K": a process started by run
     check = commands.add_parser("check-config", help="validate a configuration file and exit")
-    check.add_argument("--config", required=True)
+    check.add_argument("--config", default=DEFAULT_CONFIG, help=config_help)
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also connect to both databases and the broker: credentials, grants, schema, "
+        "what would be driven; exit 1 on any problem",
+    )
     inspect = commands.add_parser("inspect", help="show the state of a running supervisor")
-    where = inspect.add_mutually_exclusive_group(required=True)
-    where.add_argument("--config", help="the daemon's configuration file (for its state_dir)")
-    where.add_argument("--state-dir", help="the daemon's state directory")
+    _where(inspect, config_help)
     inspect.add_argument("equipment", nargs="?", type=int, help="one equipment id")
     inspect.add_argument("--gateway", choices=["mqtt", "db", "plans", "clock"])
+    view = inspect.add_mutually_exclusive_group()
+    view.add_argument("--json", action="store_const", const="json", dest="view", help="JSON")
+    view.add_argument(
+        "--table",
+        action="store_const",
+        const="table",
+        dest="view",
+        help="text for people, 100 columns (the default on a terminal; JSON otherwise)",
+    )
+    health = commands.add_parser(
+        "health", help="one JSON object for monitoring (Zabbix); exit 0 even when it is down"
+    )
+    _where(health, config_help)
     state = commands.add_parser(
         "status", help="the combined status of every partition, read from the broker"
     )
@@ -75,15 +107,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "demo":
-        from simulators.demo import run_demo
+        try:
+            from simulators.demo import run_demo
+        except ImportError:
+            print(
+                "elfe-supervisor: the demo needs the simulators: pip install -e ./simulators "
+                "(scripts/demo.sh does it)",
+                file=sys.stderr,
+            )
+            return 1
 
         return run_demo(args.seconds)
     if args.command == "inspect" and args.state_dir:
-        return inspect_running(args.state_dir, args.equipment, args.gateway)
+        return inspect_running(args.state_dir, args.equipment, args.gateway, args.view)
+    if args.command == "health" and args.state_dir:
+        return print_health(args.state_dir)
     if args.command == "replay" and not args.config:
         return commands_of_replay().replay_capture(args, None)
     try:
-        config = load_config(args.config)
+        config = load_config(args.config or DEFAULT_CONFIG)
     except ConfigError as exc:
         print(f"elfe-supervisor: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -92,9 +134,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.config}: valid ({config.supervisor.system_base}, "
             f"broker {config.mqtt.host}:{config.mqtt.port})"
         )
-        return 0
+        return check_online(config) if args.online else 0
     if args.command == "inspect":
-        return inspect_running(config.supervisor.state_dir, args.equipment, args.gateway)
+        return inspect_running(config.supervisor.state_dir, args.equipment, args.gateway, args.view)
+    if args.command == "health":
+        return print_health(config.supervisor.state_dir)
     if args.command == "status":
         return show_status(config, args.wait, args.partitions)
     if args.command == "record":
@@ -122,7 +166,30 @@ def commands_of_replay() -> Any:
     return command
 
 
-def inspect_running(state_dir: str, equipment: int | None, gateway: str | None) -> int:
+def _where(command: argparse.ArgumentParser, config_help: str) -> None:
+    where = command.add_mutually_exclusive_group()
+    where.add_argument("--config", help=f"the daemon's {config_help} (for its state_dir)")
+    where.add_argument("--state-dir", help="the daemon's state directory")
+
+
+def check_online(config: Config) -> int:
+    from runtime.preflight import check_online as check
+
+    report = check(config)
+    for line in report.lines:
+        print(line)
+    for line in report.warnings:
+        print(f"warning: {line}")
+    for line in report.problems + report.unreachable:
+        print(f"problem: {line}")
+    count = len(report.problems) + len(report.unreachable)
+    print("online check: " + ("ok" if report.ok else f"{count} problem(s)"))
+    return 0 if report.ok else 1
+
+
+def inspect_running(
+    state_dir: str, equipment: int | None, gateway: str | None, view: str | None = None
+) -> int:
     """Ask the running supervisor through its control socket; exit 1 with one clear line."""
     path = control.control_path(state_dir)
     query: dict[str, object] = {}
@@ -142,7 +209,36 @@ def inspect_running(state_dir: str, equipment: int | None, gateway: str | None) 
     if "error" in reply:
         print(f"elfe-supervisor: {reply['error']}", file=sys.stderr)
         return 1
-    print(json.dumps(reply, indent=2, ensure_ascii=False, default=str))
+    if (view or ("table" if sys.stdout.isatty() else "json")) == "table":
+        from protocol.inspect_view import render
+
+        print(render(reply))
+    else:
+        print(json.dumps(reply, indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+def print_health(state_dir: str) -> int:
+    """The health document (protocol/health.py); {"alive": 0, ...} when nothing answers."""
+    from protocol.health import health
+
+    path = control.control_path(state_dir)
+
+    def ask(query: dict[str, object]) -> dict[str, object] | None:
+        try:
+            reply = control.request(path, query)
+        except (OSError, ValueError):
+            return None
+        return None if "error" in reply else reply
+
+    ping = ask({"ping": True})
+    replies = {}
+    if ping is not None:
+        replies = {
+            "overview": ask({}),
+            **{name: ask({"gateway": name}) for name in ("mqtt", "db", "plans")},
+        }
+    print(json.dumps(health(time.time(), ping, **replies)))  # type: ignore[arg-type]
     return 0
 
 

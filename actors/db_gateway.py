@@ -11,6 +11,7 @@ a row is never read before the writes that would overwrite it.
 
 from __future__ import annotations
 
+import random
 import time
 from collections import deque
 from datetime import timedelta
@@ -22,6 +23,8 @@ from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 from actors.db_session import CoordinationSession, read_snapshot, snapshot_path
 from protocol.batching import WriteQueue, overlay
 from protocol.config import Config
+from protocol.failures import Outage, backoff_delay
+from protocol.health import state_counts
 from protocol.inventory import build_inventory
 from protocol.messages import (
     Configure,
@@ -63,10 +66,14 @@ class DbGateway(ActorTypeDispatcher):
         self.down_since: float | None = None
         self.connected = False
         self.retry_at = 0.0
-        self.retry_delay = 1.0
+        self.attempt = 0  # failed attempts since the last success: the backoff step
+        self.outage = Outage("coordination database")
         self.ticking = False
         self.written = 0
         self.dropped = 0
+        # the last states of every driven equipment, for monitoring (err, errcom)
+        self.command_states: dict[int, int] = {}
+        self.control_states: dict[int, int] = {}
 
     # --- messages ------------------------------------------------------------------------------
 
@@ -85,12 +92,15 @@ class DbGateway(ActorTypeDispatcher):
         self._kick()
 
     def receiveMsg_WriteState(self, message: WriteState, sender: Any) -> None:
+        if message.command_state is not None:
+            self.command_states[message.equipment] = int(message.command_state)
         self.queue.add(message)
         if self.in_flight is not None and self.in_flight[1] is not None:
             self.since_read.setdefault(message.equipment, []).append(message)  # unseen by the read
         self._kick()  # a transition goes at once (or with the next batch if one is in flight)
 
     def receiveMsg_WriteObserved(self, message: WriteObserved, sender: Any) -> None:
+        self.control_states[message.equipment] = int(message.control_state)
         self.queue.add(message)  # coalesced, written with the next batch
 
     def receiveMsg_DeviceTelemetry(self, message: DeviceTelemetry, sender: Any) -> None:
@@ -147,6 +157,7 @@ class DbGateway(ActorTypeDispatcher):
                     "own_schema": self.own_schema_ready,
                     "written": self.written,
                     "dropped": self.dropped,
+                    **state_counts(self.command_states, self.control_states),
                 }
             ),
         )
@@ -215,6 +226,10 @@ class DbGateway(ActorTypeDispatcher):
         mine = share(list(snapshot.rows), list(snapshot.devices), config.supervisor.share)
         rows = tuple(overlay(row, self.since_read) for row in mine.rows)
         specs = build_inventory(list(rows), mine.devices, config)
+        ids = {spec.id for spec in specs}
+        driven = [row for row in rows if row.id in ids]
+        self.command_states = {row.id: row.command_state for row in driven}
+        self.control_states = {row.id: row.control_state for row in driven}
         self.send(
             reply_to, Inventory(rows=rows, specs=tuple(specs), error=error, scope=mine.scope)
         )
@@ -228,24 +243,27 @@ class DbGateway(ActorTypeDispatcher):
     # --- availability --------------------------------------------------------------------------
 
     def _down(self, error: str) -> None:
+        """Retry after a capped backoff with jitter; log when it goes down, every 10 minutes
+        while it stays down, and when it is back, never once per attempt."""
         self.connected = False
+        now = time.time()
         if self.down_since is None:
-            self.down_since = time.time()
-            sizes = self.queue.sizes()
-            logger.error(
-                "coordination database unreachable, {} writes queued: {}",
-                sizes["queued_transitions"] + sizes["queued_observed"],
-                error,
-            )
-        self.retry_at = time.time() + self.retry_delay
-        self.retry_delay = min(self.retry_delay * 2, RETRY_MAX_S)
+            self.down_since = now
+        sizes = self.queue.sizes()
+        queued = sizes["queued_transitions"] + sizes["queued_observed"]
+        self.outage, line = self.outage.failed(now, f"{error} ({queued} writes queued)")
+        if line:
+            logger.error(line)
+        self.retry_at = now + backoff_delay(self.attempt, random.random(), cap=RETRY_MAX_S)
+        self.attempt += 1
 
     def _up(self) -> None:
         self.connected = True
-        if self.down_since is not None:
-            logger.info("coordination database back after {:.0f} s", time.time() - self.down_since)
+        self.outage, line = self.outage.recovered(time.time())
+        if line:
+            logger.info(line)
         self.down_since = None
-        self.retry_delay = 1.0
+        self.attempt = 0
 
     def _tick_soon(self) -> None:
         if not self.ticking:

@@ -25,6 +25,7 @@ from protocol.config import Config
 from protocol.inventory import attach_details
 from protocol.messages import DbJobDone, InventorySnapshot, WriteBatch, WriteState
 from protocol.partition import state_file
+from runtime.secrets import coordination_dsn
 
 CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
@@ -208,7 +209,7 @@ class CoordinationSession(Session):
 
     def _connection(self) -> psycopg.Connection:
         if self.conn is None or self.conn.closed:
-            self.conn = connect(self.config.coordination.dsn, 15000)
+            self.conn = connect(coordination_dsn(self.config), 15000)
         return self.conn
 
 

@@ -58,15 +58,17 @@ class DeviceActor(ActorTypeDispatcher):
         self.journal: deque[Event] = deque(maxlen=JOURNAL_SIZE)
         self.early: list[Message] = []  # events that arrived before DeviceInit
         self.now = 0.0  # machine time never runs backwards, whatever the order of arrival
+        self.log = logger  # bound to the equipment id (journald field EQUIPMENT=) once known
 
     def receiveMsg_DeviceInit(self, message: DeviceInit, sender: Any) -> None:
         self.gateways = message.gateways
         self.now = message.at
+        self.log = logger.bind(equipment=message.spec.id)
         state, effects = typologies.initial(message.spec, message.row, message.at)
         self._apply(state, effects)
         if not message.spec.problem:  # the supervisor already logged the problem, warnings included
             for spec_warning in message.spec.warnings:
-                logger.warning("equipment {}: {}", message.spec.id, spec_warning)
+                self.log.warning("equipment {}: {}", message.spec.id, spec_warning)
         self.send(sender, DeviceReady(message.spec.id))
         early, self.early = self.early, []
         for event in early:
@@ -128,7 +130,7 @@ class DeviceActor(ActorTypeDispatcher):
                 self.journal.append(effect)
                 self.send(gateways.db, effect)
                 if effect.from_state != effect.to_state:
-                    logger.info(
+                    self.log.info(
                         "equipment {} {}: {} -> {}: {}",
                         state.spec.id,
                         state.spec.name,
@@ -137,13 +139,13 @@ class DeviceActor(ActorTypeDispatcher):
                         effect.reason,
                     )
                 else:
-                    logger.info(
+                    self.log.info(
                         "equipment {} {}: {}", state.spec.id, state.spec.name, effect.reason
                     )
             elif isinstance(effect, NotifyDisplays):
                 pass  # the household screens subscribe here once they are driven
             elif isinstance(effect, StopActor):
-                logger.info("equipment {}: stopping ({})", state.spec.id, effect.reason)
+                self.log.info("equipment {}: stopping ({})", state.spec.id, effect.reason)
                 self.send(gateways.clock, ClearAllTimers())
                 self.send(self.myAddress, ActorExitRequest())
 
@@ -175,7 +177,7 @@ class DeviceActor(ActorTypeDispatcher):
         assert self.state is not None and self.gateways is not None
         device = next((d for d in self.state.spec.devices if d.id == command.device), None)
         if device is None:
-            logger.error(
+            self.log.error(
                 "equipment {}: no device {} to command", self.state.spec.id, command.device
             )
             return
@@ -183,11 +185,11 @@ class DeviceActor(ActorTypeDispatcher):
         try:
             outbound = codec.encode(device, command.action, command.request_id)
         except ValueError as exc:
-            logger.error("equipment {}: {}", self.state.spec.id, exc)
+            self.log.error("equipment {}: {}", self.state.spec.id, exc)
             return
         for out in outbound:
             self.send(self.gateways.mqtt, Publish(out.topic, out.payload, out.qos, out.retain))
-        logger.debug(
+        self.log.debug(
             "equipment {}: {} {} ({})",
             self.state.spec.id,
             command.action,

@@ -3,14 +3,17 @@
 The socket is read with `loop_read` when it is readable (the pump's `watch`, or `ThespianWatch`,
 or a polling wakeup), written with `loop_write`, and kept alive with `loop_misc`. Fixed client id,
 persistent session (MQTT 5 clean_start False with a session expiry, or MQTT 3.1.1
-clean_session False), a retained `<base>/status` whose will says offline, reconnection with
-backoff. With `deferred_writes` (on the pump) a publish only queues its packet: the gateway writes
-every queued packet in one `loop_write` once the pump's pass is over.
+clean_session False), a retained `<base>/status` whose will says offline, reconnection after a
+capped backoff with jitter, logged once per change of state (protocol/failures.py). The password
+is read when the client is made, never kept in the configuration. With `deferred_writes` (on the
+pump) a publish only queues its packet: the gateway writes every queued packet in one
+`loop_write` once the pump's pass is over.
 """
 
 from __future__ import annotations
 
 import contextlib
+import random
 import select
 import socket
 import time
@@ -24,7 +27,9 @@ from paho.mqtt.properties import Properties
 
 from protocol import partition
 from protocol.config import Config
+from protocol.failures import Outage, backoff_delay, classify_connack, classify_exception
 from protocol.status import OFFLINE, status_topic
+from runtime.secrets import mqtt_password
 
 RECONNECT_MAX_S = 30.0
 READ_BURST = 1000  # packets read per readiness before yielding to other messages
@@ -52,7 +57,7 @@ def new_client(
             clean_session=not persistent,
         )
     if m.username:
-        client.username_pw_set(m.username, m.password)
+        client.username_pw_set(m.username, mqtt_password(m))  # read here, never kept
     if m.ca_file:
         client.tls_set(ca_certs=m.ca_file)
     if will_topic:
@@ -82,7 +87,8 @@ class MqttLink:
         self.ever_connected = False
         self.connect_called = False
         self.next_attempt = 0.0
-        self.backoff = 1.0
+        self.attempt = 0  # failed attempts since the last connection: the backoff step
+        self.outage = Outage(f"MQTT broker {config.mqtt.host}:{config.mqtt.port}")
         self._on_connected = on_connect
         self._expiries: dict[int, Properties] = {}
         share = config.supervisor.share  # partition k: its own session and status topic
@@ -118,10 +124,17 @@ class MqttLink:
                 self.connect_called = True
                 self.client.connect(m.host, m.port, keepalive=m.keepalive)
         except (OSError, ValueError) as exc:
-            if self.backoff == 1.0 or self.backoff >= RECONNECT_MAX_S:
-                logger.warning("MQTT broker {}:{} unreachable: {}", m.host, m.port, exc)
-            self.next_attempt = time.time() + self.backoff
-            self.backoff = min(self.backoff * 2, RECONNECT_MAX_S)
+            self._failed(classify_exception(exc, "mqtt.host").line())
+
+    def _failed(self, cause: str) -> None:
+        """Retry after a capped backoff with jitter; log when the broker goes down, every 10
+        minutes while it stays down, never once per attempt."""
+        now = time.time()
+        self.outage, line = self.outage.failed(now, cause)
+        if line:
+            logger.warning(line)
+        self.next_attempt = now + backoff_delay(self.attempt, random.random(), cap=RECONNECT_MAX_S)
+        self.attempt += 1
 
     def housekeeping(self) -> None:
         """Every second or so: reconnect when due, keepalive."""
@@ -136,12 +149,16 @@ class MqttLink:
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
+        m = self.config.mqtt
         if reason.is_failure:
-            logger.error("MQTT broker refused the connection: {}", reason)
+            failure = classify_connack(reason.value, bool(m.username))
+            self._failed(failure.line() if failure else str(reason))
             return
         first = not self.ever_connected
-        self.connected, self.ever_connected, self.backoff = True, True, 1.0
-        m = self.config.mqtt
+        self.connected, self.ever_connected, self.attempt = True, True, 0
+        self.outage, line = self.outage.recovered(time.time())
+        if line:
+            logger.info(line)
         logger.info(
             "MQTT connected to {}:{} (session present: {})", m.host, m.port, flags.session_present
         )
@@ -150,10 +167,12 @@ class MqttLink:
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
-        if self.connected:
-            logger.warning("MQTT disconnected: {}", reason)
-        self.connected = False
-        self.next_attempt = time.time() + self.backoff
+        if self.connected and self.client is None:  # our own disconnect, at shutdown
+            logger.info("MQTT disconnected: {}", reason)
+            self.connected = False
+        elif self.connected:
+            self.connected = False
+            self._failed(f"disconnected: {reason}")
 
     # --- socket --------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from actors import sql_plans as sql
 from actors.db_session import CONNECTION_ERRORS, Session, connect, first_line
 from protocol.config import Config
 from protocol.messages import PlansRead
+from runtime.secrets import ems_dsn
 
 NOTIFY_WAIT_S = 1.0  # how often the LISTEN thread looks whether it should stop
 
@@ -63,7 +64,7 @@ class PlanSession(Session):
 
     def _connection(self, listen: bool) -> psycopg.Connection:
         if self.conn is None or self.conn.closed:
-            self.conn = connect(self.config.ems_dsn, 30000)
+            self.conn = connect(ems_dsn(self.config), 30000)
             self.listening = False
             if listen and self.config.ems.notify_channel:
                 listen_to(self.conn, self.config.ems.notify_channel)
@@ -81,7 +82,7 @@ def listen_loop(config: Config, notify: Callable[[], None]) -> Callable[[Callabl
     def loop(stopped: Callable[[], bool]) -> None:
         channel = config.ems.notify_channel
         assert channel
-        with connect(config.ems_dsn, 30000) as conn:
+        with connect(ems_dsn(config), 30000) as conn:
             listen_to(conn, channel)
             while not stopped():
                 if list(conn.notifies(timeout=NOTIFY_WAIT_S, stop_after=1)):

@@ -37,11 +37,17 @@ CREATE INDEX IF NOT EXISTS event_equipment_at ON {schema}.event (equipment_id, a
 
 
 def ensure_own_schema(conn: psycopg.Connection, schema: str) -> None:
-    """The supervisor's own tables (its migrations: idempotent, created when missing)."""
+    """The supervisor's own tables (its migrations: idempotent, created when missing).
+
+    An existing schema is not created again: `CREATE SCHEMA IF NOT EXISTS` needs CREATE on the
+    whole database even when the schema exists, and roles.sql grants CREATE on the schema only.
+    """
+    exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
     with conn.transaction():
         for statement in OWN_TABLES.split(";"):
-            if statement.strip():
-                conn.execute(sql.SQL(statement).format(schema=sql.Identifier(schema)))
+            if not statement.strip() or (exists and "CREATE SCHEMA" in statement):
+                continue
+            conn.execute(sql.SQL(statement).format(schema=sql.Identifier(schema)))
 
 
 def write_telemetry(conn: psycopg.Connection, schema: str, rows: Iterable[DeviceTelemetry]) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from protocol import partition as partitioning
 from protocol.partition import Partition, PartitionError
@@ -25,6 +27,10 @@ Identifier = Annotated[
     str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 ]
 Topic = Annotated[str, msgspec.Meta(pattern=r"^[^#+\x00]+$", min_length=1)]
+LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"]
+Module = Annotated[
+    str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+]
 
 
 class ConfigError(Exception):
@@ -61,7 +67,10 @@ class MqttConfig(_Strict):
     client_id: Annotated[str, msgspec.Meta(min_length=1)] = "elfe-supervisor"
     base_topic: Topic = "elfe"
     username: str | None = None
-    password: str | None = None
+    # No password here: it is read where the connection is made (runtime/secrets.py), from
+    # this file (relative: in $CREDENTIALS_DIRECTORY), systemd's credential `mqtt-password`,
+    # or ELFE_MQTT_PASSWORD; it is never part of the configuration the actors receive.
+    password_file: str | None = None
     keepalive: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 30
     session_expiry_seconds: Annotated[int, msgspec.Meta(ge=0)] = 86400
     command_expiry_seconds: Annotated[int, msgspec.Meta(ge=1)] = 300
@@ -73,8 +82,12 @@ class SupervisorConfig(_Strict):
     system_base: Literal["simpleSystemBase", "multiprocTCPBase"] = "simpleSystemBase"
     admin_port: Port = 1900
     state_dir: str = "/var/lib/elfe-supervisor"
-    log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = "INFO"
+    log_level: LogLevel = "INFO"
+    # per module (and the modules under it), e.g. {"actors.mqtt_gateway" = "DEBUG"}
+    log_levels: dict[Module, LogLevel] = {}
     ready_timeout_seconds: PositiveSeconds = 120.0
+    # the Supervisor and its gateways silent this long: the daemon exits 1 (systemd restarts it)
+    liveness_timeout_seconds: PositiveSeconds = 30.0
     # K partition processes on this host, each owning the households that hash to it.
     partitions: Annotated[int, msgspec.Meta(ge=1, le=partitioning.MAX_PARTITIONS)] = 1
     # "k/n": this host runs partition k of n (several hosts); excludes partitions > 1.
@@ -209,10 +222,13 @@ ENVIRONMENT: dict[str, tuple[str, str, type]] = {
     "ELFE_MQTT_HOST": ("mqtt", "host", str),
     "ELFE_MQTT_PORT": ("mqtt", "port", int),
     "ELFE_MQTT_USERNAME": ("mqtt", "username", str),
-    "ELFE_MQTT_PASSWORD": ("mqtt", "password", str),
+    "ELFE_MQTT_PASSWORD_FILE": ("mqtt", "password_file", str),
     # "k/n", set by the systemd template unit elfe-supervisor@k-n.service (several hosts)
     "ELFE_PARTITION": ("supervisor", "partition", str),
 }
+# Secrets: read where they are used (runtime/secrets.py), never kept in a Config. A DSN from
+# the environment may hold a password: the Config keeps it without.
+SECRET_ENVIRONMENT = ("ELFE_MQTT_PASSWORD", "ELFE_COORDINATION_DSN", "ELFE_EMS_DSN")
 
 _PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`")
 
@@ -234,11 +250,19 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
 def config_from_mapping(
     raw: dict[str, Any], source: str = "<config>", environ: Mapping[str, str] | None = None
 ) -> Config:
+    _refuse_secrets(raw, source)
     raw = _apply_environment(raw, os.environ if environ is None else environ, source)
     try:
         config = msgspec.convert(raw, Config, str_keys=True)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"config file {source}: {_describe(exc)}") from None
+    config = msgspec.structs.replace(
+        config,
+        coordination=msgspec.structs.replace(
+            config.coordination, dsn=dsn_without_password(config.coordination.dsn)
+        ),
+        ems=msgspec.structs.replace(config.ems, dsn=dsn_without_password(config.ems.dsn)),
+    )
     if not config.coordination.dsn:
         raise ConfigError(
             f"config file {source}: coordination.dsn: required (or set ELFE_COORDINATION_DSN)"
@@ -280,6 +304,35 @@ def with_partition(config: Config, share: Partition) -> Config:
         admin_port=config.supervisor.admin_port + share.index,
     )
     return msgspec.structs.replace(config, supervisor=supervisor)
+
+
+def _refuse_secrets(raw: dict[str, Any], source: str) -> None:
+    """A password written in the file would travel with the configuration: refused."""
+    mqtt = raw.get("mqtt")
+    if isinstance(mqtt, dict) and "password" in mqtt:
+        raise ConfigError(
+            f"config file {source}: mqtt.password: no password in the configuration file; "
+            "use mqtt.password_file, systemd's LoadCredential=mqtt-password or ELFE_MQTT_PASSWORD"
+        )
+    for section in ("coordination", "ems"):
+        values = raw.get(section)
+        dsn = values.get("dsn") if isinstance(values, dict) else None
+        if isinstance(dsn, str) and dsn_without_password(dsn) != dsn:
+            raise ConfigError(
+                f"config file {source}: {section}.dsn: no password in the DSN; use libpq's "
+                "password file (passfile, PGPASSFILE, systemd's LoadCredential=pgpass)"
+            )
+
+
+def dsn_without_password(dsn: str) -> str:
+    """The DSN without its password (a DSN libpq cannot parse is left for it to refuse)."""
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return dsn
+    if not params.pop("password", None):
+        return dsn
+    return make_conninfo(**params)
 
 
 def _apply_environment(

@@ -23,7 +23,8 @@ from loguru import logger
 
 from protocol.config import Config
 from protocol.partition import state_file
-from runtime import control
+from runtime import control, logs
+from runtime.service import Service, startup_check
 
 SUPERVISOR_NAME = "elfe-supervisor"
 EXIT_CONFIG = 2
@@ -51,25 +52,23 @@ class Stop:
         self.requested = True
 
 
-def configure_logging(level: str) -> None:
-    logger.remove()
-    logger.add(
-        sys.stderr,
-        level=level,
-        format="{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} [{process}] {message}",
-        backtrace=False,
-        diagnose=False,
+def configure_logging(level: str, levels: dict[str, str] | None = None) -> None:
+    """journald's native protocol under systemd, a human format elsewhere (runtime/logs.py)."""
+    logs.configure(level, levels)
+
+
+def thespian_log_defs(level: str = "WARNING", in_process: bool = False) -> dict[str, Any]:
+    """Thespian's own logging: in-process through loguru (one journal entry with its
+    priority), from its separate logger process (multiprocTCPBase) to stderr."""
+    handler: dict[str, Any] = (
+        {"()": "runtime.logs.InterceptHandler", "level": level}
+        if in_process
+        else {"class": "logging.StreamHandler", "formatter": "plain", "level": level}
     )
-
-
-def thespian_log_defs(level: str = "WARNING") -> dict[str, Any]:
-    """Thespian's own logging goes to stderr too."""
     return {
         "version": 1,
-        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [thespian] %(message)s"}},
-        "handlers": {
-            "stderr": {"class": "logging.StreamHandler", "formatter": "plain", "level": level}
-        },
+        "formatters": {"plain": {"()": "runtime.logs.PriorityFormatter"}},
+        "handlers": {"stderr": handler},
         "root": {"handlers": ["stderr"], "level": level},
     }
 
@@ -85,7 +84,7 @@ def start_actor_system(config: Config) -> Any:
 
     base = config.supervisor.system_base
     if base == "simpleSystemBase":
-        return ActorSystem("simpleSystemBase", logDefs=thespian_log_defs())
+        return ActorSystem("simpleSystemBase", logDefs=thespian_log_defs(in_process=True))
     from runtime.loopback import enforce_loopback
 
     enforce_loopback()  # the transport is unauthenticated pickle: never reachable from afar
@@ -105,6 +104,7 @@ class Starter:
         self.announced = False
         self.fatal = False
         self.deadline = self.started + config.supervisor.ready_timeout_seconds
+        self.service: Service | None = None  # systemd's view: status, readiness, watchdog
 
     def on_reply(self, message: Any) -> None:
         from protocol.messages import Started
@@ -118,11 +118,24 @@ class Starter:
                 message.devices,
                 message.problems,
             )
+            if self.service is not None:
+                self.service.ready(message.equipment, message.devices, message.problems)
             if self.ready is not None:
                 self.ready(message)
         elif isinstance(message, str) and message.startswith("fatal"):
             logger.critical(message)
             self.fatal = True
+
+    def check_alive(self) -> None:
+        """A liveness round (runtime/service.py); a dead core is fatal."""
+        if self.service is not None and not self.service.check():
+            self.fatal = True
+
+    def stopped(self, code: int) -> int:
+        if self.service is not None:
+            self.service.stopping()
+        logger.info("stopped (exit code {})", code)
+        return code
 
     def check_ready(self) -> float:
         """Warn when start-up takes too long; returns the seconds until the next check."""
@@ -135,7 +148,7 @@ class Starter:
 
 def run_supervisor(config: Config, ready: Any = None, stop: Stop | None = None) -> int:
     """Start, wait for readiness, then serve until SIGTERM/SIGINT (or `stop.requested`)."""
-    configure_logging(config.supervisor.log_level)
+    configure_logging(config.supervisor.log_level, config.supervisor.log_levels)
     try:
         Path(config.supervisor.state_dir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -154,6 +167,8 @@ def run_supervisor(config: Config, ready: Any = None, stop: Stop | None = None) 
             f"elfe-supervisor: another elfe-supervisor answers on {control_path(config)}",
             file=sys.stderr,
         )
+        return 1
+    if not startup_check(config):
         return 1
     stop = stop or Stop()
     if ready is None:  # a library caller (tests, demo) handles signals itself
@@ -194,19 +209,29 @@ def _run_in_process(config: Config, starter: Starter, stop: Stop) -> int:
             return reply.data if reply is not None else {"error": "no answer"}
 
         control.PumpControl(control_path(config), pump, handle)
+        starter.service = service = Service(config, handle)
 
         def check_ready() -> None:
             if not starter.announced:
                 pump.call_later(starter.check_ready(), check_ready)
 
+        def check_alive() -> None:
+            starter.check_alive()
+            if starter.fatal:
+                stop.requested = True
+            else:
+                pump.call_later(service.every_s, check_alive)
+
         pump.call_later(starter.check_ready(), check_ready)
+        pump.call_later(service.every_s, check_alive)
         pump.tell(supervisor, Start(config))
         pump.run(stop)
         if starter.fatal:
-            return 1
+            return starter.stopped(1)
         logger.info("stopping")
+        service.stopping()
         pump.ask(supervisor, Shutdown(), ShutdownDone)
-        return 0
+        return starter.stopped(0)
     finally:
         stop.wakers.remove(pump.wake)
         pump.close()
@@ -232,17 +257,23 @@ def _run_multiproc(config: Config, starter: Starter, stop: Stop) -> int:
             return reply.data
 
         server = control.ThreadControl(control_path(config), handle)
+        starter.service = service = Service(config, handle)
+        next_check = time.monotonic() + service.every_s
         asys.tell(supervisor, Start(config))
         while not stop.requested:
             message = asys.listen(0.5)
             if message is not None:
                 starter.on_reply(message)
+            if time.monotonic() >= next_check:
+                starter.check_alive()
+                next_check = time.monotonic() + service.every_s
             if starter.fatal:
-                return 1
+                return starter.stopped(1)
             starter.check_ready()
         logger.info("stopping")
+        service.stopping()
         asys.ask(supervisor, Shutdown(), SHUTDOWN_TIMEOUT_S)
-        return 0
+        return starter.stopped(0)
     finally:
         if server is not None:
             server.close()

@@ -7,5 +7,6 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[demo]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt \
+    -e '.[demo]' -e ./simulators
 exec .venv/bin/elfe-supervisor demo "$@"

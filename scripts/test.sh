@@ -46,11 +46,19 @@ if ! listening "$ELFE_TEST_MQTT_HOST" "$ELFE_TEST_MQTT_PORT"; then
     for _ in $(seq 50); do listening "$ELFE_TEST_MQTT_HOST" "$ELFE_TEST_MQTT_PORT" && break; sleep 0.2; done
 fi
 
+# systemd-analyze, for the test of the unit file (the test skips if it cannot be installed).
+if ! command -v systemd-analyze >/dev/null; then
+    say "installing systemd-analyze (package systemd)"; apt_install systemd || say "systemd not installed"
+fi
+
 # Virtual environment with the project (editable) and the test tools.
 if [ ! -x .venv/bin/python ]; then
     say "creating .venv"; "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# constraints.txt pins every dependency to the versions the tests last passed with; the
+# simulated devices are their own distribution (simulators/), kept out of production installs.
+.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt \
+    -e '.[test]' -e ./simulators
 
 # A fresh Debian PostgreSQL does not trust TCP logins: give the test role a password once.
 if ! .venv/bin/python -c "import os, psycopg; psycopg.connect(os.environ['ELFE_TEST_PG_DSN'], connect_timeout=5).close()" 2>/dev/null; then

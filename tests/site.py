@@ -7,7 +7,10 @@ at the servers; `scripts/test.sh` installs and starts them where they are missin
 
 from __future__ import annotations
 
+import getpass
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -322,23 +325,64 @@ def supervisor_running(config: Config, timeout: float = 20.0) -> Iterator[Any]:
         assert result.get("code") == 0
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """`elfe-supervisor <args>` in a subprocess, its output captured."""
+@pytest.fixture
+def private_broker(tmp_path: Path) -> Iterator[int]:
+    """A Mosquitto of our own on a free loopback port that refuses anonymous clients."""
+    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(mosquitto).exists() or not shutil.which("mosquitto_passwd"):
+        pytest.skip("mosquitto and mosquitto_passwd are needed")
+    port = free_port()
+    passwd = tmp_path / "passwd"
+    subprocess.run(
+        ["mosquitto_passwd", "-c", "-b", str(passwd), "elfe-supervisor", "right-password"],
+        check=True,
+        capture_output=True,
+    )
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(
+        # `user`: run as root, mosquitto would switch to its own user, which cannot read tmp_path
+        f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous false\n"
+        f"password_file {passwd}\n"
+        "persistence false\nlog_dest stderr\n"
+    )
+    process = subprocess.Popen([mosquitto, "-c", str(conf)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"mosquitto did not listen on {port}")
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`elfe-supervisor <args>` in a subprocess, its output captured (`env`: its whole
+    environment, by default this one)."""
     return subprocess.run(
         [sys.executable, "-m", "supervisor", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=60,
+        env=env,
     )
 
 
 def start_daemon(
-    config_path: Path, log: IO[str], env: dict[str, str] | None = None
+    config_path: Path, log: IO[str], env: dict[str, str] | None = None, code: str | None = None
 ) -> subprocess.Popen[bytes]:
-    """`elfe-supervisor run --config <path>` as systemd starts it, its output into `log`."""
+    """`elfe-supervisor run --config <path>` as systemd starts it, its output into `log`
+    (`env`: its whole environment; `code`: a Python program run instead of `-m supervisor`,
+    given the same arguments)."""
+    program = ["-c", code] if code else ["-m", "supervisor"]
     return subprocess.Popen(
-        [sys.executable, "-m", "supervisor", "run", "--config", str(config_path)],
+        [sys.executable, *program, "run", "--config", str(config_path)],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,

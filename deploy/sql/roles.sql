@@ -53,15 +53,12 @@ GRANT UPDATE (timestamp_dispo_souhaitee, pourcentage_charge_restant)
     ON bdd_coordination_schema.equipement_pilote_vehicule_electrique_generique TO elfe_supervisor;
 
 -- 4. Its own schema --------------------------------------------------------------------
--- CREATE on the database lets the supervisor run `CREATE SCHEMA IF NOT EXISTS elfe_supervisor`
--- at start-up and keep its own tables there (it owns that schema, and nothing else).
--- To avoid the database-wide right, create the schema here instead and skip the grant:
---   CREATE SCHEMA IF NOT EXISTS elfe_supervisor AUTHORIZATION elfe_supervisor;
-DO $$
-BEGIN
-    EXECUTE format('GRANT CREATE ON DATABASE %I TO elfe_supervisor', current_database());
-END
-$$;
+-- The supervisor keeps its own tables (device telemetry, event journal) in the schema
+-- `elfe_supervisor` (coordination.own_schema) and creates them there at start-up. It gets
+-- CREATE on that schema only, never on the database nor on the coordination schema.
+
+CREATE SCHEMA IF NOT EXISTS elfe_supervisor;
+GRANT USAGE, CREATE ON SCHEMA elfe_supervisor TO elfe_supervisor;
 
 -- 5. EMS output database (run separately, connected to THAT database) -----------------------
 -- The EMS writes its plans to `result` in its output database (ems_sortie in production,

@@ -144,7 +144,9 @@ def test_the_last_plans_are_applied_from_disk_when_the_ems_database_is_unreachab
         "UPDATE bdd_coordination_schema.equipement_pilote_ou_mesure SET etat_commande_id = 11,"
         " ems_consigne_marche = false WHERE id = 2"
     )  # as if it had been switched off since
-    gone = psycopg.conninfo.make_conninfo(site.dsn, dbname="elfe_no_such_database")
+    # unreachable (nothing listens there); a database that does not exist would be a
+    # configuration error, which stops the daemon at start-up
+    gone = psycopg.conninfo.make_conninfo(site.dsn, host="127.0.0.1", port=free_port())
     with site.household() as household, supervisor_running(site.config(ems={"dsn": gone})):
         wait_until(lambda: household["A102"].relay_on, what="tank on from the plan kept on disk")
         wait_until(lambda: site.equipment(2)["command"] == CS.MANUEL_PILOTE_ON, what="state 12")

@@ -287,7 +287,7 @@ dsn = "postgresql://file/ems"
 host = "file.example"
 port = 1883
 username = "file-user"
-password = "file-password"
+password_file = "/etc/file-password"
 """
 
 
@@ -299,7 +299,7 @@ password = "file-password"
         ("ELFE_MQTT_HOST", "broker.env", lambda c: c.mqtt.host),
         ("ELFE_MQTT_PORT", "8883", lambda c: str(c.mqtt.port)),
         ("ELFE_MQTT_USERNAME", "env-user", lambda c: c.mqtt.username),
-        ("ELFE_MQTT_PASSWORD", "env-secret", lambda c: c.mqtt.password),
+        ("ELFE_MQTT_PASSWORD_FILE", "/run/secret", lambda c: c.mqtt.password_file),
     ],
 )
 def test_environment_overrides_the_file(
@@ -397,3 +397,29 @@ def test_deployed_example_config_shows_the_defaults() -> None:
         pytest.skip(f"{EXAMPLE} not written yet")
     config = load_config(EXAMPLE, environ={"ELFE_COORDINATION_DSN": DSN})
     assert config == config_from_mapping({"coordination": {"dsn": DSN}}, environ={})
+
+
+# --- secrets never in a Config -------------------------------------------------------------------
+
+
+def test_a_password_in_the_file_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + '[mqtt]\npassword = "s3cret"\n')
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, environ={})
+    assert str(raised.value).startswith(f"config file {path}: mqtt.password: no password")
+    assert "s3cret" not in str(raised.value)
+    path = write(tmp_path, '[coordination]\ndsn = "postgresql://u:s3cret@h/db"\n')
+    with pytest.raises(ConfigError, match=r"coordination\.dsn: no password in the DSN"):
+        load_config(path, environ={})
+
+
+def test_secrets_from_the_environment_stay_out_of_the_config(tmp_path: Path) -> None:
+    environ = {
+        "ELFE_COORDINATION_DSN": "postgresql://u:s3cret@h:5432/db",
+        "ELFE_EMS_DSN": "host=e password=s3cret2 dbname=ems",
+        "ELFE_MQTT_PASSWORD": "s3cret3",
+    }
+    config = load_config(write(tmp_path, ""), environ=environ)
+    text = repr(config) + msgspec.json.encode(config).decode()
+    assert "s3cret" not in text
+    assert "host=h" in config.coordination.dsn and "dbname=db" in config.coordination.dsn
