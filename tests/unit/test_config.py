@@ -375,6 +375,9 @@ def test_screens_layout_is_configurable(tmp_path: Path) -> None:
     assert (page.switch, page.led, page.label, page.end_hour) == (103, 10, 111, None)
 
 
+TWO_PAGES = "[[screens.pages]]\npage = {}\ntypes = [{}]\n" * 2
+
+
 @pytest.mark.parametrize(
     ("text", "names"),
     [
@@ -386,15 +389,9 @@ def test_screens_layout_is_configurable(tmp_path: Path) -> None:
         ("[screens]\nlayout = 1\n", ("screens.layout", "unknown key")),
         ("[[screens.pages]]\npage = 2\ntypes = [111]\nswitch = 255\n", ("switch",)),
         ("[[screens.pages]]\npage = 2\ntypes = [111]\nbutton = 4\n", ("button", "unknown key")),
-        (
-            "[[screens.pages]]\npage = 2\ntypes = [111]\n[[screens.pages]]\npage = 2\ntypes = [112]\n",
-            ("screens.pages[1].page", "used twice"),
-        ),
+        (TWO_PAGES.format(2, 111, 2, 112), ("screens.pages[1].page", "used twice")),
         ("[[screens.pages]]\npage = 8\ntypes = [111]\n", ("screens.pages[0].page",)),
-        (
-            "[[screens.pages]]\npage = 2\ntypes = [111]\n[[screens.pages]]\npage = 3\ntypes = [111]\n",
-            ("screens.pages[1].types", "111"),
-        ),
+        (TWO_PAGES.format(2, 111, 3, 111), ("screens.pages[1].types", "111")),
         ("[[screens.pages]]\npage = 2\ntypes = [111]\nled = 3\n", ("screens.pages[0]", "one id")),
         ("[[screens.pages]]\npage = 2\ntypes = [111]\nend_hour = 4\n", ("end_quarter",)),
         ("[[screens.pages]]\npage = 2\ntypes = []\n", ("screens.pages[0].types",)),

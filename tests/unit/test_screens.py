@@ -234,7 +234,7 @@ def parse(suffix: str, payload: str | bytes) -> object:
         ("state/p3b3", '{"event":"up","val":0}', SwitchTouched(3, False)),
         ("state/p3b3", '{"event":"up","val":true}', SwitchTouched(3, True)),
         ("state/p3b3", '{"event":"up","val":"0"}', SwitchTouched(3, False)),
-        ("state/p3b8", '{"event":"changed","val":14,"text":"99h"}', RollerTouched(3, "end_hour", 14)),
+        ("state/p3b8", '{"event":"changed","val":14,"text":"9"}', RollerTouched(3, "end_hour", 14)),
         ("state/p3b9", '{"event":"changed","text":"45"}', RollerTouched(3, "end_quarter", 3)),
         ("state/p3b5", '{"event":"changed","val":2}', RollerTouched(3, "cycle_hours", 2)),
         ("state/p3b6", '{"event":"changed","val":1}', RollerTouched(3, "cycle_quarters", 1)),
