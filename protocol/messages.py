@@ -12,8 +12,9 @@ from typing import Any
 
 import msgspec
 
-from protocol.config import Config
+from protocol.config import Config, ScreensConfig
 from protocol.model import EquipmentRow, EquipmentSpec
+from protocol.screens.state import ScreenEquipment, ScreenSpec, ScreenUpdate
 
 
 class Message(msgspec.Struct, frozen=True):
@@ -199,6 +200,7 @@ class Gateways(Message):
     db: Any
     clock: Any
     plans: Any
+    displays: Any = None  # the Displays actor (household screens)
 
 
 class DeviceInit(Message):
@@ -332,3 +334,98 @@ class Shutdown(Message):
 
 class ShutdownDone(Message):
     pass
+
+
+# --- household screens --------------------------------------------------------------------------
+
+
+class RawMessage(Message):
+    """An inbound MQTT message delivered as it came (screens parse their own topics)."""
+
+    topic: str
+    payload: bytes
+    retained: bool
+    at: float
+
+
+class RawMessages(Message):
+    messages: tuple[RawMessage, ...]
+
+
+class ScreenInventory(Message):
+    """To the Displays actor: the inventory (screens and households) and the equipment actors."""
+
+    specs: tuple[EquipmentSpec, ...]
+    actors: tuple[tuple[int, Any], ...]
+
+
+class ScreenInit(Message):
+    screen: ScreenSpec
+    members: tuple[int, ...]  # the household's equipment ids
+    layout: ScreensConfig
+    gateways: Gateways
+    at: float
+
+
+class ScreenMembers(Message):
+    """The household's equipment changed (inventory reload): re-read it."""
+
+    members: tuple[int, ...]
+
+
+class EquipmentShown(Message):
+    """An equipment's state machine changed what its screens show (mode, command state, reason)."""
+
+    equipment: int
+    household: str | None
+    mode: int
+    command_state: int
+    reason: str | None
+    at: float
+
+
+class ScreenChanged(Message):
+    """A touch was written to the database: every screen of the household redraws it, and the
+    equipment's actor re-reads its row (deadline guard)."""
+
+    household: str
+    update: ScreenUpdate
+    at: float
+
+
+class ReloadHousehold(Message):
+    """Someone else (Viriya, an operator) changed the household's equipment: re-read it."""
+
+    household: str | None
+    equipment: int
+
+
+class RefreshScreen(Message):
+    """Operator or introspection: draw a screen (or every screen, node None) in full."""
+
+    node: str | None
+    source: str
+
+
+class LoadScreenHousehold(Message):
+    household: str
+    members: tuple[int, ...]
+    reply_to: Any
+
+
+class ScreenHousehold(Message):
+    household: str
+    equipment: tuple[ScreenEquipment, ...]
+    error: str | None = None
+
+
+class WriteScreenUpdate(Message):
+    update: ScreenUpdate
+    at: int
+    reply_to: Any
+
+
+class ScreenUpdateWritten(Message):
+    update: ScreenUpdate
+    error: str | None
+    at: float

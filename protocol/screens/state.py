@@ -55,6 +55,30 @@ class ScreenEquipment(msgspec.Struct, frozen=True):
 Household = tuple[ScreenEquipment, ...]
 
 
+class ScreenUpdate(msgspec.Struct, frozen=True):
+    """What a touch changes for one equipment; None fields are left as they are.
+
+    `mode` goes to the equipment's actor (`ModeRequested`, source screen); `deadline` is written
+    to `deadline_column` (`timestamp_de_fin_souhaite` or `timestamp_dispo_souhaitee`), `cycle_s`
+    to the selected cycle's `duree_cycle`, `charge_percent` to `pourcentage_charge_restant`.
+    """
+
+    equipment: int
+    mode: int | None = None
+    deadline: int | None = None
+    deadline_column: str | None = None
+    cycle_s: int | None = None
+    charge_percent: int | None = None
+
+
+class ScreenSpec(msgspec.Struct, frozen=True):
+    device: str  # equipement_domotique.id
+    node: str  # lower case
+    root: str  # hasp/<node>, as the topics spell it
+    command_topic: str  # where jsonl goes
+    household: str
+
+
 def shown_on_screen(equipment: ScreenEquipment) -> tuple[object, ...]:
     """The fields whose change must refresh the screens (mode, command state, deadline, cycle,
     charge, and the label's sources)."""

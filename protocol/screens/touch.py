@@ -28,7 +28,7 @@ from protocol.devices.payloads import decode_json
 from protocol.ids import Mode
 from protocol.screens.localtime import MAX_EPOCH, hour_quarter, next_occurrence, roll_forward
 from protocol.screens.render import equipment_for_page
-from protocol.screens.state import VEHICLE_TYPES, Household
+from protocol.screens.state import VEHICLE_TYPES, Household, ScreenUpdate
 
 RollerField = Literal["end_hour", "end_quarter", "cycle_hours", "cycle_quarters", "charge"]
 ROLLER_FIELDS: tuple[RollerField, ...] = (
@@ -78,22 +78,6 @@ class Rejected(msgspec.Struct, frozen=True):
 Inbound = Availability | Status | SwitchTouched | RollerTouched | Ignored | Rejected
 
 
-class ScreenUpdate(msgspec.Struct, frozen=True):
-    """What a touch changes for one equipment; None fields are left as they are.
-
-    `mode` goes to the equipment's actor (`ModeRequested`, source screen); `deadline` is written
-    to `deadline_column` (`timestamp_de_fin_souhaite` or `timestamp_dispo_souhaitee`), `cycle_s`
-    to the selected cycle's `duree_cycle`, `charge_percent` to `pourcentage_charge_restant`.
-    """
-
-    equipment: int
-    mode: int | None = None
-    deadline: int | None = None
-    deadline_column: str | None = None
-    cycle_s: int | None = None
-    charge_percent: int | None = None
-
-
 # --- parsing ------------------------------------------------------------------------------------
 
 
@@ -102,6 +86,7 @@ def parse_inbound(topic: str, payload: bytes, root: str, layout: ScreensConfig) 
     if not topic.startswith(root + "/"):
         return Ignored(f"{topic!r} is not under {root!r}")
     rest = topic[len(root) + 1 :]
+    topic = topic if topic.isprintable() else repr(topic)  # reasons stay on one line
     if rest == "LWT":
         word = payload.decode("utf-8", "replace").strip().lower()
         if word in ("online", "offline"):
