@@ -258,8 +258,16 @@ class DeviceReports(Message):
     reports: tuple[DeviceReport, ...]
 
 
+class WriteReady(Message):
+    """From the pump: the MQTT client socket can take the queued packets."""
+
+
 class MqttConnected(Message):
+    """The broker accepted the connection and the subscriptions are on their way; `first` for
+    the first connection since start-up (later ones are reconnections)."""
+
     at: float
+    first: bool = False
 
 
 class PublishStatus(Message):
