@@ -19,6 +19,7 @@ from loguru import logger
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
 from actors import sql
+from actors.db_screens import ScreenQueries
 from protocol.config import Config
 from protocol.inventory import attach_details, build_inventory
 from protocol.messages import (
@@ -47,7 +48,7 @@ class InventorySnapshot(msgspec.Struct):
     devices: list[DeviceRow]
 
 
-class DbGateway(ActorTypeDispatcher):
+class DbGateway(ScreenQueries, ActorTypeDispatcher):
     def __init__(self) -> None:
         super().__init__()
         self.config: Config | None = None

@@ -38,6 +38,8 @@ from protocol.messages import (
     MqttConnected,
     Publish,
     PublishStatus,
+    RawMessage,
+    RawMessages,
     Reassert,
     RegisterRoutes,
     Route,
@@ -82,11 +84,12 @@ class MqttGateway(Actor):
         self.next_attempt = 0.0
         self.backoff = 1.0
         self.routes: dict[str, list[Route]] = {}
-        self.owned: dict[int, tuple[Route, ...]] = {}
+        self.owned: dict[int | str, tuple[Route, ...]] = {}
         self.targets: dict[int, Any] = {}
         self.supervisor: Any = None
         self.status: bytes | None = None
         self.batches: dict[str, tuple[Any, list[DeviceReport]]] = {}
+        self.raw_batches: dict[str, tuple[Any, list[RawMessage]]] = {}
         self.counters = Counters()
         self.polling = False
         self.pump: pumps.Pump | None = None
@@ -286,7 +289,7 @@ class MqttGateway(Actor):
 
     # --- subscriptions -------------------------------------------------------------------------
 
-    def _register(self, owner: int, routes: tuple[Route, ...]) -> None:
+    def _register(self, owner: int | str, routes: tuple[Route, ...]) -> None:
         for old in self.owned.pop(owner, ()):
             remaining = [r for r in self.routes.get(old.topic, []) if r is not old]
             if remaining:
@@ -320,7 +323,7 @@ class MqttGateway(Actor):
         """Ask each device for its current state (Tasmota query, Shelly `update`)."""
         seen = set()
         for device in devices:
-            if device.id in seen:
+            if device is None or device.id in seen:
                 continue
             seen.add(device.id)
             for out in codec_named(device.codec).refresh(device):
@@ -342,7 +345,11 @@ class MqttGateway(Actor):
         routes = self.routes.get(topic)
         if routes:
             for route in routes:
-                self._decode(route, topic, payload, retained, at)
+                if route.raw:  # the actor parses it (household screens)
+                    raw = RawMessage(topic, payload, retained, at)
+                    self.raw_batches.setdefault(str(route.actor), (route.actor, []))[1].append(raw)
+                else:
+                    self._decode(route, topic, payload, retained, at)
             return
         self._on_stimulus(topic, payload, retained, at)
 
@@ -366,6 +373,9 @@ class MqttGateway(Actor):
         for actor, reports in self.batches.values():
             self.send(actor, DeviceReports(tuple(reports)))
         self.batches.clear()
+        for actor, messages in self.raw_batches.values():
+            self.send(actor, RawMessages(tuple(messages)))
+        self.raw_batches.clear()
 
     def _on_stimulus(self, topic: str, payload: bytes, retained: bool, at: float) -> None:
         assert self.config is not None

@@ -20,6 +20,7 @@ from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ChildActorExi
 from actors.clock import Clock
 from actors.db_gateway import DbGateway
 from actors.device import DeviceActor
+from actors.displays import Displays
 from actors.mqtt_gateway import MqttGateway
 from actors.plan_reader import PlanReader
 from protocol import stimulus
@@ -41,9 +42,11 @@ from protocol.messages import (
     PublishStatus,
     Reassert,
     RegisterRoutes,
+    ReloadHousehold,
     Route,
     RoutesRegistered,
     RowChanged,
+    ScreenInventory,
     Shutdown,
     ShutdownDone,
     Start,
@@ -91,11 +94,13 @@ class Supervisor(ActorTypeDispatcher):
         db = self.createActor(DbGateway)
         mqtt = self.createActor(MqttGateway)
         plans = self.createActor(PlanReader)
+        displays = self.createActor(Displays)
         self.gateways = Gateways(
-            supervisor=self.myAddress, mqtt=mqtt, db=db, clock=clock, plans=plans
+            supervisor=self.myAddress, mqtt=mqtt, db=db, clock=clock, plans=plans, displays=displays
         )
-        for gateway in (db, mqtt, plans):
+        for gateway in (db, mqtt, plans, displays):
             self.send(gateway, configure)
+        self.send(displays, self.gateways)
         self.send(db, LoadInventory())
 
     def receiveMsg_Inventory(self, message: Inventory, sender: Any) -> None:
@@ -117,6 +122,8 @@ class Supervisor(ActorTypeDispatcher):
         """Every actor answered: decisions, stimuli and the status may now reach them."""
         gateways = self._gateways()
         self.send(gateways.plans, PlanTargets(tuple(self.devices.items())))
+        specs = tuple(self.specs.values())
+        self.send(gateways.displays, ScreenInventory(specs, tuple(self.devices.items())))
         self.send(gateways.mqtt, StimulusTargets(tuple(self.devices.items()), self.myAddress))
         self.send(gateways.mqtt, PublishStatus(encode(self._status())))
         if not self.ready:
@@ -212,6 +219,7 @@ class Supervisor(ActorTypeDispatcher):
         actor = self.devices.get(message.equipment)
         if actor is not None:
             self.send(self._gateways().db, LoadRow(message.equipment, message.source, actor))
+            self.send(self._gateways().displays, ReloadHousehold(None, message.equipment))
 
     def receiveMsg_PlansSource(self, message: PlansSource, sender: Any) -> None:
         self.plans_source = message.source
@@ -240,7 +248,7 @@ class Supervisor(ActorTypeDispatcher):
                 self.send(self._gateways().db, LoadInventory())  # respawns it with a fresh row
                 return
         gateways = self._gateways()
-        if gone in (gateways.mqtt, gateways.db, gateways.clock, gateways.plans):
+        if gone in (gateways.mqtt, gateways.db, gateways.clock, gateways.plans, gateways.displays):
             logger.critical("a gateway actor died ({}): stopping so systemd restarts us", gone)
             if self.starter is not None:
                 self.send(self.starter, "fatal: gateway died")

@@ -218,23 +218,24 @@ class Route(Message):
     """Inbound topic -> (device, codec, owning actor)."""
 
     topic: str
-    device: Any  # DeviceSpec
+    device: Any  # DeviceSpec; None for a raw route
     actor: Any
+    raw: bool = False  # deliver the message as it came (`RawMessages`), no codec
 
 
 class RegisterRoutes(Message):
-    owner: int  # equipment id; replaces that owner's previous routes
+    owner: int | str  # equipment id, or `screen:<node>`; replaces that owner's previous routes
     routes: tuple[Route, ...]
 
 
 class RoutesRegistered(Message):
     """The gateway subscribed an owner's topics: its first order can now be acknowledged."""
 
-    owner: int
+    owner: int | str
 
 
 class UnregisterRoutes(Message):
-    owner: int
+    owner: int | str
 
 
 class StimulusTargets(Message):
@@ -371,6 +372,7 @@ class ScreenInit(Message):
     screen: ScreenSpec
     members: tuple[int, ...]  # the household's equipment ids
     layout: ScreensConfig
+    base_topic: str  # the operator topic is <base>/screen/<node>/set
     gateways: Gateways
     at: float
 

@@ -78,6 +78,18 @@ class Rejected(msgspec.Struct, frozen=True):
 Inbound = Availability | Status | SwitchTouched | RollerTouched | Ignored | Rejected
 
 
+def screen_topics(root: str, layout: ScreensConfig, *extra: str) -> tuple[str, ...]:
+    """The exact topics a screen's actor listens to: its LWT, its status, the touch topics of
+    the layout's switches and rollers (no wildcard: other objects are not heard), and `extra`."""
+    touches = [
+        f"{root}/state/p{page.page}b{object_id}"
+        for page in layout.pages
+        for object_id in (page.switch, *(getattr(page, f) for f in ROLLER_FIELDS))
+        if object_id is not None
+    ]
+    return tuple(dict.fromkeys([f"{root}/LWT", f"{root}/state/statusupdate", *touches, *extra]))
+
+
 # --- parsing ------------------------------------------------------------------------------------
 
 

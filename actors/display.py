@@ -1,0 +1,285 @@
+"""DisplayActor: one per household screen (openHASP). Carries out what `protocol.screens`
+decides: parses what the screen publishes, draws it (full or per page, coalesced), and turns
+touches into a mode request for the equipment's actor and declarations written by the DbGateway.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+from loguru import logger
+from thespian.actors import ActorExitRequest, ActorTypeDispatcher
+
+from protocol.messages import (
+    ClearAllTimers,
+    EquipmentShown,
+    Introspect,
+    IntrospectReply,
+    LoadScreenHousehold,
+    ModeRequested,
+    Publish,
+    RawMessages,
+    RefreshScreen,
+    RegisterRoutes,
+    ReloadHousehold,
+    Route,
+    ScreenChanged,
+    ScreenHousehold,
+    ScreenInit,
+    ScreenMembers,
+    ScreenUpdateWritten,
+    SetTimer,
+    TimerFired,
+    UnregisterRoutes,
+    WriteScreenUpdate,
+)
+from protocol.screens import render
+from protocol.screens.session import Session, on_report
+from protocol.screens.state import ScreenEquipment, ScreenUpdate, shown_on_screen
+from protocol.screens.touch import (
+    Availability,
+    Ignored,
+    Rejected,
+    Status,
+    apply_touch,
+    parse_inbound,
+    screen_topics,
+)
+
+DRAW = "draw"
+WARN_EVERY_S = 60.0
+REFRESH_REQUEST = b'{"refresh": true}'
+
+
+class DisplayActor(ActorTypeDispatcher):
+    def __init__(self) -> None:
+        super().__init__()
+        self.init: ScreenInit | None = None
+        self.tz = ZoneInfo("UTC")
+        self.household: dict[int, ScreenEquipment] | None = None  # None: not read yet
+        self.session = Session()
+        self.full_pending = False
+        self.pages_pending: set[int] = set()
+        self.draw_armed = False
+        self.warned_at = 0.0
+        self.suppressed = 0
+        self.counters = {"touches": 0, "rejected": 0, "full": 0, "pages": 0, "publishes": 0}
+
+    # --- start and inventory -----------------------------------------------------------------
+
+    def receiveMsg_ScreenInit(self, message: ScreenInit, sender: Any) -> None:
+        self.init = message
+        self.tz = ZoneInfo(message.layout.timezone)
+        screen, gateways = message.screen, message.gateways
+        topics = screen_topics(screen.root, message.layout, self._operator_topic())
+        routes = tuple(Route(t, None, self.myAddress, raw=True) for t in topics)
+        self.send(gateways.mqtt, RegisterRoutes(self._owner(), routes))
+        self._load()
+
+    def receiveMsg_RoutesRegistered(self, message: Any, sender: Any) -> None:
+        pass
+
+    def receiveMsg_ScreenMembers(self, message: ScreenMembers, sender: Any) -> None:
+        if self.init is not None:
+            self.init = msgspec.structs.replace(self.init, members=message.members)
+            self._load()
+
+    def receiveMsg_ReloadHousehold(self, message: ReloadHousehold, sender: Any) -> None:
+        self._load()
+
+    def _load(self) -> None:
+        init = self._init()
+        request = LoadScreenHousehold(init.screen.household, init.members, self.myAddress)
+        self.send(init.gateways.db, request)
+
+    def receiveMsg_ScreenHousehold(self, message: ScreenHousehold, sender: Any) -> None:
+        if message.error:
+            logger.warning("screen {}: household not read: {}", self._node(), message.error)
+            return
+        old = self.household
+        self.household = {e.id: e for e in message.equipment}
+        if old is None:
+            return self._schedule()  # a full refresh decided before the household was read
+        for equipment in self.household.values():
+            before = old.get(equipment.id)
+            if before is None or shown_on_screen(before) != shown_on_screen(equipment):
+                self.pages_pending.add(equipment.id)
+        self._schedule()
+
+    # --- what the screen publishes -------------------------------------------------------------
+
+    def receiveMsg_RawMessages(self, message: RawMessages, sender: Any) -> None:
+        init = self._init()
+        for raw in message.messages:
+            if raw.topic == self._operator_topic():
+                self._operator(raw.payload, raw.retained)
+                continue
+            parsed = parse_inbound(raw.topic, raw.payload, init.screen.root, init.layout)
+            if isinstance(parsed, Availability | Status):
+                self.session, decision = on_report(self.session, parsed)
+                if decision.full_refresh:
+                    logger.info("screen {}: full refresh ({})", self._node(), decision.reason)
+                    self._schedule(full=True)
+                if decision.indicators and init.layout.indicators_topic:
+                    self._publish(init.layout.indicators_topic, self._node().encode())
+            elif isinstance(parsed, Ignored):
+                logger.debug("screen {}: {}", self._node(), parsed.reason)
+            elif isinstance(parsed, Rejected):
+                self._warn(parsed.reason)
+            elif raw.retained:
+                logger.debug("screen {}: retained touch ignored on {}", self._node(), raw.topic)
+            else:
+                self._touch(parsed, raw.at)
+
+    def _touch(self, touch: Any, at: float) -> None:
+        init = self._init()
+        self.counters["touches"] += 1
+        household = tuple(self.household.values()) if self.household is not None else ()
+        result = apply_touch(touch, household, init.layout, at, self.tz)
+        if isinstance(result, Rejected):
+            return self._warn(result.reason)
+        displays = init.gateways.displays
+        if result.mode is not None and displays is not None:
+            self.send(displays, ModeRequested(result.equipment, result.mode, "screen", at))
+        declaration = msgspec.structs.replace(result, mode=None)
+        if declaration != ScreenUpdate(result.equipment):
+            self.send(init.gateways.db, WriteScreenUpdate(declaration, int(at), self.myAddress))
+
+    def _operator(self, payload: bytes, retained: bool) -> None:
+        try:
+            request = msgspec.json.decode(payload)
+        except msgspec.DecodeError:
+            request = None
+        if retained or not isinstance(request, dict) or request.get("refresh") is not True:
+            return self._warn(f"operator request {payload[:60]!r}: expected {REFRESH_REQUEST!r}")
+        logger.info("screen {}: full refresh (operator request)", self._node())
+        self._schedule(full=True)
+
+    # --- changes made elsewhere ----------------------------------------------------------------
+
+    def receiveMsg_EquipmentShown(self, message: EquipmentShown, sender: Any) -> None:
+        current = (self.household or {}).get(message.equipment)
+        if current is None or self.household is None:
+            return
+        shown = msgspec.structs.replace(
+            current,
+            mode=message.mode,
+            command_state=message.command_state,
+            reason=message.reason or current.reason,
+        )
+        if shown != current:
+            self.household[message.equipment] = shown
+            self.pages_pending.add(message.equipment)
+            self._schedule()
+
+    def receiveMsg_ScreenUpdateWritten(self, message: ScreenUpdateWritten, sender: Any) -> None:
+        init = self._init()
+        if message.error:
+            return self._warn(f"equipment {message.update.equipment}: {message.error}")
+        if init.gateways.displays is not None:
+            changed = ScreenChanged(init.screen.household, message.update, message.at)
+            self.send(init.gateways.displays, changed)
+
+    def receiveMsg_ScreenChanged(self, message: ScreenChanged, sender: Any) -> None:
+        update = message.update
+        current = (self.household or {}).get(update.equipment)
+        if current is None or self.household is None:
+            return
+        self.household[update.equipment] = msgspec.structs.replace(
+            current,
+            deadline=update.deadline if update.deadline is not None else current.deadline,
+            cycle_s=update.cycle_s if update.cycle_s is not None else current.cycle_s,
+            charge_percent=(
+                update.charge_percent
+                if update.charge_percent is not None
+                else current.charge_percent
+            ),
+        )
+        self.pages_pending.add(update.equipment)
+        self._schedule()
+
+    def receiveMsg_RefreshScreen(self, message: RefreshScreen, sender: Any) -> None:
+        logger.info("screen {}: full refresh ({})", self._node(), message.source)
+        self._schedule(full=True)
+
+    # --- drawing -------------------------------------------------------------------------------
+
+    def _schedule(self, full: bool = False) -> None:
+        """Draw once the burst is over: one publish per page, whatever the number of changes."""
+        self.full_pending = self.full_pending or full
+        if self.draw_armed or not (self.full_pending or self.pages_pending):
+            return
+        init = self._init()
+        self.draw_armed = True
+        at = time.time() + init.layout.coalesce_seconds
+        self.send(init.gateways.clock, SetTimer(DRAW, at))
+
+    def receiveMsg_TimerFired(self, message: TimerFired, sender: Any) -> None:
+        if message.token != DRAW:
+            return
+        self.draw_armed = False
+        if self.household is None:
+            return  # drawn when the household arrives
+        init = self._init()
+        household, now = tuple(self.household.values()), time.time()
+        if self.full_pending:
+            payloads = render.full_refresh(household, init.layout, now, self.tz)
+            self.counters["full"] += 1
+        else:
+            payloads = render.pages_refresh(
+                household, self.pages_pending, init.layout, now, self.tz
+            )
+            self.counters["pages"] += 1
+        self.full_pending, self.pages_pending = False, set()
+        for payload in payloads:
+            self._publish(init.screen.command_topic, payload)
+
+    def _publish(self, topic: str, payload: bytes) -> None:
+        self.counters["publishes"] += 1
+        self.send(self._init().gateways.mqtt, Publish(topic, payload, qos=1, retain=False))
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def _warn(self, reason: str) -> None:
+        """At most one warning a minute per screen; the others are counted."""
+        self.counters["rejected"] += 1
+        now = time.time()
+        if now - self.warned_at < WARN_EVERY_S:
+            self.suppressed += 1
+            return
+        more = f" ({self.suppressed} more since the last warning)" if self.suppressed else ""
+        self.warned_at, self.suppressed = now, 0
+        logger.warning("screen {}: ignored: {}{}", self._node(), reason, more)
+
+    def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
+        self.send(message.reply_to or sender, IntrospectReply(self.snapshot()))
+
+    def snapshot(self) -> dict[str, Any]:
+        init = self._init()
+        return {
+            "screen": msgspec.to_builtins(init.screen),
+            "session": msgspec.to_builtins(self.session),
+            "equipment": sorted(self.household or ()),
+            **self.counters,
+        }
+
+    def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: Any) -> None:
+        if self.init is not None:
+            self.send(self.init.gateways.mqtt, UnregisterRoutes(self._owner()))
+            self.send(self.init.gateways.clock, ClearAllTimers())
+
+    def _operator_topic(self) -> str:
+        return f"{self._init().base_topic}/screen/{self._node()}/set"
+
+    def _owner(self) -> str:
+        return f"screen:{self._node()}"
+
+    def _node(self) -> str:
+        return self.init.screen.node if self.init is not None else "?"
+
+    def _init(self) -> ScreenInit:
+        assert self.init is not None
+        return self.init
