@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--config", help="the daemon's configuration file (for its state_dir)")
     where.add_argument("--state-dir", help="the daemon's state directory")
     inspect.add_argument("equipment", nargs="?", type=int, help="one equipment id")
-    inspect.add_argument("--gateway", choices=["mqtt", "db", "plans", "clock"])
+    inspect.add_argument("--gateway", choices=["mqtt", "db", "plans", "clock", "displays"])
+    inspect.add_argument("--screen", help="one household screen (its node name)")
+    inspect.add_argument("--refresh", action="store_true", help="with --screen: redraw it")
     demo = commands.add_parser("demo", help="run an embedded demonstration, end to end")
     demo.add_argument("--seconds", type=float, default=90.0, help="how long to run")
     args = parser.parse_args(argv)
@@ -39,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_demo(args.seconds)
     if args.command == "inspect" and args.state_dir:
-        return inspect_running(args.state_dir, args.equipment, args.gateway)
+        screen, refresh = args.screen, args.refresh
+        return inspect_running(args.state_dir, args.equipment, args.gateway, screen, refresh)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -52,14 +55,25 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if args.command == "inspect":
-        return inspect_running(config.supervisor.state_dir, args.equipment, args.gateway)
+        state_dir = config.supervisor.state_dir
+        return inspect_running(state_dir, args.equipment, args.gateway, args.screen, args.refresh)
     return run_supervisor(config)
 
 
-def inspect_running(state_dir: str, equipment: int | None, gateway: str | None) -> int:
+def inspect_running(
+    state_dir: str,
+    equipment: int | None,
+    gateway: str | None,
+    screen: str | None = None,
+    refresh: bool = False,
+) -> int:
     """Ask the running supervisor through its control socket; exit 1 with one clear line."""
     path = control.control_path(state_dir)
     query: dict[str, object] = {}
+    if screen is not None:
+        query["screen"] = screen
+    if refresh:
+        query["refresh"] = True
     if equipment is not None:
         query["equipment"] = equipment
     if gateway is not None:

@@ -137,12 +137,21 @@ class Displays(ActorTypeDispatcher):
         self.stopping = True
 
     def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
+        reply_to = message.reply_to or sender
+        if message.screen is not None:
+            found = self.screens.get(message.screen.lower())
+            if found is None:
+                error = {"error": f"no such screen: {message.screen}"}
+                return self.send(reply_to, IntrospectReply(error))
+            if message.refresh:
+                self.send(found[1], RefreshScreen(found[0].node, "introspection request"))
+            return self.send(found[1], Introspect(reply_to=reply_to))
         overview = {
             node: {"household": s.household, "device": s.device, "root": s.root}
             for node, (s, _) in sorted(self.screens.items())
         }
         reply = {"screens": overview, "problems": list(self.problems)}
-        self.send(message.reply_to or sender, IntrospectReply(reply))
+        self.send(reply_to, IntrospectReply(reply))
 
     def _gateways(self) -> Gateways:
         assert self.gateways is not None

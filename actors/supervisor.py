@@ -262,6 +262,9 @@ class Supervisor(ActorTypeDispatcher):
             target = self.devices.get(message.equipment)
         elif message.gateway is not None and self.gateways is not None:
             target = getattr(self.gateways, message.gateway, None)
+        elif message.screen is not None and self.gateways is not None:
+            self.send(self.gateways.displays, msgspec.structs.replace(message, reply_to=sender))
+            return
         else:
             self.send(sender, IntrospectReply(self._overview()))
             return

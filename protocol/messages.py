@@ -326,11 +326,14 @@ class PlanTargets(Message):
 
 class Introspect(Message):
     """Ask for an actor's state. To the supervisor: `equipment` or `gateway` ("mqtt", "db",
-    "plans", "clock") is forwarded there, and the answer goes straight to `reply_to`."""
+    "plans", "clock", "displays") or `screen` (a node; `refresh` redraws it) is forwarded
+    there, and the answer goes straight to `reply_to`."""
 
     equipment: int | None = None
     gateway: str | None = None
     reply_to: Any = None
+    screen: str | None = None
+    refresh: bool = False
 
 
 class IntrospectReply(Message):

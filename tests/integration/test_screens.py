@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from protocol.ids import Mode
+from runtime import control
 from simulators import database
 from simulators.household import SimulatedHousehold
 from simulators.openhasp import SimulatedOpenHasp
@@ -174,7 +175,15 @@ def test_rebooted_screen_is_redrawn_within_2_s(site: Site, recorder: Recorder) -
         assert drawn(g102, GREEN, timeout=2.0) - started < 2.0
         wait_until(lambda: len(recorder.on(topic)) >= indicators + 2, what="indicators")
         assert set(recorder.on(topic)) >= {b"g101", b"g102"}
-        # the operator asks for a redraw
+        # the operator asks for a redraw, on MQTT or through the control socket
         before = len(g101.lines)
         recorder.publish(f"{site.base_topic}/screen/g101/set", json.dumps({"refresh": True}))
         g101.wait_until(lambda core: len(core.lines) > before)
+        before = len(g102.lines)
+        path = control.control_path(site.state_dir)
+        reply = control.request(path, {"screen": "G102", "refresh": True})
+        assert reply["screen"]["household"] == "R001" and reply["equipment"] == [1, 2, 3]
+        g102.wait_until(lambda core: len(core.lines) > before)
+        overview = control.request(path, {"gateway": "displays"})
+        assert sorted(overview["screens"]) == ["g101", "g102", "g201"]
+        assert "error" in control.request(path, {"screen": "g999"})

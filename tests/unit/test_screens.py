@@ -373,3 +373,62 @@ def test_cycle_rollers_and_the_zero_duration() -> None:
     none = msgspec.structs.replace(WASHER, cycle_s=None)
     result = apply_touch(RollerTouched(3, "cycle_hours", 2), (none,), LAYOUT, NOW, PARIS)
     assert isinstance(result, Rejected)
+
+
+# --- which screens, which household; when to draw in full ---------------------------------------
+
+
+def test_screens_of_the_inventory() -> None:
+    from protocol.config import Config
+    from protocol.model import DeviceSpec, EquipmentSpec
+    from protocol.screens.inventory import household_members, screens_of
+
+    def device(device_id: str, node: str, household: str | None, hardware: str) -> DeviceSpec:
+        return DeviceSpec(
+            id=device_id, type_id=711, usage=71, codec="openhasp",
+            control_topic=f"hasp/{node}/state", command_topic=f"hasp/{node}/cmd/jsonl",
+            lwt_topic=f"hasp/{node}/LWT", report_period_s=300.0, hardware_id=hardware,
+            household=household,
+        )  # fmt: skip
+
+    def equipment(number: int, household: str, *devices: DeviceSpec) -> EquipmentSpec:
+        return EquipmentSpec(
+            id=number, name="e", type_id=112, kind=None, typology=120, household=household,
+            devices=devices, control=Config().control.for_type(112),
+        )  # fmt: skip
+
+    specs = [
+        equipment(1, "R001", device("G1", "g001", "R001", "G001")),
+        equipment(2, "R001", device("G2", "g002", "R001", "other")),
+        equipment(3, "R002", device("G3", "g003", None, "G003")),
+        equipment(4, "R002", device("G4", "g001", "R002", "g001")),
+    ]
+    screens, problems = screens_of(specs)
+    assert [(s.device, s.node, s.household, s.command_topic) for s in screens] == [
+        ("G1", "g001", "R001", "hasp/g001/command/jsonl"),
+        ("G2", "g002", "R001", "hasp/g002/command/jsonl"),
+    ]
+    assert len(problems) == 3
+    assert "'other' is not the node" in problems[0]
+    assert "G3: no household" in problems[1] and "already screen G1" in problems[2]
+    assert household_members(specs, "R001") == (1, 2)
+
+
+def test_when_a_screen_is_drawn_in_full() -> None:
+    from protocol.screens.session import Session, on_report
+
+    session = Session()
+    session, decision = on_report(session, Availability(True))  # the retained online
+    assert decision.full_refresh and decision.indicators
+    session, decision = on_report(session, Status(100))
+    assert not decision.full_refresh
+    session, decision = on_report(session, Status(400))
+    assert not decision.full_refresh
+    session, decision = on_report(session, Status(3))  # uptime went down: rebooted
+    assert decision.full_refresh and "400 -> 3" in decision.reason
+    session, decision = on_report(session, Availability(True))  # online again, no offline
+    assert decision.full_refresh and "again" in decision.reason
+    session, decision = on_report(session, Availability(False))
+    assert not decision.full_refresh
+    _, decision = on_report(Session(), Status(50))  # no LWT heard: first sign of life
+    assert decision.full_refresh and not decision.indicators
