@@ -90,6 +90,7 @@ class MqttGateway(Actor):
         self.status: bytes | None = None
         self.batches: dict[str, tuple[Any, list[DeviceReport]]] = {}
         self.raw_batches: dict[str, tuple[Any, list[RawMessage]]] = {}
+        self.retained: dict[str, RawMessage] = {}  # last retained message of subscribed topics
         self.counters = Counters()
         self.polling = False
         self.pump: pumps.Pump | None = None
@@ -296,9 +297,14 @@ class MqttGateway(Actor):
                 self.routes[old.topic] = remaining
             else:
                 self.routes.pop(old.topic, None)
+                self.retained.pop(old.topic, None)
                 if self.connected and self.client is not None:
                     self.client.unsubscribe(old.topic)
         new_topics = [r.topic for r in routes if r.topic not in self.routes]
+        for route in routes:  # a topic already subscribed: its retained message is replayed
+            kept = self.retained.get(route.topic)
+            if route.raw and kept is not None and route.topic not in new_topics:
+                self.raw_batches.setdefault(str(route.actor), (route.actor, []))[1].append(kept)
         for route in routes:
             self.routes.setdefault(route.topic, []).append(route)
         if routes:
@@ -306,6 +312,7 @@ class MqttGateway(Actor):
         if self.connected:
             self._subscribe(sorted(set(new_topics)))
             self._refresh_devices([r.device for r in routes])
+        self._flush_batches()
         self._write()
 
     def _stimulus_filters(self) -> list[str]:
@@ -343,6 +350,10 @@ class MqttGateway(Actor):
             self._reject(topic, f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
             return
         routes = self.routes.get(topic)
+        if retained and not payload:
+            self.retained.pop(topic, None)  # the retained message was cleared
+        elif retained or topic in self.retained:  # a live one on a retained topic replaces it
+            self.retained[topic] = RawMessage(topic, payload, True, at)
         if routes:
             for route in routes:
                 if route.raw:  # the actor parses it (household screens)
