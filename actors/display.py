@@ -13,6 +13,7 @@ import msgspec
 from loguru import logger
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher
 
+from protocol.ems import next_boundary
 from protocol.messages import (
     ClearAllTimers,
     EquipmentShown,
@@ -20,6 +21,8 @@ from protocol.messages import (
     IntrospectReply,
     LoadScreenHousehold,
     ModeRequested,
+    PlannedStarts,
+    PlannedStartsReply,
     Publish,
     RawMessages,
     RefreshScreen,
@@ -36,9 +39,10 @@ from protocol.messages import (
     UnregisterRoutes,
     WriteScreenUpdate,
 )
+from protocol.screens import household as book
 from protocol.screens import render
 from protocol.screens.session import Session, on_report
-from protocol.screens.state import ScreenEquipment, ScreenUpdate, shown_on_screen
+from protocol.screens.state import ScreenEquipment, ScreenUpdate
 from protocol.screens.touch import (
     Availability,
     Ignored,
@@ -50,6 +54,8 @@ from protocol.screens.touch import (
 )
 
 DRAW = "draw"
+PLANS = "plans"  # re-read the planned starts after every quarter-hour boundary
+PLANS_AFTER_BOUNDARY_S = 10.0
 WARN_EVERY_S = 60.0
 REFRESH_REQUEST = b'{"refresh": true}'
 
@@ -78,6 +84,7 @@ class DisplayActor(ActorTypeDispatcher):
         routes = tuple(Route(t, None, self.myAddress, raw=True) for t in topics)
         self.send(gateways.mqtt, RegisterRoutes(self._owner(), routes))
         self._load()
+        self._arm_plans(message.at)
 
     def receiveMsg_RoutesRegistered(self, message: Any, sender: Any) -> None:
         pass
@@ -99,14 +106,14 @@ class DisplayActor(ActorTypeDispatcher):
         if message.error:
             logger.warning("screen {}: household not read: {}", self._node(), message.error)
             return
-        old = self.household
-        self.household = {e.id: e for e in message.equipment}
-        if old is None:
-            return self._schedule()  # a full refresh decided before the household was read
-        for equipment in self.household.values():
-            before = old.get(equipment.id)
-            if before is None or shown_on_screen(before) != shown_on_screen(equipment):
-                self.pages_pending.add(equipment.id)
+        self._merge(book.loaded(self.household, message.equipment))
+        self._ask_plans()
+
+    def _merge(self, change: tuple[book.Book, set[int]]) -> None:
+        """Take a new copy of the household; redraw the pages that changed (a full refresh
+        decided before the household was first read is drawn now)."""
+        self.household, changed = change
+        self.pages_pending |= changed
         self._schedule()
 
     # --- what the screen publishes -------------------------------------------------------------
@@ -161,19 +168,27 @@ class DisplayActor(ActorTypeDispatcher):
     # --- changes made elsewhere ----------------------------------------------------------------
 
     def receiveMsg_EquipmentShown(self, message: EquipmentShown, sender: Any) -> None:
-        current = (self.household or {}).get(message.equipment)
-        if current is None or self.household is None:
-            return
-        shown = msgspec.structs.replace(
-            current,
-            mode=message.mode,
-            command_state=message.command_state,
-            reason=message.reason or current.reason,
-        )
-        if shown != current:
-            self.household[message.equipment] = shown
-            self.pages_pending.add(message.equipment)
-            self._schedule()
+        if self.household is not None:
+            m = message
+            change = book.shown(self.household, m.equipment, m.mode, m.command_state, m.reason)
+            self._merge(change)
+            if change[1]:
+                self._ask_plans()
+
+    # --- planned starts (the pages' labels) ----------------------------------------------------
+
+    def _ask_plans(self) -> None:
+        init = self._init()
+        if any(p.label is not None for p in init.layout.pages) and self.household:
+            self.send(init.gateways.plans, PlannedStarts(tuple(self.household), self.myAddress))
+
+    def _arm_plans(self, now: float) -> None:
+        at = next_boundary(now) + PLANS_AFTER_BOUNDARY_S
+        self.send(self._init().gateways.clock, SetTimer(PLANS, at))
+
+    def receiveMsg_PlannedStartsReply(self, message: PlannedStartsReply, sender: Any) -> None:
+        if self.household is not None:
+            self._merge(book.planned(self.household, message.starts))
 
     def receiveMsg_ScreenUpdateWritten(self, message: ScreenUpdateWritten, sender: Any) -> None:
         init = self._init()
@@ -184,22 +199,8 @@ class DisplayActor(ActorTypeDispatcher):
             self.send(init.gateways.displays, changed)
 
     def receiveMsg_ScreenChanged(self, message: ScreenChanged, sender: Any) -> None:
-        update = message.update
-        current = (self.household or {}).get(update.equipment)
-        if current is None or self.household is None:
-            return
-        self.household[update.equipment] = msgspec.structs.replace(
-            current,
-            deadline=update.deadline if update.deadline is not None else current.deadline,
-            cycle_s=update.cycle_s if update.cycle_s is not None else current.cycle_s,
-            charge_percent=(
-                update.charge_percent
-                if update.charge_percent is not None
-                else current.charge_percent
-            ),
-        )
-        self.pages_pending.add(update.equipment)
-        self._schedule()
+        if self.household is not None:
+            self._merge(book.declared(self.household, message.update))
 
     def receiveMsg_RefreshScreen(self, message: RefreshScreen, sender: Any) -> None:
         logger.info("screen {}: full refresh ({})", self._node(), message.source)
@@ -218,6 +219,9 @@ class DisplayActor(ActorTypeDispatcher):
         self.send(init.gateways.clock, SetTimer(DRAW, at))
 
     def receiveMsg_TimerFired(self, message: TimerFired, sender: Any) -> None:
+        if message.token == PLANS:
+            self._ask_plans()
+            return self._arm_plans(time.time())
         if message.token != DRAW:
             return
         self.draw_armed = False

@@ -35,9 +35,12 @@ from protocol.messages import (
     EmsDecision,
     Introspect,
     IntrospectReply,
+    PlannedStarts,
+    PlannedStartsReply,
     PlansSource,
     PlanTargets,
 )
+from protocol.screens.state import next_planned_start
 
 CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
@@ -104,6 +107,14 @@ class PlanReader(ActorTypeDispatcher):
             self._schedule_boundary(now)
         else:
             self._schedule_poll()
+
+    def receiveMsg_PlannedStarts(self, message: PlannedStarts, sender: Any) -> None:
+        """For the household screens' labels ("Démarrage prévu 14:30")."""
+        now = time.time()
+        starts = tuple(
+            (e, next_planned_start(self.book.get(e, ()), now)) for e in message.members
+        )
+        self.send(message.reply_to, PlannedStartsReply(starts))
 
     def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
         now = time.time()

@@ -442,3 +442,14 @@ class ScreenUpdateWritten(Message):
     update: ScreenUpdate
     error: str | None
     at: float
+
+
+class PlannedStarts(Message):
+    """Ask the PlanReader when the EMS plan next starts each of `members`."""
+
+    members: tuple[int, ...]
+    reply_to: Any
+
+
+class PlannedStartsReply(Message):
+    starts: tuple[tuple[int, int | None], ...]  # equipment id -> start of its next on slot

@@ -51,7 +51,7 @@ import msgspec
 
 from simulators.appliance import Appliance
 from simulators.mqtt_device import Clock, SimulatedDevice
-from simulators.openhasp import SimulatedOpenHasp
+from simulators.openhasp import SimulatedOpenHasp, elfe_layout
 from simulators.shelly_gen1 import SimulatedShellyPlug
 from simulators.shelly_gen2 import SimulatedShellyPlus
 from simulators.shelly_ht import SimulatedShellyHT
@@ -230,6 +230,7 @@ class OpenHaspSpec(
     msgspec.Struct, tag="openhasp", tag_field="kind", forbid_unknown_fields=True, frozen=True
 ):
     node: str  # the plate name, topics hasp/<node>/...; the ELFE layout is loaded at boot
+    labels: int | None = None  # id of a label object added to every equipment page
     version: Literal["0.7", "0.6.3"] = "0.7"
     teleperiod_s: float = 300.0
     client_id: str | None = None
@@ -358,6 +359,7 @@ def build_device(
                 f"{topic_prefix}hasp/{spec.node}",
                 host=host,
                 port=port,
+                layout=elfe_layout(labels=spec.labels),
                 version=spec.version,
                 teleperiod_s=spec.teleperiod_s,
                 client_id=spec.client_id,

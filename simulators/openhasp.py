@@ -40,6 +40,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+import msgspec
+
 from protocol.config import ScreensConfig
 from simulators.core import Action, DeviceCore, Publish, Subscribe, fake_mac
 from simulators.mqtt_device import Clock, SimulatedDevice
@@ -60,6 +62,12 @@ _HOURS = "\n".join(f"{h:02d}h" for h in range(24))
 _QUARTERS = "00\n15\n30\n45"
 _CHARGE = "\n".join(f"{p}%" for p in range(0, 101, 10))
 _NUMERIC = re.compile(r"\s*\d{1,3}\s*")
+
+
+def elfe_layout(labels: int | None = None) -> ScreensConfig:
+    """The ELFE layout, with a label object of id `labels` on every equipment page."""
+    pages = tuple(msgspec.structs.replace(p, label=labels) for p in ScreensConfig().pages)
+    return ScreensConfig(pages=pages)
 
 
 def elfe_startup_layout(layout: ScreensConfig) -> list[Object]:

@@ -12,8 +12,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 import pytest
 
+from protocol.config import ScreensConfig
+from protocol.ems import slot_start
 from protocol.ids import Mode
 from runtime import control
 from simulators import database
@@ -45,7 +48,7 @@ def add_screen(site: Site, device: str, node: str, equipment: int, household: st
 
 
 @contextmanager
-def world(site: Site) -> Iterator[SimulatedHousehold]:
+def world(site: Site, labels: int | None = None) -> Iterator[SimulatedHousehold]:
     """The sample household R001 (washer 1, hot water 2, heater 3) with screens g101 (sample
     data) and g102; household R002 (a tank, 4) with screen g201."""
     database.add_equipment(site.dsn, 4, 131, 200, mode=30, household="R002")
@@ -55,7 +58,7 @@ def world(site: Site) -> Iterator[SimulatedHousehold]:
         {"kind": "shelly_gen1", "root": "shellies/shellyplug-s-A101", "report_period_s": 0.5},
         {"kind": "tasmota", "topic": "A102", "tele_period_s": 0.5},
         {"kind": "shelly_gen1", "root": "shellies/shellyplug-s-A103", "report_period_s": 0.5},
-        {"kind": "openhasp", "node": "g101"},
+        {"kind": "openhasp", "node": "g101", "labels": labels},
         {"kind": "openhasp", "node": "g102", "version": "0.6.3"},
         {"kind": "openhasp", "node": "g201"},
     ]
@@ -187,3 +190,20 @@ def test_rebooted_screen_is_redrawn_within_2_s(site: Site, recorder: Recorder) -
         overview = control.request(path, {"gateway": "displays"})
         assert sorted(overview["screens"]) == ["g101", "g102", "g201"]
         assert "error" in control.request(path, {"screen": "g999"})
+
+
+def test_label_shows_the_planned_start_in_local_time(site: Site) -> None:
+    now = time.time()
+    first = slot_start(now)
+    site.add_plan(1, [0, 0, 0, 0, 0, 0, 1, 1], first_valid=first)  # the washer at slot 6
+    pages = [{**msgspec.to_builtins(p), "label": 11} for p in ScreensConfig().pages]
+    config = site.config(screens={"pages": pages})
+    start = datetime.fromtimestamp(first + 6 * 900, PARIS)
+    expected = f"Démarrage prévu {start:%H:%M}"
+    if start.date() != datetime.fromtimestamp(now, PARIS).date():
+        expected = f"Démarrage prévu demain {start:%H:%M}"
+    with world(site, labels=11) as household, supervisor_running(config):
+        g101 = screen(household, "g101")
+        g101.wait_until(lambda core: core.prop(3, 11, "text") == expected, timeout=5.0)
+        g101.touch_switch(3, 3, 0)  # manual: no planned start, the reason instead
+        g101.wait_until(lambda core: "mode 20" in str(core.prop(3, 11, "text")), timeout=5.0)

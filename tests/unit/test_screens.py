@@ -432,3 +432,20 @@ def test_when_a_screen_is_drawn_in_full() -> None:
     assert not decision.full_refresh
     _, decision = on_report(Session(), Status(50))  # no LWT heard: first sign of life
     assert decision.full_refresh and not decision.indicators
+
+
+def test_a_screens_copy_of_its_household() -> None:
+    from protocol.screens import household as book
+
+    first, changed = book.loaded(None, [WASHER, TANK])
+    assert changed == set()  # the first read is drawn by the full refresh
+    planned, changed = book.planned(first, [(12, 1000), (15, None), (99, 5)])
+    assert changed == {12} and planned[12].next_start == 1000
+    again, changed = book.loaded(planned, [WASHER, msgspec.structs.replace(TANK, mode=20)])
+    assert changed == {15} and again[12].next_start == 1000  # the plans' start is kept
+    shown, changed = book.shown(again, 12, 20, 13, None)
+    assert changed == {12} and shown[12].mode == 20
+    assert book.shown(shown, 12, 20, 13, None)[1] == set()
+    assert book.shown(shown, 99, 20, 13, None)[1] == set()
+    declared, changed = book.declared(shown, ScreenUpdate(12, cycle_s=3600))
+    assert changed == {12} and declared[12].cycle_s == 3600 and declared[12].deadline
