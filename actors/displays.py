@@ -74,7 +74,8 @@ class Displays(ActorTypeDispatcher):
         self.members = members
 
     def _start(self, screen: ScreenSpec, members: tuple[int, ...]) -> None:
-        config, gateways = self._config(), self._gateways()
+        config, gateways = self.config, self.gateways
+        assert config is not None and gateways is not None, "Configure and Gateways come first"
         actor = self.createActor(DisplayActor)
         self.screens[screen.node] = (screen, actor)
         init = ScreenInit(
@@ -102,8 +103,8 @@ class Displays(ActorTypeDispatcher):
             self.send(actor, message)
         equipment = message.update.equipment
         device = self.actors.get(equipment)
-        if device is not None:  # the deadline guard reads the new declaration
-            self.send(self._gateways().db, LoadRow(equipment, "screen", device))
+        if device is not None and self.gateways is not None:  # the deadline guard reads it
+            self.send(self.gateways.db, LoadRow(equipment, "screen", device))
 
     def receiveMsg_ModeRequested(self, message: ModeRequested, sender: Any) -> None:
         device = self.actors.get(message.equipment)
@@ -152,11 +153,3 @@ class Displays(ActorTypeDispatcher):
         }
         reply = {"screens": overview, "problems": list(self.problems)}
         self.send(reply_to, IntrospectReply(reply))
-
-    def _gateways(self) -> Gateways:
-        assert self.gateways is not None
-        return self.gateways
-
-    def _config(self) -> Config:
-        assert self.config is not None
-        return self.config
