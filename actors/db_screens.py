@@ -1,6 +1,7 @@
 """The DbGateway's part for the household screens: read what a household's screens show, and
 write a declaration made on a screen (deadline, cycle duration, charge) in one transaction.
-A mixin of `DbGateway`, which owns the connection."""
+A mixin of `DbGateway`: the jobs run on its worker, after the jobs queued before them, on its
+session's connection; the answer comes back through the gateway (`ScreenJobDone`)."""
 
 from __future__ import annotations
 
@@ -10,60 +11,69 @@ from typing import Any
 import psycopg
 
 from actors import sql
-from protocol.config import Config
+from actors.db_session import CONNECTION_ERRORS, CoordinationSession, first_line
 from protocol.messages import (
     LoadScreenHousehold,
+    Message,
     ScreenHousehold,
+    ScreenJobDone,
     ScreenUpdateWritten,
     WriteScreenUpdate,
 )
+from runtime.blocking import Offload
 
-CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+UNREACHABLE = "coordination database unreachable"
 
 
 class ScreenQueries:
-    """Needs the gateway's `_config`, `_connection`, `_flush`, `_down`, `_up` and `send`."""
+    """Needs the gateway's `session`, `offload`, `config` and `send`."""
 
-    _config: Any
-    _connection: Any
-    _flush: Any
-    _down: Any
-    _up: Any
+    session: CoordinationSession | None
+    offload: Offload | None
     send: Any
 
     def receiveMsg_LoadScreenHousehold(self, message: LoadScreenHousehold, sender: Any) -> None:
-        config: Config = self._config()
-        error = None
-        equipment: list[Any] = []
-        if not self._flush():  # queued transitions first: the screen must not show older ones
-            error = "coordination database unreachable"
-        else:
-            try:
-                equipment = sql.load_screen_household(
-                    self._connection(),
-                    config.coordination.schema,
-                    config.coordination.own_schema or None,
-                    list(message.members),
-                )
-                self._up()
-            except CONNECTION_ERRORS as exc:
-                self._down(exc)
-                error = "coordination database unreachable"
-        reply = ScreenHousehold(message.household, tuple(equipment), error)
-        self.send(message.reply_to, reply)
+        self._screen_job(message.reply_to, lambda s: household(s, message))
 
     def receiveMsg_WriteScreenUpdate(self, message: WriteScreenUpdate, sender: Any) -> None:
-        schema = self._config().coordination.schema
-        error = None
-        try:
-            conn = self._connection()
-            with conn.transaction():
-                if sql.write_screen_update(conn, schema, message.update, message.at) == 0:
-                    error = "no row to write (no type-specific row for this declaration)"
-            self._up()
-        except CONNECTION_ERRORS as exc:
-            self._down(exc)
-            error = "coordination database unreachable, the declaration is lost"
-        except psycopg.Error as exc:
-            error = f"write refused: {str(exc).splitlines()[0]}"
-        self.send(message.reply_to, ScreenUpdateWritten(message.update, error, time.time()))
+        self._screen_job(message.reply_to, lambda s: declaration(s, message))
+
+    def receiveMsg_ScreenJobDone(self, message: ScreenJobDone, sender: Any) -> None:
+        self.send(message.reply_to, message.answer)
+
+    def _screen_job(self, reply_to: Any, job: Any) -> None:
+        session, offload = self.session, self.offload
+        if session is None or offload is None:
+            return
+        offload.run(lambda: ScreenJobDone(reply_to, job(session)))
+
+
+def household(session: CoordinationSession, request: LoadScreenHousehold) -> Message:
+    coordination = session.config.coordination
+    try:
+        rows = sql.load_screen_household(
+            session.connection(),
+            coordination.schema,
+            coordination.own_schema or None,
+            list(request.members),
+        )
+    except CONNECTION_ERRORS as exc:
+        session.close()
+        return ScreenHousehold(request.household, (), f"{UNREACHABLE}: {first_line(exc)}")
+    return ScreenHousehold(request.household, tuple(rows))
+
+
+def declaration(session: CoordinationSession, request: WriteScreenUpdate) -> Message:
+    error = None
+    try:
+        conn = session.connection()
+        with conn.transaction():
+            schema = session.config.coordination.schema
+            if sql.write_screen_update(conn, schema, request.update, request.at) == 0:
+                error = "no row to write (no type-specific row for this declaration)"
+    except CONNECTION_ERRORS as exc:
+        session.close()
+        error = f"{UNREACHABLE}, the declaration is lost: {first_line(exc)}"
+    except psycopg.Error as exc:
+        error = f"write refused: {first_line(exc)}"
+    return ScreenUpdateWritten(request.update, error, time.time())

@@ -298,6 +298,7 @@ class Supervisor(ActorTypeDispatcher):
         if self.gateways is None:
             self.send(sender, ShutdownDone())
             return
+        self.send(self.gateways.db, Shutdown())  # writes what is queued (bounded wait)
         self.send(self.gateways.mqtt, Shutdown())
 
     def receiveMsg_ShutdownDone(self, message: ShutdownDone, sender: Any) -> None:

@@ -17,16 +17,9 @@ import pytest
 from protocol.ids import CommandState as CS
 from protocol.ids import ControlState, Mode
 from tests.site import ROOT, Recorder, Site, wait_until
+from tests.sockets import processes_running
 
 pytestmark = [pytest.mark.integration, pytest.mark.tcp]
-
-
-def processes_running(marker: str) -> list[str]:
-    """Every process whose command line names this run's configuration file (actors are forks)."""
-    out = subprocess.run(
-        ["ps", "-eww", "-o", "pid,args"], capture_output=True, text=True, check=True
-    ).stdout
-    return [line for line in out.splitlines() if marker in line and "ps -eww" not in line]
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
