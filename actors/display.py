@@ -39,6 +39,7 @@ from protocol.messages import (
     UnregisterRoutes,
     WriteScreenUpdate,
 )
+from protocol.ratelimit import WarnLimiter
 from protocol.screens import household as book
 from protocol.screens import render
 from protocol.screens.session import Session, on_report
@@ -70,8 +71,7 @@ class DisplayActor(ActorTypeDispatcher):
         self.full_pending = False
         self.pages_pending: set[int] = set()
         self.draw_armed = False
-        self.warned_at = 0.0
-        self.suppressed = 0
+        self.limiter = WarnLimiter(WARN_EVERY_S)
         self.counters = {"touches": 0, "rejected": 0, "full": 0, "pages": 0, "publishes": 0}
 
     # --- start and inventory -----------------------------------------------------------------
@@ -250,13 +250,10 @@ class DisplayActor(ActorTypeDispatcher):
     def _warn(self, reason: str) -> None:
         """At most one warning a minute per screen; the others are counted."""
         self.counters["rejected"] += 1
-        now = time.time()
-        if now - self.warned_at < WARN_EVERY_S:
-            self.suppressed += 1
-            return
-        more = f" ({self.suppressed} more since the last warning)" if self.suppressed else ""
-        self.warned_at, self.suppressed = now, 0
-        logger.warning("screen {}: ignored: {}{}", self._node(), reason, more)
+        held_back = self.limiter.allow(self._node(), time.time())
+        if held_back is not None:
+            more = f" ({held_back} more since the last warning)" if held_back else ""
+            logger.warning("screen {}: ignored: {}{}", self._node(), reason, more)
 
     def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
         self.send(message.reply_to or sender, IntrospectReply(self.snapshot()))
