@@ -207,3 +207,23 @@ def test_label_shows_the_planned_start_in_local_time(site: Site) -> None:
         g101.wait_until(lambda core: core.prop(3, 11, "text") == expected, timeout=5.0)
         g101.touch_switch(3, 3, 0)  # manual: no planned start, the reason instead
         g101.wait_until(lambda core: "mode 20" in str(core.prop(3, 11, "text")), timeout=5.0)
+
+
+def test_screens_come_and_go_with_the_database(site: Site) -> None:
+    specs = [{"kind": "openhasp", "node": "g301"}]
+    prefix = f"{site.prefix}/"
+    extra = SimulatedHousehold.from_specs(MQTT_HOST, MQTT_PORT, specs, topic_prefix=prefix)
+    with world(site), extra, supervisor_running(site.config()):
+        g301 = screen(extra, "g301")
+        time.sleep(0.5)
+        assert g301.lines == []  # not in the database yet: nobody draws it
+        add_screen(site, "G301", "g301", 3, "R001")  # on the heater, household R001
+        drawn(g301, GREEN, timeout=10.0)  # picked up by the next inventory read (2 s)
+        site.sql(f"DELETE FROM {SCHEMA}.equipement_domotique_m5stackcore2_openhasp_v0"
+                 " WHERE equipement_domotique_id = 'G301'")  # fmt: skip
+        site.sql(f"DELETE FROM {SCHEMA}.equipement_domotique WHERE id = 'G301'")
+        time.sleep(5.0)  # two inventory reads: its actor is stopped
+        count = len(g301.lines)
+        g301.fast_reboot()  # online again: nobody redraws it
+        time.sleep(1.0)
+        assert len(g301.lines) == count
