@@ -66,10 +66,10 @@ class Displays(ActorTypeDispatcher):
         for node in [n for n in self.screens if n not in wanted or wanted[n] != self.screens[n][0]]:
             self._stop(node, "no longer in the inventory, or changed")
         members = {s.household: household_members(specs, s.household) for s in screens}
-        for node, screen in wanted.items():
+        for node, screen in wanted.items():  # those already running re-read their household
             if node not in self.screens:
                 self._start(screen, members[screen.household])
-            elif members[screen.household] != self.members.get(screen.household):
+            else:
                 self.send(self.screens[node][1], ScreenMembers(members[screen.household]))
         self.members = members
 

@@ -168,6 +168,9 @@ class Supervisor(ActorTypeDispatcher):
         self.rows = {e: rows[e] for e in wanted}
         if changed and not self.waiting:
             self._on_all_ready()
+        elif self.ready and not self.waiting:  # the screens re-read their households
+            screens = ScreenInventory(tuple(self.specs.values()), tuple(self.devices.items()))
+            self.send(self._gateways().displays, screens)
 
     def _start_device(self, spec: EquipmentSpec, row: EquipmentRow) -> None:
         """Subscribe the device topics first, then start the actor (`RoutesRegistered`): its

@@ -435,7 +435,8 @@ class ScreenInit(Message):
 
 
 class ScreenMembers(Message):
-    """The household's equipment changed (inventory reload): re-read it."""
+    """The inventory was read again: re-read the household (these equipment), whatever changed
+    it in the database (an operator, Viriya without its ping)."""
 
     members: tuple[int, ...]
 
