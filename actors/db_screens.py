@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 
-from actors import sql
+from actors import sql_screens
 from actors.db_session import CONNECTION_ERRORS, CoordinationSession, first_line
 from protocol.messages import (
     LoadScreenHousehold,
@@ -51,7 +51,7 @@ class ScreenQueries:
 def household(session: CoordinationSession, request: LoadScreenHousehold) -> Message:
     coordination = session.config.coordination
     try:
-        rows = sql.load_screen_household(
+        rows = sql_screens.load_screen_household(
             session.connection(),
             coordination.schema,
             coordination.own_schema or None,
@@ -69,7 +69,7 @@ def declaration(session: CoordinationSession, request: WriteScreenUpdate) -> Mes
         conn = session.connection()
         with conn.transaction():
             schema = session.config.coordination.schema
-            if sql.write_screen_update(conn, schema, request.update, request.at) == 0:
+            if sql_screens.write_screen_update(conn, schema, request.update, request.at) == 0:
                 error = "no row to write (no type-specific row for this declaration)"
     except CONNECTION_ERRORS as exc:
         session.close()

@@ -19,7 +19,7 @@ import msgspec
 import psycopg
 from loguru import logger
 
-from actors import sql
+from actors import sql, sql_own
 from protocol.batching import same_column_runs
 from protocol.config import Config
 from protocol.inventory import attach_details
@@ -70,11 +70,13 @@ class CoordinationSession:
 
     def run(self, batch: WriteBatch, read: str | None = None, equipment: int = 0) -> DbJobDone:
         """Write `batch`, then read ("inventory" or "row" of `equipment`) if asked."""
+        done: DbJobDone | None = None  # set once the batch is committed
         try:
             conn = self._connection()
             written, dropped = self._write(conn, batch)
-            own = self._write_own(conn, batch)
-            done = DbJobDone(written=written, dropped=dropped, own_schema=own)
+            done = DbJobDone(
+                written=written, dropped=dropped, own_schema=self._write_own(conn, batch)
+            )
             if read == "inventory":
                 return msgspec.structs.replace(done, inventory=self._inventory(conn))
             if read == "row":
@@ -83,7 +85,12 @@ class CoordinationSession:
             return done
         except CONNECTION_ERRORS as exc:
             self.close()
-            return DbJobDone(unwritten=batch, error=first_line(exc))
+            if done is None:
+                return DbJobDone(unwritten=batch, error=first_line(exc))
+            return msgspec.structs.replace(done, error=first_line(exc))  # the read failed
+        except psycopg.Error as exc:  # the read is wrong (a missing table...): say it, go on
+            logger.error("coordination database: {} read failed: {}", read, first_line(exc))
+            return msgspec.structs.replace(done or DbJobDone(), error=first_line(exc))
 
     def abort(self) -> None:
         abort(self.conn)
@@ -156,8 +163,8 @@ class CoordinationSession:
             return self.own_schema_ready
         try:
             with conn.transaction():
-                sql.write_telemetry(conn, own, batch.telemetry)
-                sql.write_events(conn, own, batch.events)
+                sql_own.write_telemetry(conn, own, batch.telemetry)
+                sql_own.write_events(conn, own, batch.events)
         except CONNECTION_ERRORS:
             raise
         except psycopg.Error as exc:
@@ -168,10 +175,10 @@ class CoordinationSession:
         """Create the supervisor's tables once; without the right to, run without them."""
         if self.own_schema_ready is None:
             try:
-                sql.ensure_own_schema(conn, own)
+                sql_own.ensure_own_schema(conn, own)
                 days = self.config.coordination.journal_days
                 with conn.transaction():
-                    sql.prune_events(conn, own, int(time.time()) - days * 86400)
+                    sql_own.prune_events(conn, own, int(time.time()) - days * 86400)
                 self.own_schema_ready = True
             except CONNECTION_ERRORS:
                 raise

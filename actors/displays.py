@@ -7,10 +7,11 @@ goes to the equipment's actor, a declaration written from one screen goes to all
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 from loguru import logger
-from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ChildActorExited
+from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ChildActorExited, WakeupMessage
 
 from actors.display import DisplayActor
 from protocol.config import Config
@@ -49,13 +50,21 @@ class Displays(ActorTypeDispatcher):
     def receiveMsg_Configure(self, message: Configure, sender: Any) -> None:
         self.config = message.config
 
-    def receiveMsg_Gateways(self, message: Gateways, sender: Any) -> None:
-        self.gateways = message
+    def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: Any) -> None:
+        """Every `reload_seconds`: the screens re-read their households, whoever changed them in
+        the database (an operator, Viriya without its ping)."""
+        if not self.stopping and self.config is not None:
+            for screen, actor in self.screens.values():
+                self.send(actor, ScreenMembers(self.members.get(screen.household, ())))
+            self.wakeupAfter(timedelta(seconds=self.config.coordination.reload_seconds))
 
     # --- the inventory -------------------------------------------------------------------------
 
     def receiveMsg_ScreenInventory(self, message: ScreenInventory, sender: Any) -> None:
         specs: list[EquipmentSpec] = list(message.specs)
+        if self.gateways is None and self.config is not None:  # the first inventory
+            self.wakeupAfter(timedelta(seconds=self.config.coordination.reload_seconds))
+        self.gateways = message.gateways
         self.actors = dict(message.actors)
         self.households = {s.id: s.household for s in specs}
         screens, problems = screens_of(specs)
@@ -66,10 +75,10 @@ class Displays(ActorTypeDispatcher):
         for node in [n for n in self.screens if n not in wanted or wanted[n] != self.screens[n][0]]:
             self._stop(node, "no longer in the inventory, or changed")
         members = {s.household: household_members(specs, s.household) for s in screens}
-        for node, screen in wanted.items():  # those already running re-read their household
+        for node, screen in wanted.items():
             if node not in self.screens:
                 self._start(screen, members[screen.household])
-            else:
+            elif members[screen.household] != self.members.get(screen.household):
                 self.send(self.screens[node][1], ScreenMembers(members[screen.household]))
         self.members = members
 

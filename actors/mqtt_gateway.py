@@ -186,15 +186,15 @@ class MqttGateway(Actor):
 
     def _register(self, owner: int | str, routes: tuple[Route, ...]) -> None:
         subscribe, unsubscribe = self.table.register(owner, routes)
-        for actor, kept in self.table.replays(owner, subscribe):
-            self.raw.add(str(actor), actor, kept)
-        self._send_raw()
+        self._send_raw(self.table.replays(owner, subscribe))  # retained, heard before the route
         if self.link is not None and self.link.connected:
             self.link.unsubscribe(unsubscribe)
             self.link.subscribe(subscribe)
             self._refresh_devices(self.table.devices(owner))
 
-    def _send_raw(self) -> None:
+    def _send_raw(self, kept: list[tuple[Any, RawMessage]] | None = None) -> None:
+        for actor, message in kept or ():
+            self.raw.add(str(actor), actor, message)
         for actor, messages in self.raw.drain():
             self.send(actor, RawMessages(messages))
 
@@ -220,8 +220,7 @@ class MqttGateway(Actor):
         routes = self.table.routes_for(topic)
         if not routes:
             self._on_stimulus(topic, payload, retained, at)
-        raw = RawMessage(topic, payload, retained, at)
-        self.table.remember(raw)
+        self.table.remember(raw := RawMessage(topic, payload, retained, at))
         for route in routes:
             if route.raw:  # a household screen parses its own topics
                 self.raw.add(str(route.actor), route.actor, raw)

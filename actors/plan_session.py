@@ -11,7 +11,7 @@ import psycopg
 from loguru import logger
 from psycopg import sql as pgsql
 
-from actors import sql
+from actors import sql_plans as sql
 from actors.db_session import CONNECTION_ERRORS, abort, connect, first_line
 from protocol.config import Config
 from protocol.messages import PlansRead

@@ -13,7 +13,6 @@ from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-import msgspec
 from loguru import logger
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ChildActorExited, WakeupMessage
 
@@ -25,7 +24,6 @@ from actors.mqtt_gateway import MqttGateway
 from actors.plan_reader import PlanReader
 from protocol import stimulus
 from protocol.config import Config
-from protocol.devices import codec_named
 from protocol.messages import (
     Configure,
     DeviceInit,
@@ -43,7 +41,6 @@ from protocol.messages import (
     Reassert,
     RegisterRoutes,
     ReloadHousehold,
-    Route,
     RoutesRegistered,
     RowChanged,
     ScreenInventory,
@@ -55,7 +52,8 @@ from protocol.messages import (
     UnregisterRoutes,
 )
 from protocol.model import EquipmentRow, EquipmentSpec
-from protocol.status import Status, encode
+from protocol.routing import routes_of
+from protocol.status import Status, encode, overview
 
 INVENTORY_RETRY_S = 5.0
 
@@ -100,7 +98,6 @@ class Supervisor(ActorTypeDispatcher):
         )
         for gateway in (db, mqtt, plans, displays):
             self.send(gateway, configure)
-        self.send(displays, self.gateways)
         self.send(db, LoadInventory())
 
     def receiveMsg_Inventory(self, message: Inventory, sender: Any) -> None:
@@ -122,8 +119,8 @@ class Supervisor(ActorTypeDispatcher):
         """Every actor answered: decisions, stimuli and the status may now reach them."""
         gateways = self._gateways()
         self.send(gateways.plans, PlanTargets(tuple(self.devices.items())))
-        specs = tuple(self.specs.values())
-        self.send(gateways.displays, ScreenInventory(specs, tuple(self.devices.items())))
+        specs, actors = tuple(self.specs.values()), tuple(self.devices.items())
+        self.send(gateways.displays, ScreenInventory(specs, actors, gateways))
         self.send(gateways.mqtt, StimulusTargets(tuple(self.devices.items()), self.myAddress))
         self.send(gateways.mqtt, PublishStatus(encode(self._status())))
         if not self.ready:
@@ -168,9 +165,6 @@ class Supervisor(ActorTypeDispatcher):
         self.rows = {e: rows[e] for e in wanted}
         if changed and not self.waiting:
             self._on_all_ready()
-        elif self.ready and not self.waiting:  # the screens re-read their households
-            screens = ScreenInventory(tuple(self.specs.values()), tuple(self.devices.items()))
-            self.send(self._gateways().displays, screens)
 
     def _start_device(self, spec: EquipmentSpec, row: EquipmentRow) -> None:
         """Subscribe the device topics first, then start the actor (`RoutesRegistered`): its
@@ -185,12 +179,7 @@ class Supervisor(ActorTypeDispatcher):
             logger.warning("equipment {} ({}): {}", spec.id, spec.name, spec.problem)
             self.send(actor, DeviceInit(spec, row, gateways, time.time()))
             return
-        routes = tuple(
-            Route(topic, device, actor)
-            for device in spec.devices
-            for topic in codec_named(device.codec).subscriptions(device)
-        )
-        self.send(gateways.mqtt, RegisterRoutes(spec.id, routes))
+        self.send(gateways.mqtt, RegisterRoutes(spec.id, routes_of(spec, actor)))
 
     def receiveMsg_RoutesRegistered(self, message: RoutesRegistered, sender: Any) -> None:
         equipment = message.owner
@@ -265,33 +254,14 @@ class Supervisor(ActorTypeDispatcher):
             target = self.devices.get(message.equipment)
         elif message.gateway is not None and self.gateways is not None:
             target = getattr(self.gateways, message.gateway, None)
-        elif message.screen is not None and self.gateways is not None:
-            self.send(self.gateways.displays, msgspec.structs.replace(message, reply_to=sender))
-            return
         else:
-            self.send(sender, IntrospectReply(self._overview()))
+            self.send(sender, IntrospectReply(overview(self._status(), self.specs, self.rows)))
             return
         if target is None:
             what = message.equipment if message.equipment is not None else message.gateway
             self.send(sender, IntrospectReply({"error": f"no such equipment or gateway: {what}"}))
             return
-        self.send(target, Introspect(reply_to=sender))
-
-    def _overview(self) -> dict[str, Any]:
-        return {
-            "status": msgspec.to_builtins(self._status()),
-            "equipment": {
-                e: {
-                    "name": s.name,
-                    "typology": s.typology,
-                    "type": s.type_id,
-                    "mode": self.rows[e].mode if e in self.rows else None,
-                    "problem": s.problem,
-                    "devices": [d.id for d in s.devices],
-                }
-                for e, s in sorted(self.specs.items())
-            },
-        }
+        self.send(target, Introspect(None, None, sender, message.screen, message.refresh))
 
     # --- shutdown ------------------------------------------------------------------------------
 
@@ -301,6 +271,7 @@ class Supervisor(ActorTypeDispatcher):
         if self.gateways is None:
             self.send(sender, ShutdownDone())
             return
+        self.send(self.gateways.plans, Shutdown())
         self.send(self.gateways.db, Shutdown())  # writes what is queued (bounded wait)
         self.send(self.gateways.mqtt, Shutdown())
 

@@ -380,8 +380,8 @@ class JobFailed(Message):
 
 class Introspect(Message):
     """Ask for an actor's state. To the supervisor: `equipment` or `gateway` ("mqtt", "db",
-    "plans", "clock", "displays") or `screen` (a node; `refresh` redraws it) is forwarded
-    there, and the answer goes straight to `reply_to`."""
+    "plans", "clock", "displays"; with `screen`, a node, "displays" asks that screen, which
+    `refresh` redraws) is forwarded there, and the answer goes straight to `reply_to`."""
 
     equipment: int | None = None
     gateway: str | None = None
@@ -423,6 +423,7 @@ class ScreenInventory(Message):
 
     specs: tuple[EquipmentSpec, ...]
     actors: tuple[tuple[int, Any], ...]
+    gateways: Gateways
 
 
 class ScreenInit(Message):

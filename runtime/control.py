@@ -77,10 +77,11 @@ def parse_request(line: bytes) -> dict[str, Any]:
 
 def introspect_message(request: dict[str, Any]) -> Introspect:
     """The actor message asking what `request` asks (not for pings)."""
+    screen = request.get("screen")
     return Introspect(
         equipment=request.get("equipment"),
-        gateway=request.get("gateway"),
-        screen=request.get("screen"),
+        gateway="displays" if screen is not None else request.get("gateway"),
+        screen=screen,
         refresh=bool(request.get("refresh", False)),
     )
 
