@@ -70,7 +70,7 @@ def parse_request(line: bytes) -> dict[str, Any]:
     if screen is not None and (not isinstance(screen, str) or not screen):
         raise RequestError(f"screen must be a node name, not {screen!r}")
     refresh = request.get("refresh", False)
-    if refresh not in (True, False) or (refresh and screen is None):
+    if not isinstance(refresh, bool) or (refresh and screen is None):
         raise RequestError("refresh is true or false, and goes with a screen")
     return request
 
