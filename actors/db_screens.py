@@ -6,9 +6,11 @@ session's connection; the answer comes back through the gateway (`ScreenJobDone`
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
+from loguru import logger
 
 from actors import sql_screens
 from actors.db_session import CONNECTION_ERRORS, CoordinationSession, first_line
@@ -33,19 +35,40 @@ class ScreenQueries:
     send: Any
 
     def receiveMsg_LoadScreenHousehold(self, message: LoadScreenHousehold, sender: Any) -> None:
-        self._screen_job(message.reply_to, lambda s: household(s, message))
+        def failed(error: str) -> Message:
+            return ScreenHousehold(message.household, (), error)
+
+        self._screen_job(message.reply_to, lambda s: household(s, message), failed)
 
     def receiveMsg_WriteScreenUpdate(self, message: WriteScreenUpdate, sender: Any) -> None:
-        self._screen_job(message.reply_to, lambda s: declaration(s, message))
+        def failed(error: str) -> Message:
+            return ScreenUpdateWritten(message.update, error, time.time())
+
+        self._screen_job(message.reply_to, lambda s: declaration(s, message), failed)
 
     def receiveMsg_ScreenJobDone(self, message: ScreenJobDone, sender: Any) -> None:
         self.send(message.reply_to, message.answer)
 
-    def _screen_job(self, reply_to: Any, job: Any) -> None:
+    def _screen_job(
+        self,
+        reply_to: Any,
+        job: Callable[[CoordinationSession], Message],
+        failed: Callable[[str], Message],
+    ) -> None:
+        """Run `job` on the worker; whatever happens its screen gets an answer (an exception
+        escaping it would reach the gateway as the failure of the gateway's own job)."""
         session, offload = self.session, self.offload
         if session is None or offload is None:
             return
-        offload.run(lambda: ScreenJobDone(reply_to, job(session)))
+
+        def run() -> ScreenJobDone:
+            try:
+                return ScreenJobDone(reply_to, job(session))
+            except Exception as exc:
+                logger.exception("screen job failed")
+                return ScreenJobDone(reply_to, failed(f"{type(exc).__name__}: {first_line(exc)}"))
+
+        offload.run(run)
 
 
 def household(session: CoordinationSession, request: LoadScreenHousehold) -> Message:

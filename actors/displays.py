@@ -51,19 +51,19 @@ class Displays(ActorTypeDispatcher):
         self.config = message.config
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: Any) -> None:
-        """Every `reload_seconds`: the screens re-read their households, whoever changed them in
-        the database (an operator, Viriya without its ping)."""
+        """Every `screens.reread_seconds`: the screens re-read their households, whoever changed
+        them in the database (an operator, Viriya without its ping)."""
         if not self.stopping and self.config is not None:
             for screen, actor in self.screens.values():
                 self.send(actor, ScreenMembers(self.members.get(screen.household, ())))
-            self.wakeupAfter(timedelta(seconds=self.config.coordination.reload_seconds))
+            self.wakeupAfter(timedelta(seconds=self.config.screens.reread_seconds))
 
     # --- the inventory -------------------------------------------------------------------------
 
     def receiveMsg_ScreenInventory(self, message: ScreenInventory, sender: Any) -> None:
         specs: list[EquipmentSpec] = list(message.specs)
         if self.gateways is None and self.config is not None:  # the first inventory
-            self.wakeupAfter(timedelta(seconds=self.config.coordination.reload_seconds))
+            self.wakeupAfter(timedelta(seconds=self.config.screens.reread_seconds))
         self.gateways = message.gateways
         self.actors = dict(message.actors)
         self.households = {s.id: s.household for s in specs}

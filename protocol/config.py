@@ -239,6 +239,8 @@ class ScreensConfig(_Strict):
     timezone: Annotated[str, msgspec.Meta(min_length=1)] = "Europe/Paris"
     indicators_topic: Topic | None = "INDICATEURS/refresh"  # None: not published
     coalesce_seconds: Seconds = 0.05  # a burst of changes within this gives one publish per page
+    # Every screen re-reads its household this often (changes made in the database by others)
+    reread_seconds: PositiveSeconds = 300.0
     max_publish_bytes: Annotated[int, msgspec.Meta(ge=1024, le=2000)] = 1800
 
     def page_for_type(self, equipment_type: int) -> ScreenPage | None:

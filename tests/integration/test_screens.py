@@ -230,12 +230,13 @@ def test_screens_come_and_go_with_the_database(site: Site) -> None:
 
 
 def test_a_change_made_in_the_database_reaches_the_screens(site: Site) -> None:
-    with world(site) as household, supervisor_running(site.config()):
+    config = site.config(screens={"reread_seconds": 2.0})
+    with world(site) as household, supervisor_running(config):
         g101 = screen(household, "g101")
         drawn(g101, GREEN)
         end = int(datetime(2030, 6, 1, 21, 45, tzinfo=PARIS).timestamp())
         site.sql(f"UPDATE {SCHEMA}.equipement_pilote_machine_generique"
                  " SET timestamp_de_fin_souhaite = %s WHERE id = 1", (end,))  # fmt: skip
-        g101.wait_until(  # read again with the inventory (every 2 s here)
+        g101.wait_until(  # read again every reread_seconds
             lambda core: (core.prop(3, 8, "val"), core.prop(3, 9, "val")) == (21, 3), timeout=6.0
         )
