@@ -117,3 +117,16 @@ def test_a_written_declaration_is_shared_with_the_household(system: ActorSystem)
     system.tell(display, m.ScreenUpdateWritten(update, None, time.time()))
     changed = [x for x in received(system, gateway) if isinstance(x, m.ScreenChanged)]
     assert [(x.household, x.update) for x in changed] == [("R001", update)]
+
+
+def test_uptime_going_down_is_a_reboot(system: ActorSystem) -> None:
+    display, gateway = start(system)
+    system.tell(display, raw("LWT", "online", retained=True))
+    system.tell(display, m.TimerFired("draw", time.time()))
+    system.tell(display, raw("state/statusupdate", '{"uptime": 4000}'))
+    system.tell(display, raw("state/statusupdate", '{"uptime": 4300}'))
+    before = len(publishes(received(system, gateway)))
+    system.tell(display, raw("state/statusupdate", '{"uptime": 12}'))  # rebooted, no LWT seen
+    system.tell(display, m.TimerFired("draw", time.time()))
+    drawn = publishes(received(system, gateway))[before:]
+    assert {(x["page"], x["id"]) for p in drawn for x in p} >= {(3, 10), (6, 10), (9, 8)}
