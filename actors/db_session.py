@@ -60,10 +60,26 @@ def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-class CoordinationSession:
+class Session:
+    """A database connection used by one worker thread (or inline); `abort` from any thread."""
+
     def __init__(self, config: Config) -> None:
         self.config = config
         self.conn: psycopg.Connection | None = None
+
+    def abort(self) -> None:
+        abort(self.conn)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(psycopg.Error, OSError):
+                self.conn.close()
+        self.conn = None
+
+
+class CoordinationSession(Session):
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
         self.own_schema_ready: bool | None = None  # None: not tried yet; False: disabled
 
     # --- the job -------------------------------------------------------------------------------
@@ -92,18 +108,9 @@ class CoordinationSession:
             logger.error("coordination database: {} read failed: {}", read, first_line(exc))
             return msgspec.structs.replace(done or DbJobDone(), error=first_line(exc))
 
-    def abort(self) -> None:
-        abort(self.conn)
-
     def connection(self) -> psycopg.Connection:
         """The session's connection (opened when needed), for jobs of the same worker."""
         return self._connection()
-
-    def close(self) -> None:
-        if self.conn is not None:
-            with contextlib.suppress(psycopg.Error, OSError):
-                self.conn.close()
-        self.conn = None
 
     # --- writes --------------------------------------------------------------------------------
 

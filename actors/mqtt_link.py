@@ -29,6 +29,7 @@ RECONNECT_MAX_S = 30.0
 READ_BURST = 1000  # packets read per readiness before yielding to other messages
 SUBSCRIBE_CHUNK = 100  # topics per SUBSCRIBE packet
 OFFLINE_WAIT_S = 3.0
+MAX_QUEUED = 100_000  # QoS 1 publishes waiting for the broker (a fan-out queues one per equipment)
 
 
 def _no_delay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
@@ -76,7 +77,7 @@ class MqttLink:
         client.on_disconnect = self._on_disconnect
         client.on_message = lambda c, u, message: on_message(message)
         client.on_socket_open = _no_delay
-        client.max_queued_messages_set(10000)
+        client.max_queued_messages_set(MAX_QUEUED)
         if deferred_writes:  # paho then queues packets instead of writing each one at once
             client.on_socket_register_write = lambda c, u, s: None
         self.client: mqtt.Client | None = client

@@ -46,11 +46,10 @@ class RoutingTable:
             self._routes.setdefault(route.topic, []).append(route)
         if routes:
             self._owned[owner] = routes
-        kept = set(self._routes)
         for topic in gone:
-            if topic not in kept:
+            if topic not in self._routes:
                 self._retained.pop(topic, None)
-        return sorted(set(new)), sorted({t for t in gone if t not in kept})
+        return sorted(set(new)), sorted({t for t in gone if t not in self._routes})
 
     def unregister(self, owner: int | str) -> list[str]:
         """Drop `owner`'s routes; returns the topics nobody needs any more."""

@@ -57,6 +57,14 @@ class Sink(Actor):
         return None
 
 
+class _SendQueue(deque):  # type: ignore[type-arg]
+    """simpleSystemBase's queue of pending messages, as a deque: it takes them with `pop(0)`,
+    which on its list is O(n), so quadratic in a burst of thousands of messages."""
+
+    def pop(self, index: int = -1) -> Any:
+        return self.popleft() if index == 0 else super().pop()
+
+
 class _Fd:
     __slots__ = ("callback", "read", "write")
 
@@ -99,6 +107,9 @@ class Pump:
         global _current
         self.asys = asys
         self.max_wait_s = max_wait_s
+        base = getattr(asys, "_systemBase", None)
+        if isinstance(getattr(base, "_pendingSends", None), list):
+            base._pendingSends = _SendQueue(base._pendingSends)
         self.on_reply: Callable[[Any], None] = lambda message: None
         self.passes = 0  # loop iterations that did some work (for introspection and tests)
         self._selector = selectors.DefaultSelector()

@@ -9,8 +9,6 @@ import select
 import signal
 import socket
 import stat
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,22 +18,12 @@ import psycopg
 import pytest
 
 from runtime import control
-from tests.site import ROOT, Recorder, Site, supervisor_running, wait_until
+from tests.site import Recorder, Site, cli, start_daemon, supervisor_running, wait_until
 from tests.sockets import listening_sockets, pids_running
 
 pytestmark = pytest.mark.integration
 
 WASHER, WATER = 1, 2
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "supervisor", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
 
 
 def test_the_in_process_daemon_listens_on_no_tcp_port_and_answers_on_its_control_socket(
@@ -46,12 +34,7 @@ def test_the_in_process_daemon_listens_on_no_tcp_port_and_answers_on_its_control
     path = site.write_config(config, tmp_path / "elfe.toml")
     sock = control.control_path(config.supervisor.state_dir)
     with open(tmp_path / "daemon.log", "w") as log:
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "supervisor", "run", "--config", str(path)],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        daemon = start_daemon(path, log)
         try:
             wait_until(lambda: recorder.on(f"{site.base_topic}/status"), timeout=20, what="online")
             assert pids_running(str(path)) == [daemon.pid]  # one process

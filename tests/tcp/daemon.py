@@ -1,31 +1,23 @@
-"""The daemon on multiprocTCPBase as a subprocess, its log printed and every process of it
-killed at the end, whatever happened."""
+"""The daemon on multiprocTCPBase as a subprocess (`tests.site.start_daemon`), its log printed
+and every process of it killed at the end, whatever happened."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.site import ROOT
-from tests.tcp.test_tcp_end_to_end import processes_running
+from tests.site import start_daemon
+from tests.sockets import processes_running
 
 
 @contextmanager
 def tcp_daemon(config_path: Path, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed below
-    env = {**os.environ, "THESPIAN_BASE_IPADDR": "127.0.0.1"}
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "supervisor", "run", "--config", str(config_path)],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
+    daemon = start_daemon(config_path, log, {**os.environ, "THESPIAN_BASE_IPADDR": "127.0.0.1"})
     try:
         yield daemon
     finally:

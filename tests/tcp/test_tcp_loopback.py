@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.site import ROOT, Recorder, Site, wait_until
+from tests.site import Recorder, Site, start_daemon, wait_until
 from tests.sockets import is_loopback, listening_sockets, pids_running
 
 pytestmark = [pytest.mark.integration, pytest.mark.tcp]
@@ -25,13 +23,7 @@ def test_every_listening_socket_of_the_multiproc_daemon_is_on_loopback(
     path = site.write_config(config, tmp_path / "elfe-loopback.toml")
     env = {k: v for k, v in os.environ.items() if not k.startswith("THESPIAN_")}
     with open(tmp_path / "daemon.log", "w") as log:
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "supervisor", "run", "--config", str(path)],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+        daemon = start_daemon(path, log, env)
         try:
             wait_until(lambda: recorder.on(f"{site.base_topic}/status"), timeout=30, what="online")
             assert json.loads(recorder.on(f"{site.base_topic}/status")[-1])["state"] == "online"
