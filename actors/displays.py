@@ -31,7 +31,7 @@ from protocol.messages import (
     ScreenMembers,
 )
 from protocol.model import EquipmentSpec
-from protocol.screens.inventory import household_members, screens_of
+from protocol.screens.inventory import households, screens_of
 from protocol.screens.state import ScreenSpec
 
 
@@ -74,7 +74,8 @@ class Displays(ActorTypeDispatcher):
         wanted = {s.node: s for s in screens}
         for node in [n for n in self.screens if n not in wanted or wanted[n] != self.screens[n][0]]:
             self._stop(node, "no longer in the inventory, or changed")
-        members = {s.household: household_members(specs, s.household) for s in screens}
+        every = households(specs)
+        members = {s.household: every.get(s.household, ()) for s in screens}
         for node, screen in wanted.items():
             if node not in self.screens:
                 self._start(screen, members[screen.household])

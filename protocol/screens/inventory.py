@@ -54,6 +54,10 @@ def screens_of(specs: Iterable[EquipmentSpec]) -> tuple[tuple[ScreenSpec, ...], 
     return tuple(screens.values()), tuple(problems)
 
 
-def household_members(specs: Iterable[EquipmentSpec], household: str) -> tuple[int, ...]:
-    """The ids of the equipment of `household`, in order."""
-    return tuple(sorted(s.id for s in specs if s.household == household))
+def households(specs: Iterable[EquipmentSpec]) -> dict[str, tuple[int, ...]]:
+    """Each household's equipment ids, in order (one pass over the inventory)."""
+    found: dict[str, list[int]] = {}
+    for spec in specs:
+        if spec.household is not None:
+            found.setdefault(spec.household, []).append(spec.id)
+    return {household: tuple(sorted(ids)) for household, ids in found.items()}

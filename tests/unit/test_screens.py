@@ -381,7 +381,7 @@ def test_cycle_rollers_and_the_zero_duration() -> None:
 def test_screens_of_the_inventory() -> None:
     from protocol.config import Config
     from protocol.model import DeviceSpec, EquipmentSpec
-    from protocol.screens.inventory import household_members, screens_of
+    from protocol.screens.inventory import households, screens_of
 
     def device(device_id: str, node: str, household: str | None, hardware: str) -> DeviceSpec:
         return DeviceSpec(
@@ -411,7 +411,7 @@ def test_screens_of_the_inventory() -> None:
     assert len(problems) == 3
     assert "'other' is not the node" in problems[0]
     assert "G3: no household" in problems[1] and "already screen G1" in problems[2]
-    assert household_members(specs, "R001") == (1, 2)
+    assert households(specs) == {"R001": (1, 2), "R002": (3, 4)}
 
 
 def test_when_a_screen_is_drawn_in_full() -> None:
