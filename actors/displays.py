@@ -46,17 +46,24 @@ class Displays(ActorTypeDispatcher):
         self.actors: dict[int, Any] = {}  # equipment id -> DeviceActor
         self.problems: tuple[str, ...] = ()
         self.stopping = False
+        self.turn = 0  # the next screen to re-read its household
 
     def receiveMsg_Configure(self, message: Configure, sender: Any) -> None:
         self.config = message.config
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: Any) -> None:
-        """Every `screens.reread_seconds`: the screens re-read their households, whoever changed
-        them in the database (an operator, Viriya without its ping)."""
-        if not self.stopping and self.config is not None:
-            for screen, actor in self.screens.values():
-                self.send(actor, ScreenMembers(self.members.get(screen.household, ())))
-            self.wakeupAfter(timedelta(seconds=self.config.screens.reread_seconds))
+        """Each screen re-reads its household every `screens.reread_seconds` (whoever changed it
+        in the database: an operator, Viriya without its ping), one screen at a time, spread
+        over the period so that the database work of the devices never waits behind them."""
+        if self.stopping or self.config is None:
+            return
+        nodes = sorted(self.screens)
+        if nodes:
+            screen, actor = self.screens[nodes[self.turn % len(nodes)]]
+            self.send(actor, ScreenMembers(self.members.get(screen.household, ())))
+            self.turn += 1
+        period = self.config.screens.reread_seconds / max(1, len(nodes))
+        self.wakeupAfter(timedelta(seconds=period))
 
     # --- the inventory -------------------------------------------------------------------------
 
