@@ -147,6 +147,12 @@ def run_supervisor(config: Config, ready: Any = None, stop: Stop | None = None) 
             file=sys.stderr,
         )
         return 1
+    if control.answers(control_path(config)):
+        print(
+            f"elfe-supervisor: another elfe-supervisor answers on {control_path(config)}",
+            file=sys.stderr,
+        )
+        return 1
     stop = stop or Stop()
     if ready is None:  # a library caller (tests, demo) handles signals itself
         signal.signal(signal.SIGTERM, stop)
