@@ -55,6 +55,8 @@ from protocol.screens.touch import (
 )
 
 DRAW = "draw"
+LOAD = "load"
+LOAD_RETRY_S = 5.0
 PLANS = "plans"  # re-read the planned starts after every quarter-hour boundary
 PLANS_AFTER_BOUNDARY_S = 10.0
 WARN_EVERY_S = 60.0
@@ -105,7 +107,8 @@ class DisplayActor(ActorTypeDispatcher):
     def receiveMsg_ScreenHousehold(self, message: ScreenHousehold, sender: Any) -> None:
         if message.error:
             logger.warning("screen {}: household not read: {}", self._node(), message.error)
-            return
+            at = time.time() + LOAD_RETRY_S  # read again soon (the next full refresh needs it)
+            return self.send(self._init().gateways.clock, SetTimer(LOAD, at))
         self._merge(book.loaded(self.household, message.equipment))
         self._ask_plans()
 
@@ -222,6 +225,8 @@ class DisplayActor(ActorTypeDispatcher):
         if message.token == PLANS:
             self._ask_plans()
             return self._arm_plans(time.time())
+        if message.token == LOAD:
+            return self._load()
         if message.token != DRAW:
             return
         self.draw_armed = False

@@ -130,3 +130,14 @@ def test_uptime_going_down_is_a_reboot(system: ActorSystem) -> None:
     system.tell(display, m.TimerFired("draw", time.time()))
     drawn = publishes(received(system, gateway))[before:]
     assert {(x["page"], x["id"]) for p in drawn for x in p} >= {(3, 10), (6, 10), (9, 8)}
+
+
+def test_a_household_not_read_is_read_again(system: ActorSystem) -> None:
+    display, gateway = start(system)
+    system.tell(display, m.ScreenHousehold("R001", (), "coordination database unreachable"))
+    timers = [x for x in received(system, gateway) if isinstance(x, m.SetTimer)]
+    assert "load" in [x.token for x in timers]
+    before = len([x for x in received(system, gateway) if isinstance(x, m.LoadScreenHousehold)])
+    system.tell(display, m.TimerFired("load", time.time()))
+    after = [x for x in received(system, gateway) if isinstance(x, m.LoadScreenHousehold)]
+    assert len(after) == before + 1
