@@ -237,7 +237,8 @@ class ScreensConfig(_Strict):
     manual_color: Colour = "#FF0000"
     error_color: Colour = "#FF8000"  # the equipment's state machine is in `err` (30)
     timezone: Annotated[str, msgspec.Meta(min_length=1)] = "Europe/Paris"
-    indicators_topic: Topic | None = "INDICATEURS/refresh"  # None: not published
+    # Published (the node name) when a screen comes back online; "" publishes nothing
+    indicators_topic: Annotated[str, msgspec.Meta(pattern=r"^[^#+\x00]*$")] = "INDICATEURS/refresh"
     coalesce_seconds: Seconds = 0.05  # a burst of changes within this gives one publish per page
     # Every screen re-reads its household this often (changes made in the database by others)
     reread_seconds: PositiveSeconds = 300.0

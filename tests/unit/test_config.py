@@ -370,6 +370,8 @@ def test_screens_layout_is_configurable(tmp_path: Path) -> None:
     )
     screens = load_config(write(tmp_path, text), environ={}).screens
     assert screens.timezone == "America/Montreal" and screens.error_color == "#abcdef"
+    quiet = write(tmp_path, MINIMAL + '[screens]\nindicators_topic = ""\n', "quiet.toml")
+    assert load_config(quiet, environ={}).screens.indicators_topic == ""  # not published
     assert len(screens.pages) == 1 and screens.page_for_type(112) == screens.page_numbered(12)
     page = screens.pages[0]
     assert (page.switch, page.led, page.label, page.end_hour) == (103, 10, 111, None)
@@ -384,6 +386,7 @@ TWO_PAGES = "[[screens.pages]]\npage = {}\ntypes = [{}]\n" * 2
         ('[screens]\ntimezone = "Europe/Nowhere"\n', ("screens.timezone", "Europe/Nowhere")),
         ('[screens]\ntimezone = "../etc"\n', ("screens.timezone",)),
         ('[screens]\npiloted_color = "green"\n', ("screens.piloted_color",)),
+        ('[screens]\nindicators_topic = "INDICATEURS/#"\n', ("screens.indicators_topic",)),
         ("[screens]\nsummary_page = 0\n", ("screens.summary_page",)),
         ("[screens]\nmax_publish_bytes = 4096\n", ("screens.max_publish_bytes",)),
         ("[screens]\nlayout = 1\n", ("screens.layout", "unknown key")),
