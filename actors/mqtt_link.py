@@ -56,6 +56,7 @@ class MqttLink:
         self.next_attempt = 0.0
         self.backoff = 1.0
         self._on_connected = on_connect
+        self._expiries: dict[int, Properties] = {}
         m = config.mqtt
         if self.v5:
             client = mqtt.Client(
@@ -181,13 +182,22 @@ class MqttLink:
             else (None if retain else self.config.mqtt.command_expiry_seconds)
         )
         if expiry and self.v5:
-            properties = Properties(PacketTypes.PUBLISH)
-            properties.MessageExpiryInterval = expiry
+            properties = self._expiry_properties(expiry)
         info = self.client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
         if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
             logger.error("MQTT outgoing queue full, dropped a publish to {}", topic)
             return False
         return True
+
+    def _expiry_properties(self, expiry: int) -> Properties:
+        """One PUBLISH Properties per expiry (paho packs them at `publish`): building them for
+        each order was a tenth of a fan-out's time."""
+        properties = self._expiries.get(expiry)
+        if properties is None:
+            properties = Properties(PacketTypes.PUBLISH)
+            properties.MessageExpiryInterval = expiry
+            self._expiries[expiry] = properties
+        return properties
 
     def subscribe(self, topics: list[str]) -> None:
         for start in range(0, len(topics), SUBSCRIBE_CHUNK):  # keep SUBSCRIBE packets small
