@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     inspect = commands.add_parser("inspect", help="show the state of a running supervisor")
     _where(inspect, config_help)
     inspect.add_argument("equipment", nargs="?", type=int, help="one equipment id")
-    inspect.add_argument("--gateway", choices=["mqtt", "db", "plans", "clock"])
+    inspect.add_argument("--gateway", choices=["mqtt", "db", "plans", "clock", "displays"])
+    inspect.add_argument("--screen", help="one household screen (its node name)")
+    inspect.add_argument("--refresh", action="store_true", help="with --screen: redraw it")
     view = inspect.add_mutually_exclusive_group()
     view.add_argument("--json", action="store_const", const="json", dest="view", help="JSON")
     view.add_argument(
@@ -119,7 +121,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_demo(args.seconds)
     if args.command == "inspect" and args.state_dir:
-        return inspect_running(args.state_dir, args.equipment, args.gateway, args.view)
+        return inspect_running(
+            args.state_dir, args.equipment, args.gateway, args.view, args.screen, args.refresh
+        )
     if args.command == "health" and args.state_dir:
         return print_health(args.state_dir)
     if args.command == "replay" and not args.config:
@@ -136,7 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return check_online(config) if args.online else 0
     if args.command == "inspect":
-        return inspect_running(config.supervisor.state_dir, args.equipment, args.gateway, args.view)
+        state_dir = config.supervisor.state_dir
+        return inspect_running(
+            state_dir, args.equipment, args.gateway, args.view, args.screen, args.refresh
+        )
     if args.command == "health":
         return print_health(config.supervisor.state_dir)
     if args.command == "status":
@@ -188,11 +195,20 @@ def check_online(config: Config) -> int:
 
 
 def inspect_running(
-    state_dir: str, equipment: int | None, gateway: str | None, view: str | None = None
+    state_dir: str,
+    equipment: int | None,
+    gateway: str | None,
+    view: str | None = None,
+    screen: str | None = None,
+    refresh: bool = False,
 ) -> int:
     """Ask the running supervisor through its control socket; exit 1 with one clear line."""
     path = control.control_path(state_dir)
     query: dict[str, object] = {}
+    if screen is not None:
+        query["screen"] = screen
+    if refresh:
+        query["refresh"] = True
     if equipment is not None:
         query["equipment"] = equipment
     if gateway is not None:

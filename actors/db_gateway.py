@@ -20,6 +20,7 @@ from typing import Any
 from loguru import logger
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
+from actors.db_screens import ScreenQueries
 from actors.db_session import CoordinationSession, read_snapshot, snapshot_path
 from protocol.batching import WriteQueue, overlay
 from protocol.config import Config
@@ -52,7 +53,7 @@ RETRY_MAX_S = 10.0
 JOB_TIMEOUT_S = 60.0  # a job still running after this is stuck on a server that stopped answering
 
 
-class DbGateway(ActorTypeDispatcher):
+class DbGateway(ScreenQueries, ActorTypeDispatcher):
     def __init__(self) -> None:
         super().__init__()
         self.config: Config | None = None

@@ -110,6 +110,10 @@ class CoordinationSession(Session):
             logger.error("coordination database: {} read failed: {}", read, first_line(exc))
             return msgspec.structs.replace(done or DbJobDone(), error=first_line(exc))
 
+    def connection(self) -> psycopg.Connection:
+        """The session's connection (opened when needed), for jobs of the same worker."""
+        return self._connection()
+
     # --- writes --------------------------------------------------------------------------------
 
     def _write(self, conn: psycopg.Connection, batch: WriteBatch) -> tuple[int, int]:

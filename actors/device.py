@@ -25,6 +25,7 @@ from protocol.messages import (
     DeviceReports,
     DeviceTelemetry,
     EmsDecision,
+    EquipmentShown,
     Event,
     ForceStart,
     Gateways,
@@ -142,12 +143,19 @@ class DeviceActor(ActorTypeDispatcher):
                     self.log.info(
                         "equipment {} {}: {}", state.spec.id, state.spec.name, effect.reason
                     )
-            elif isinstance(effect, NotifyDisplays):
-                pass  # the household screens subscribe here once they are driven
+            elif isinstance(effect, NotifyDisplays) and gateways.displays is not None:
+                self.send(gateways.displays, self._shown(state))
             elif isinstance(effect, StopActor):
                 self.log.info("equipment {}: stopping ({})", state.spec.id, effect.reason)
                 self.send(gateways.clock, ClearAllTimers())
                 self.send(self.myAddress, ActorExitRequest())
+
+    def _shown(self, state: MachineState) -> EquipmentShown:
+        """What the household screens show of this equipment now."""
+        reason = self.journal[-1].reason if self.journal else None
+        return EquipmentShown(
+            state.spec.id, state.spec.household, state.mode, state.command_state, reason, self.now
+        )
 
     def _send_telemetry(self, devices: set[str]) -> None:
         """The latest facts of the devices that just reported, for the supervisor's own table."""

@@ -34,6 +34,8 @@ from protocol.messages import (
     MqttConnected,
     Publish,
     PublishStatus,
+    RawMessage,
+    RawMessages,
     RegisterRoutes,
     Route,
     RoutesRegistered,
@@ -77,6 +79,7 @@ class MqttGateway(Actor):
         self.supervisor: Any = None
         self.status: bytes | None = None
         self.batches = ReportBatches()
+        self.raw = ReportBatches()  # messages for the screens' raw routes
         self.counters = Counters()
         self.warnings = WarnLimiter(WARN_EVERY_S)
         self.polling = False
@@ -182,17 +185,25 @@ class MqttGateway(Actor):
         done = self.link.read()
         for actor, reports in self.batches.drain():
             self.send(actor, DeviceReports(reports))
+        self._send_raw()
         if not done and (sock := self.link.socket()) is not None:
             self.send(self.myAddress, WatchMessage([sock.fileno()]))  # more after other messages
 
     # --- subscriptions -------------------------------------------------------------------------
 
-    def _register(self, owner: int, routes: tuple[Route, ...]) -> None:
+    def _register(self, owner: int | str, routes: tuple[Route, ...]) -> None:
         subscribe, unsubscribe = self.table.register(owner, routes)
+        self._send_raw(self.table.replays(owner, subscribe))  # retained, heard before the route
         if self.link is not None and self.link.connected:
             self.link.unsubscribe(unsubscribe)
             self.link.subscribe(subscribe)
             self._refresh_devices(self.table.devices(owner))
+
+    def _send_raw(self, kept: list[tuple[Any, RawMessage]] | None = None) -> None:
+        for actor, message in kept or ():
+            self.raw.add(str(actor), actor, message)
+        for actor, messages in self.raw.drain():
+            self.send(actor, RawMessages(messages))
 
     def _refresh_devices(self, devices: list[Any]) -> None:
         """Ask each device for its current state (Tasmota query, Shelly `update`)."""
@@ -216,7 +227,11 @@ class MqttGateway(Actor):
         routes = self.table.routes_for(topic)
         if not routes:
             self._on_stimulus(topic, payload, retained, at)
+        self.table.remember(raw := RawMessage(topic, payload, retained, at))
         for route in routes:
+            if route.raw:  # a household screen parses its own topics
+                self.raw.add(str(route.actor), route.actor, raw)
+                continue
             device = route.device
             try:
                 report = codec_named(device.codec).decode(device, topic, payload, retained, at)

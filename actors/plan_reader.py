@@ -37,6 +37,8 @@ from protocol.messages import (
     Introspect,
     IntrospectReply,
     JobFailed,
+    PlannedStarts,
+    PlannedStartsReply,
     PlansNotified,
     PlansRead,
     PlansSource,
@@ -44,6 +46,7 @@ from protocol.messages import (
     Shutdown,
 )
 from protocol.partition import state_file
+from protocol.screens.state import next_planned_start
 from runtime.blocking import NotifyThread, Offload
 
 JOB_TIMEOUT_S = 90.0  # a read still running after this is stuck on a server that stopped answering
@@ -137,6 +140,14 @@ class PlanReader(ActorTypeDispatcher):
 
     def receiveMsg_JobFailed(self, message: JobFailed, sender: Any) -> None:
         self.receiveMsg_PlansRead(PlansRead(error=message.error), sender)
+
+    def receiveMsg_PlannedStarts(self, message: PlannedStarts, sender: Any) -> None:
+        """For the household screens' labels ("Démarrage prévu 14:30")."""
+        now = time.time()
+        starts = tuple(
+            (e, next_planned_start(self.book.get(e, ()), now)) for e in message.members
+        )
+        self.send(message.reply_to, PlannedStartsReply(starts))
 
     def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
         now = time.time()

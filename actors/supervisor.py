@@ -18,6 +18,7 @@ from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ChildActorExi
 from actors.clock import Clock
 from actors.db_gateway import DbGateway
 from actors.device import DeviceActor
+from actors.displays import Displays
 from actors.mqtt_gateway import MqttGateway
 from actors.plan_reader import PlanReader
 from protocol import stimulus
@@ -38,8 +39,10 @@ from protocol.messages import (
     PublishStatus,
     Reassert,
     RegisterRoutes,
+    ReloadHousehold,
     RoutesRegistered,
     RowChanged,
+    ScreenInventory,
     Shutdown,
     ShutdownDone,
     Start,
@@ -84,10 +87,11 @@ class Supervisor(ActorTypeDispatcher):
         db = self.createActor(DbGateway)
         mqtt = self.createActor(MqttGateway)
         plans = self.createActor(PlanReader)
+        displays = self.createActor(Displays)
         self.gateways = Gateways(
-            supervisor=self.myAddress, mqtt=mqtt, db=db, clock=clock, plans=plans
+            supervisor=self.myAddress, mqtt=mqtt, db=db, clock=clock, plans=plans, displays=displays
         )
-        for gateway in (db, mqtt, plans):
+        for gateway in (db, mqtt, plans, displays):
             self.send(gateway, configure)
         self.send(db, LoadInventory())
 
@@ -112,6 +116,8 @@ class Supervisor(ActorTypeDispatcher):
         """Every actor answered: decisions, stimuli and the status may now reach them."""
         gateways = self._gateways()
         self.send(gateways.plans, PlanTargets(tuple(self.devices.items())))
+        specs, actors = tuple(self.specs.values()), tuple(self.devices.items())
+        self.send(gateways.displays, ScreenInventory(specs, actors, gateways))
         self.send(
             gateways.mqtt,
             StimulusTargets(tuple(self.devices.items()), self.myAddress, self.scope),
@@ -207,6 +213,7 @@ class Supervisor(ActorTypeDispatcher):
         actor = self.devices.get(message.equipment)
         if actor is not None:
             self.send(self._gateways().db, LoadRow(message.equipment, message.source, actor))
+            self.send(self._gateways().displays, ReloadHousehold(None, message.equipment))
 
     def receiveMsg_PlansSource(self, message: PlansSource, sender: Any) -> None:
         self.plans_source = message.source
@@ -235,7 +242,7 @@ class Supervisor(ActorTypeDispatcher):
                 self.send(self._gateways().db, LoadInventory())  # respawns it with a fresh row
                 return
         gateways = self._gateways()
-        if gone in (gateways.mqtt, gateways.db, gateways.clock, gateways.plans):
+        if gone in (gateways.mqtt, gateways.db, gateways.clock, gateways.plans, gateways.displays):
             logger.critical("a gateway actor died ({}): stopping so systemd restarts us", gone)
             if self.starter is not None:
                 self.send(self.starter, "fatal: gateway died")
@@ -256,7 +263,7 @@ class Supervisor(ActorTypeDispatcher):
             what = message.equipment if message.equipment is not None else message.gateway
             self.send(sender, IntrospectReply({"error": f"no such equipment or gateway: {what}"}))
             return
-        self.send(target, Introspect(reply_to=sender))
+        self.send(target, Introspect(None, None, sender, message.screen, message.refresh))
 
     # --- shutdown ------------------------------------------------------------------------------
 

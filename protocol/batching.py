@@ -23,6 +23,7 @@ from protocol.messages import (
     DeviceReport,
     DeviceTelemetry,
     Event,
+    RawMessage,
     WriteBatch,
     WriteObserved,
     WriteState,
@@ -36,15 +37,16 @@ STATE_FIELDS = ("mode", "command_state", "consigne", "started_at", "programmed_a
 
 
 class ReportBatches:
-    """Reports gathered during one read of the socket, grouped by the actor they go to."""
+    """Reports (or raw messages, for the screens) gathered during one read of the socket,
+    grouped by the actor they go to."""
 
     def __init__(self) -> None:
-        self._batches: dict[Hashable, tuple[Any, list[DeviceReport]]] = {}
+        self._batches: dict[Hashable, tuple[Any, list[Any]]] = {}
 
-    def add(self, key: Hashable, actor: Any, report: DeviceReport) -> None:
+    def add(self, key: Hashable, actor: Any, report: DeviceReport | RawMessage) -> None:
         self._batches.setdefault(key, (actor, []))[1].append(report)
 
-    def drain(self) -> list[tuple[Any, tuple[DeviceReport, ...]]]:
+    def drain(self) -> list[tuple[Any, tuple[Any, ...]]]:
         """Every (actor, its reports in arrival order), in the order actors were first seen."""
         out = [(actor, tuple(reports)) for actor, reports in self._batches.values()]
         self._batches.clear()

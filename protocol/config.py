@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -202,6 +203,119 @@ class DevicesConfig(_Strict):
         return self.report_period_s.get(device_type, DEFAULT_REPORT_PERIODS.get(device_type, 60.0))
 
 
+Colour = Annotated[str, msgspec.Meta(pattern=r"^#[0-9A-Fa-f]{6}$")]
+PageId = Annotated[int, msgspec.Meta(ge=1, le=255)]  # openHASP pages are uint8; 0 is every page
+ObjectId = Annotated[int, msgspec.Meta(ge=1, le=254)]  # 0 is the page itself
+
+
+class ScreenPage(_Strict):
+    """One equipment page of the household screen: which equipment types it shows, and the ids
+    of its objects on that page (None: the page has no such object). Reference protocols.md §1.9.
+    """
+
+    page: PageId
+    types: tuple[int, ...]
+    switch: ObjectId | None = 3  # pilot switch, val 1 = piloted
+    led: ObjectId | None = 10  # status LED (bg_color)
+    end_hour: ObjectId | None = None  # end time (machines) or ready-by time (car): hour roller
+    end_quarter: ObjectId | None = None  # ... quarter roller (index 0..3)
+    cycle_hours: ObjectId | None = None  # cycle duration: hours roller (0..23)
+    cycle_quarters: ObjectId | None = None  # ... quarters roller (0..3)
+    charge: ObjectId | None = None  # remaining charge roller (index = percent div 10)
+    label: ObjectId | None = None  # "Démarrage prévu 14:30" or the reason of the last event
+    summary_led: ObjectId | None = None  # this page's LED on the summary page
+
+
+def _machine_page(page: int, types: tuple[int, ...], summary_led: int) -> ScreenPage:
+    return ScreenPage(
+        page=page,
+        types=types,
+        end_hour=8,
+        end_quarter=9,
+        cycle_hours=5,
+        cycle_quarters=6,
+        summary_led=summary_led,
+    )
+
+
+# The ELFE screens (spec interfaces.md §3, reference elfe-commande-2023.md §5.5).
+DEFAULT_SCREEN_PAGES: tuple[ScreenPage, ...] = (
+    _machine_page(2, (111,), 12),  # dishwasher
+    _machine_page(3, (112,), 13),  # washing machine
+    _machine_page(4, (113,), 14),  # dryer
+    ScreenPage(page=5, types=(221,), end_hour=5, end_quarter=6, charge=8, summary_led=15),  # car
+    ScreenPage(page=6, types=(131,), summary_led=16),  # hot water
+    ScreenPage(page=7, types=(151, 155), summary_led=17),  # heating
+)
+
+
+class ScreensConfig(_Strict):
+    """The household screens (openHASP, device type 711): layout, colours, time zone."""
+
+    pages: tuple[ScreenPage, ...] = DEFAULT_SCREEN_PAGES
+    summary_page: PageId | None = 8
+    connection_page: PageId | None = 9
+    connection_label: ObjectId = 8
+    connection_text: Annotated[str, msgspec.Meta(max_length=200)] = "ecran connecté"
+    connection_color: Colour = "#208020"
+    piloted_color: Colour = "#00FF00"
+    manual_color: Colour = "#FF0000"
+    error_color: Colour = "#FF8000"  # the equipment's state machine is in `err` (30)
+    timezone: Annotated[str, msgspec.Meta(min_length=1)] = "Europe/Paris"
+    # Published (the node name) when a screen comes back online; "" publishes nothing
+    indicators_topic: Annotated[str, msgspec.Meta(pattern=r"^[^#+\x00]*$")] = "INDICATEURS/refresh"
+    coalesce_seconds: Seconds = 0.05  # a burst of changes within this gives one publish per page
+    # Every screen re-reads its household this often (changes made in the database by others)
+    reread_seconds: PositiveSeconds = 300.0
+    max_publish_bytes: Annotated[int, msgspec.Meta(ge=1024, le=2000)] = 1800
+
+    def page_for_type(self, equipment_type: int) -> ScreenPage | None:
+        return next((p for p in self.pages if equipment_type in p.types), None)
+
+    def page_numbered(self, page: int) -> ScreenPage | None:
+        return next((p for p in self.pages if p.page == page), None)
+
+
+def screens_problem(screens: ScreensConfig) -> str | None:
+    """What makes a layout unusable (the first problem, one line), or None."""
+    try:
+        zoneinfo.ZoneInfo(screens.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return f"screens.timezone: unknown time zone {screens.timezone!r}"
+    seen_pages: set[int] = set()
+    seen_types: set[int] = set()
+    summary_leds: set[int] = set()
+    for index, page in enumerate(screens.pages):
+        where = f"screens.pages[{index}]"
+        if page.page in seen_pages or page.page in (screens.summary_page, screens.connection_page):
+            return f"{where}.page: page {page.page} is used twice"
+        seen_pages.add(page.page)
+        if not page.types:
+            return f"{where}.types: at least one equipment type"
+        for equipment_type in page.types:
+            if equipment_type in seen_types:
+                return f"{where}.types: equipment type {equipment_type} is on two pages"
+            seen_types.add(equipment_type)
+        ids = [
+            getattr(page, name)
+            for name in ScreenPage.__struct_fields__
+            if name not in ("page", "types", "summary_led") and getattr(page, name) is not None
+        ]
+        if len(ids) != len(set(ids)):
+            return f"{where}: two objects share one id on page {page.page}"
+        if (page.end_hour is None) != (page.end_quarter is None):
+            return f"{where}: end_hour and end_quarter go together"
+        if (page.cycle_hours is None) != (page.cycle_quarters is None):
+            return f"{where}: cycle_hours and cycle_quarters go together"
+        if page.summary_led is not None:
+            if page.summary_led in summary_leds:
+                return f"{where}.summary_led: LED {page.summary_led} is used twice"
+            summary_leds.add(page.summary_led)
+    if screens.summary_page is not None and screens.summary_page == screens.connection_page:
+        return "screens.connection_page: the summary page too"
+    return None
+
+
 class Config(_Strict):
     coordination: CoordinationConfig = CoordinationConfig()
     ems: EmsConfig = EmsConfig()
@@ -209,6 +323,7 @@ class Config(_Strict):
     supervisor: SupervisorConfig = SupervisorConfig()
     control: ControlConfig = ControlConfig()
     devices: DevicesConfig = DevicesConfig()
+    screens: ScreensConfig = ScreensConfig()
 
     @property
     def ems_dsn(self) -> str:
@@ -268,6 +383,9 @@ def config_from_mapping(
             f"config file {source}: coordination.dsn: required (or set ELFE_COORDINATION_DSN)"
         )
     _check_partitions(config.supervisor, source)
+    problem = screens_problem(config.screens)
+    if problem:
+        raise ConfigError(f"config file {source}: {problem}")
     return config
 
 

@@ -133,6 +133,7 @@ def _build_device(device: DeviceRow, config: Config) -> tuple[DeviceSpec | None,
         lwt_topic=lwt,
         report_period_s=config.devices.report_period_for(device.type_id),
         hardware_id=device.hardware_id,
+        household=device.household if device.assigned else None,
     )
     problem = CODECS[codec].check(spec)
     return (None, f"device {device.id}: {problem}") if problem else (spec, None)

@@ -12,10 +12,11 @@ from typing import Any
 
 import msgspec
 
-from protocol.config import Config
+from protocol.config import Config, ScreensConfig
 from protocol.ems import Plan
 from protocol.model import DeviceRow, EquipmentRow, EquipmentSpec
 from protocol.partition import StimulusScope
+from protocol.screens.state import ScreenEquipment, ScreenSpec, ScreenUpdate
 
 
 class Message(msgspec.Struct, frozen=True):
@@ -201,6 +202,7 @@ class Gateways(Message):
     db: Any
     clock: Any
     plans: Any
+    displays: Any = None  # the Displays actor (household screens)
 
 
 class DeviceInit(Message):
@@ -218,23 +220,24 @@ class Route(Message):
     """Inbound topic -> (device, codec, owning actor)."""
 
     topic: str
-    device: Any  # DeviceSpec
+    device: Any  # DeviceSpec; None for a raw route
     actor: Any
+    raw: bool = False  # deliver the message as it came (`RawMessages`), no codec
 
 
 class RegisterRoutes(Message):
-    owner: int  # equipment id; replaces that owner's previous routes
+    owner: int | str  # equipment id, or `screen:<node>`; replaces that owner's previous routes
     routes: tuple[Route, ...]
 
 
 class RoutesRegistered(Message):
     """The gateway subscribed an owner's topics: its first order can now be acknowledged."""
 
-    owner: int
+    owner: int | str
 
 
 class UnregisterRoutes(Message):
-    owner: int
+    owner: int | str
 
 
 class StimulusTargets(Message):
@@ -380,11 +383,14 @@ class JobFailed(Message):
 
 class Introspect(Message):
     """Ask for an actor's state. To the supervisor: `equipment` or `gateway` ("mqtt", "db",
-    "plans", "clock") is forwarded there, and the answer goes straight to `reply_to`."""
+    "plans", "clock", "displays"; with `screen`, a node, "displays" asks that screen, which
+    `refresh` redraws) is forwarded there, and the answer goes straight to `reply_to`."""
 
     equipment: int | None = None
     gateway: str | None = None
     reply_to: Any = None
+    screen: str | None = None
+    refresh: bool = False
 
 
 class IntrospectReply(Message):
@@ -397,3 +403,119 @@ class Shutdown(Message):
 
 class ShutdownDone(Message):
     pass
+
+
+# --- household screens --------------------------------------------------------------------------
+
+
+class RawMessage(Message):
+    """An inbound MQTT message delivered as it came (screens parse their own topics)."""
+
+    topic: str
+    payload: bytes
+    retained: bool
+    at: float
+
+
+class RawMessages(Message):
+    messages: tuple[RawMessage, ...]
+
+
+class ScreenInventory(Message):
+    """To the Displays actor: the inventory (screens and households) and the equipment actors."""
+
+    specs: tuple[EquipmentSpec, ...]
+    actors: tuple[tuple[int, Any], ...]
+    gateways: Gateways
+
+
+class ScreenInit(Message):
+    screen: ScreenSpec
+    members: tuple[int, ...]  # the household's equipment ids
+    layout: ScreensConfig
+    base_topic: str  # the operator topic is <base>/screen/<node>/set
+    gateways: Gateways
+    at: float
+
+
+class ScreenMembers(Message):
+    """The inventory was read again: re-read the household (these equipment), whatever changed
+    it in the database (an operator, Viriya without its ping)."""
+
+    members: tuple[int, ...]
+
+
+class EquipmentShown(Message):
+    """An equipment's state machine changed what its screens show (mode, command state, reason)."""
+
+    equipment: int
+    household: str | None
+    mode: int
+    command_state: int
+    reason: str | None
+    at: float
+
+
+class ScreenChanged(Message):
+    """A touch was written to the database: every screen of the household redraws it, and the
+    equipment's actor re-reads its row (deadline guard)."""
+
+    household: str
+    update: ScreenUpdate
+    at: float
+
+
+class ReloadHousehold(Message):
+    """Someone else (Viriya, an operator) changed the household's equipment: re-read it."""
+
+    household: str | None
+    equipment: int
+
+
+class RefreshScreen(Message):
+    """Operator or introspection: draw a screen (or every screen, node None) in full."""
+
+    node: str | None
+    source: str
+
+
+class LoadScreenHousehold(Message):
+    household: str
+    members: tuple[int, ...]
+    reply_to: Any
+
+
+class ScreenHousehold(Message):
+    household: str
+    equipment: tuple[ScreenEquipment, ...]
+    error: str | None = None
+
+
+class WriteScreenUpdate(Message):
+    update: ScreenUpdate
+    at: int
+    reply_to: Any
+
+
+class ScreenJobDone(Message):
+    """From the DbGateway's worker: a screen job's answer, for `reply_to`."""
+
+    reply_to: Any
+    answer: Message
+
+
+class ScreenUpdateWritten(Message):
+    update: ScreenUpdate
+    error: str | None
+    at: float
+
+
+class PlannedStarts(Message):
+    """Ask the PlanReader when the EMS plan next starts each of `members`."""
+
+    members: tuple[int, ...]
+    reply_to: Any
+
+
+class PlannedStartsReply(Message):
+    starts: tuple[tuple[int, int | None], ...]  # equipment id -> start of its next on slot

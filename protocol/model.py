@@ -88,6 +88,7 @@ class DeviceSpec(msgspec.Struct, frozen=True):
     lwt_topic: str | None
     report_period_s: float
     hardware_id: str | None = None
+    household: str | None = None  # utilisateur, when utilisateur_affecte (screens use it)
 
 
 class EquipmentSpec(msgspec.Struct, frozen=True):

@@ -8,7 +8,8 @@ on one line out, then the connection closes.
 |---|---|
 | `{}` | the overview: status and every equipment |
 | `{"equipment": 12}` | equipment 12's state machine, devices and last events |
-| `{"gateway": "mqtt"}` (or "db", "plans", "clock") | that gateway's counters |
+| `{"gateway": "mqtt"}` (or "db", "plans", "clock", "displays") | that gateway's counters |
+| `{"screen": "g001"}` (`"refresh": true` redraws it in full) | a household screen |
 | `{"ping": true}` | `{"pong": true, "pid": ..., "system_base": ...}` |
 
 An error is `{"error": "<one line>"}`. In-process the pump serves the socket; on
@@ -31,7 +32,7 @@ from loguru import logger
 
 from protocol.messages import Introspect
 
-GATEWAYS = ("mqtt", "db", "plans", "clock")
+GATEWAYS = ("mqtt", "db", "plans", "clock", "displays")
 MAX_REQUEST = 4096
 REPLY_TIMEOUT_S = 5.0
 
@@ -56,7 +57,7 @@ def parse_request(line: bytes) -> dict[str, Any]:
         raise RequestError(f"the request is not one JSON object: {exc}") from None
     if not isinstance(request, dict):
         raise RequestError("the request is not a JSON object")
-    unknown = set(request) - {"equipment", "gateway", "ping"}
+    unknown = set(request) - {"equipment", "gateway", "ping", "screen", "refresh"}
     if unknown:
         raise RequestError(f"unknown request key(s): {', '.join(sorted(unknown))}")
     equipment = request.get("equipment")
@@ -65,12 +66,24 @@ def parse_request(line: bytes) -> dict[str, Any]:
     gateway = request.get("gateway")
     if gateway is not None and gateway not in GATEWAYS:
         raise RequestError(f"gateway must be one of {', '.join(GATEWAYS)}, not {gateway!r}")
+    screen = request.get("screen")
+    if screen is not None and (not isinstance(screen, str) or not screen):
+        raise RequestError(f"screen must be a node name, not {screen!r}")
+    refresh = request.get("refresh", False)
+    if not isinstance(refresh, bool) or (refresh and screen is None):
+        raise RequestError("refresh is true or false, and goes with a screen")
     return request
 
 
 def introspect_message(request: dict[str, Any]) -> Introspect:
     """The actor message asking what `request` asks (not for pings)."""
-    return Introspect(equipment=request.get("equipment"), gateway=request.get("gateway"))
+    screen = request.get("screen")
+    return Introspect(
+        equipment=request.get("equipment"),
+        gateway="displays" if screen is not None else request.get("gateway"),
+        screen=screen,
+        refresh=bool(request.get("refresh", False)),
+    )
 
 
 def encode_reply(reply: dict[str, Any]) -> bytes:

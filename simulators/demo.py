@@ -31,6 +31,7 @@ from loguru import logger
 
 from simulators import database
 from simulators.household import SimulatedHousehold
+from simulators.openhasp import SimulatedOpenHasp
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAN_AFTER_S = 8.0
@@ -58,7 +59,10 @@ DEVICES: list[dict[str, Any]] = [
         "report_period_s": 5.0,
         "appliance": {"kind": "continuous", "rated_power_w": 1500},
     },
+    {"kind": "openhasp", "node": "g101"},  # the household's touch screen
 ]
+# The household touches its screen: hot water (page 6, switch b3) to manual, then back.
+TOUCHES = ((PLAN_AFTER_S + 12.0, 0), (PLAN_AFTER_S + 24.0, 1))
 
 
 def say(who: str, text: str) -> None:
@@ -101,10 +105,12 @@ def run_demo(seconds: float) -> int:
         ):
             say(
                 "mqtt",
-                f"{len(household)} simulated plugs online: A101 (Shelly), "
-                "A102 (Tasmota), A103 (Shelly)",
+                f"{len(household) - 1} simulated plugs online: A101 (Shelly), "
+                "A102 (Tasmota), A103 (Shelly); screen g101 (openHASP)",
             )
-            return _run(dsn, port, protocol, workdir, seconds, stop)
+            screen = household["g101"]
+            assert isinstance(screen, SimulatedOpenHasp)
+            return _run(dsn, port, protocol, workdir, seconds, stop, screen)
     finally:
         with contextlib.suppress(Exception):
             server.cleanup()  # type: ignore[possibly-undefined]
@@ -197,7 +203,13 @@ def _config(dsn: str, port: int, workdir: Path, protocol: str) -> Path:
 
 
 def _run(
-    dsn: str, port: int, protocol: str, workdir: Path, seconds: float, stop: threading.Event
+    dsn: str,
+    port: int,
+    protocol: str,
+    workdir: Path,
+    seconds: float,
+    stop: threading.Event,
+    screen: SimulatedOpenHasp,
 ) -> int:
     config = _config(dsn, port, workdir, protocol)
     watcher = _OrderWatcher(port)
@@ -208,6 +220,8 @@ def _run(
         env={**os.environ, "THESPIAN_BASE_IPADDR": "127.0.0.1"},
     )
     rows = _RowWatcher(dsn)
+    view = _ScreenWatcher(screen)
+    touches = list(TOUCHES)
     started = time.monotonic()
     planned = False
     try:
@@ -218,7 +232,13 @@ def _run(
             if not planned and time.monotonic() - started > PLAN_AFTER_S:
                 planned = True
                 _write_plans(dsn)
+            if touches and time.monotonic() - started > touches[0][0]:
+                _, piloted = touches.pop(0)
+                word = "piloted" if piloted else "manual"
+                say("screen", f"the household touches g101: hot water (page 6) -> {word}")
+                screen.touch_switch(6, 3, piloted)
             rows.show_changes()
+            view.show_changes()
             time.sleep(0.5)
         rows.show_changes()
         return 0
@@ -248,17 +268,37 @@ class _OrderWatcher:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="elfe-demo-watcher")
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", port)
-        for topic in ("shellies/+/relay/0/command", "cmnd/+/POWER", "elfe/status"):
+        topics = ("shellies/+/relay/0/command", "cmnd/+/POWER", "elfe/status", "hasp/+/state/+")
+        for topic in topics:
             self.client.subscribe(topic)
         self.client.loop_start()
 
     def _on_message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
         payload = message.payload.decode(errors="replace") or "(query)"
+        if "/state/" in message.topic and not message.topic.rsplit("/", 1)[-1].startswith("p"):
+            return  # the screen's status reports; its touches (p<page>b<id>) are shown
         say("mqtt", f"{message.topic} <- {payload}")
 
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+class _ScreenWatcher:
+    """Prints what the simulated screen shows whenever the supervisor redraws it."""
+
+    def __init__(self, screen: SimulatedOpenHasp) -> None:
+        self.screen = screen
+        self.seen = 0
+
+    def show_changes(self) -> None:
+        count = len(self.screen.lines)
+        if count == self.seen:
+            return
+        self.seen = count
+        say("screen", f"g101 redrawn ({count} jsonl lines so far):")
+        for line in self.screen.text_view().splitlines():
+            print(f"{'':16}{line}", flush=True)
 
 
 class _RowWatcher:

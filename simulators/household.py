@@ -24,6 +24,7 @@ shelly_ht      ``root`` (shellies/<mqtt_id>) the mqtt_id, e.g. ``F002``
 socorel        ``serial``                    the serial
 zigbee2mqtt    ``plugs`` (friendly names)    each plug's friendly name
 switchbot      ``host``, ``bots``            the host (``C002``) and each bot's name (``C003``)
+openhasp       ``node`` (hasp/<node>)        the node, e.g. ``g001``
 ============== ============================= ==================================================
 
 The other fields are the keyword arguments of the simulator classes, with the same defaults.
@@ -50,6 +51,7 @@ import msgspec
 
 from simulators.appliance import Appliance
 from simulators.mqtt_device import Clock, SimulatedDevice
+from simulators.openhasp import SimulatedOpenHasp, elfe_layout
 from simulators.shelly_gen1 import SimulatedShellyPlug
 from simulators.shelly_gen2 import SimulatedShellyPlus
 from simulators.shelly_ht import SimulatedShellyHT
@@ -224,6 +226,16 @@ class SwitchBotSpec(
     client_id: str | None = None
 
 
+class OpenHaspSpec(
+    msgspec.Struct, tag="openhasp", tag_field="kind", forbid_unknown_fields=True, frozen=True
+):
+    node: str  # the plate name, topics hasp/<node>/...; the ELFE layout is loaded at boot
+    labels: int | None = None  # id of a label object added to every equipment page
+    version: Literal["0.7", "0.6.3"] = "0.7"
+    teleperiod_s: float = 300.0
+    client_id: str | None = None
+
+
 DeviceSpec = (
     ShellyGen1Spec
     | TasmotaSpec
@@ -233,6 +245,7 @@ DeviceSpec = (
     | ShellyHTSpec
     | SocorelSpec
     | Zigbee2MqttSpec
+    | OpenHaspSpec
 )
 _SPEC_TYPES = (
     ShellyGen1Spec,
@@ -243,6 +256,7 @@ _SPEC_TYPES = (
     ShellyHTSpec,
     SocorelSpec,
     Zigbee2MqttSpec,
+    OpenHaspSpec,
 )
 
 
@@ -335,6 +349,19 @@ def build_device(
                 legacy_availability=spec.legacy_availability,
                 report_period_s=spec.report_period_s,
                 power_delta_w=spec.power_delta_w,
+                client_id=spec.client_id,
+                clock=clock,
+                username=username,
+                password=password,
+            )
+        if isinstance(spec, OpenHaspSpec):
+            return SimulatedOpenHasp(
+                f"{topic_prefix}hasp/{spec.node}",
+                host=host,
+                port=port,
+                layout=elfe_layout(labels=spec.labels),
+                version=spec.version,
+                teleperiod_s=spec.teleperiod_s,
                 client_id=spec.client_id,
                 clock=clock,
                 username=username,
@@ -464,6 +491,8 @@ def spec_id(spec: DeviceSpec) -> str:
         return spec.prefix
     if isinstance(spec, SocorelSpec):
         return spec.serial
+    if isinstance(spec, OpenHaspSpec):
+        return spec.node
     if isinstance(spec, Zigbee2MqttSpec):
         return ",".join(plug.friendly_name for plug in spec.plugs) or spec.base
     return spec.topic

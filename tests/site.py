@@ -191,7 +191,8 @@ def _toml(data: dict[str, Any]) -> str:
         if isinstance(v, list | tuple):
             return "[" + ", ".join(value(x) for x in v) + "]"
         if isinstance(v, dict):
-            return "{" + ", ".join(f'"{k}" = {value(x)}' for k, x in v.items()) + "}"
+            items = [f'"{k}" = {value(x)}' for k, x in v.items() if x is not None]
+            return "{" + ", ".join(items) + "}"
         return repr(v)
 
     for section, values in data.items():

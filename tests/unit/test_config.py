@@ -423,3 +423,68 @@ def test_secrets_from_the_environment_stay_out_of_the_config(tmp_path: Path) -> 
     text = repr(config) + msgspec.json.encode(config).decode()
     assert "s3cret" not in text
     assert "host=h" in config.coordination.dsn and "dbname=db" in config.coordination.dsn
+
+
+# --- household screens ---------------------------------------------------------------------------
+
+
+def test_screens_default_to_the_elfe_layout(tmp_path: Path) -> None:
+    screens = load_config(write(tmp_path, MINIMAL), environ={}).screens
+    assert [(p.page, p.types) for p in screens.pages] == [
+        (2, (111,)), (3, (112,)), (4, (113,)), (5, (221,)), (6, (131,)), (7, (151, 155)),
+    ]  # fmt: skip
+    car = screens.page_for_type(221)
+    assert car is not None
+    assert (car.switch, car.led, car.end_hour, car.end_quarter, car.charge) == (3, 10, 5, 6, 8)
+    washer = screens.page_for_type(112)
+    assert washer is not None
+    assert (washer.end_hour, washer.end_quarter, washer.cycle_hours, washer.cycle_quarters) == (
+        8, 9, 5, 6,
+    )  # fmt: skip
+    assert [p.summary_led for p in screens.pages] == [12, 13, 14, 15, 16, 17]
+    assert (screens.summary_page, screens.connection_page, screens.connection_label) == (8, 9, 8)
+    assert (screens.piloted_color, screens.manual_color) == ("#00FF00", "#FF0000")
+    assert (screens.timezone, screens.indicators_topic) == ("Europe/Paris", "INDICATEURS/refresh")
+
+
+def test_screens_layout_is_configurable(tmp_path: Path) -> None:
+    text = MINIMAL + (
+        '[screens]\ntimezone = "America/Montreal"\nerror_color = "#abcdef"\n'
+        "[[screens.pages]]\npage = 12\ntypes = [112]\nswitch = 103\nlabel = 111\n"
+    )
+    screens = load_config(write(tmp_path, text), environ={}).screens
+    assert screens.timezone == "America/Montreal" and screens.error_color == "#abcdef"
+    quiet = write(tmp_path, MINIMAL + '[screens]\nindicators_topic = ""\n', "quiet.toml")
+    assert load_config(quiet, environ={}).screens.indicators_topic == ""  # not published
+    assert len(screens.pages) == 1 and screens.page_for_type(112) == screens.page_numbered(12)
+    page = screens.pages[0]
+    assert (page.switch, page.led, page.label, page.end_hour) == (103, 10, 111, None)
+
+
+TWO_PAGES = "[[screens.pages]]\npage = {}\ntypes = [{}]\n" * 2
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ('[screens]\ntimezone = "Europe/Nowhere"\n', ("screens.timezone", "Europe/Nowhere")),
+        ('[screens]\ntimezone = "../etc"\n', ("screens.timezone",)),
+        ('[screens]\npiloted_color = "green"\n', ("screens.piloted_color",)),
+        ('[screens]\nindicators_topic = "INDICATEURS/#"\n', ("screens.indicators_topic",)),
+        ("[screens]\nsummary_page = 0\n", ("screens.summary_page",)),
+        ("[screens]\nmax_publish_bytes = 4096\n", ("screens.max_publish_bytes",)),
+        ("[screens]\nlayout = 1\n", ("screens.layout", "unknown key")),
+        ("[[screens.pages]]\npage = 2\ntypes = [111]\nswitch = 255\n", ("switch",)),
+        ("[[screens.pages]]\npage = 2\ntypes = [111]\nbutton = 4\n", ("button", "unknown key")),
+        (TWO_PAGES.format(2, 111, 2, 112), ("screens.pages[1].page", "used twice")),
+        ("[[screens.pages]]\npage = 8\ntypes = [111]\n", ("screens.pages[0].page",)),
+        (TWO_PAGES.format(2, 111, 3, 111), ("screens.pages[1].types", "111")),
+        ("[[screens.pages]]\npage = 2\ntypes = [111]\nled = 3\n", ("screens.pages[0]", "one id")),
+        ("[[screens.pages]]\npage = 2\ntypes = [111]\nend_hour = 4\n", ("end_quarter",)),
+        ("[[screens.pages]]\npage = 2\ntypes = []\n", ("screens.pages[0].types",)),
+    ],
+)
+def test_screens_errors_are_one_line_naming_the_key(
+    tmp_path: Path, text: str, names: tuple[str, ...]
+) -> None:
+    assert_one_line_naming(error_of(write(tmp_path, MINIMAL + text)), "elfe.toml", *names)

@@ -25,6 +25,12 @@ def test_the_socket_lives_in_the_state_directory_one_per_partition() -> None:
         (b"", Introspect()),
         (b'{"equipment": 12}', Introspect(equipment=12)),
         (b'{"gateway": "mqtt"}', Introspect(gateway="mqtt")),
+        (b'{"gateway": "displays"}', Introspect(gateway="displays")),
+        (b'{"screen": "g101"}', Introspect(gateway="displays", screen="g101")),
+        (
+            b'{"screen": "g101", "refresh": true}',
+            Introspect(gateway="displays", screen="g101", refresh=True),
+        ),
     ],
 )
 def test_requests_become_introspection_messages(line: bytes, message: Introspect) -> None:
@@ -40,6 +46,9 @@ def test_requests_become_introspection_messages(line: bytes, message: Introspect
         (b'{"equipment": true}', "equipment must be an integer"),
         (b'{"gateway": "redis"}', "gateway must be one of"),
         (b'{"shutdown": true}', "unknown request key(s): shutdown"),
+        (b'{"screen": 7}', "screen must be a node name"),
+        (b'{"refresh": true}', "goes with a screen"),
+        (b'{"screen": "g101", "refresh": 1}', "refresh is true or false"),
         (b"\xff", "not one JSON object"),
     ],
 )
