@@ -17,6 +17,7 @@ Run by `benchmarks.supervisor` in its own process (`start()`), driven through a 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import statistics
@@ -145,10 +146,8 @@ class PlugsProcess:
         return cpu_seconds([self.process.pid])
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError, EOFError):
             self.call("quit")
-        except (OSError, EOFError):
-            pass
         self.process.join(5)
         if self.process.is_alive():
             self.process.kill()

@@ -33,6 +33,7 @@ Prints one table and writes the figures as JSON (`--json`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -240,7 +241,13 @@ def measure_fanout(dsn: str, n: int, orders: Orders, timeout: float) -> dict[str
 
 
 def measure_touch(
-    base: str, n: int, watcher: Watcher, plugs: PlugsProcess, orders: Orders, samples: int, rate: int
+    base: str,
+    n: int,
+    watcher: Watcher,
+    plugs: PlugsProcess,
+    orders: Orders,
+    samples: int,
+    rate: int,
 ) -> dict[str, Any]:
     plugs.call("telemetry")  # reset the counters
     plugs.call("rate", rate)
@@ -266,7 +273,7 @@ def measure_touch(
             latencies.append(got - sent)
         time.sleep(rng.uniform(0.01, 0.05))
     plugs.call("rate", 0)
-    first_k, sent_at, _last = plugs.call("telemetry")
+    _first_k, sent_at, _last = plugs.call("telemetry")
     elapsed = time.time() - began
     return {
         "touch_n": len(latencies),
@@ -444,17 +451,22 @@ def run(n: int, k: int, base: str, args: argparse.Namespace) -> dict[str, Any]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        if wait_for(lambda: watcher.online_at is not None or daemon.poll() is not None, 600) is None:
+        if (
+            wait_for(lambda: watcher.online_at is not None or daemon.poll() is not None, 600)
+            is None
+        ):
             raise RuntimeError("the daemon was not ready after 600 s")
         if watcher.online_at is None:
             raise RuntimeError(f"the daemon exited with {daemon.returncode}, see {log.name}")
         result["ready_s"] = round(watcher.online_at - began, 2)
         with psycopg.connect(dsn, autocommit=True) as conn:
             settled = wait_for(
-                lambda: conn.execute(
-                    f"SELECT count(*) FROM {EQUIPMENT_TABLE} WHERE etat_controle_id = 25"
-                ).fetchone()[0]  # type: ignore[index]
-                == n,
+                lambda: (
+                    conn.execute(
+                        f"SELECT count(*) FROM {EQUIPMENT_TABLE} WHERE etat_controle_id = 25"
+                    ).fetchone()[0]  # type: ignore[index]
+                    == n
+                ),
                 120 + n / 50,
                 every=0.1,
             )
@@ -488,9 +500,7 @@ def run(n: int, k: int, base: str, args: argparse.Namespace) -> dict[str, Any]:
         result.update(
             measure_touch(base_topic, n, watcher, plugs, orders, args.touches, args.touch_rate)
         )
-        result.update(
-            measure_sustained(dsn, plugs, args.rates, args.sustain_s, state_dir, n)
-        )
+        result.update(measure_sustained(dsn, plugs, args.rates, args.sustain_s, state_dir, n))
         pss = [kb for pid in procfs.family(daemon.pid) if (kb := procfs.pss_kb(pid)) is not None]
         result["pss_end_mb"] = round(sum(pss) / 1024, 1)
         result["plugs"] = plugs.call("stats")
@@ -503,10 +513,8 @@ def run(n: int, k: int, base: str, args: argparse.Namespace) -> dict[str, Any]:
     finally:
         if daemon is not None and daemon.poll() is None:
             for pid in procfs.family(daemon.pid):
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
         watcher.close()
         plugs.close()
         log.close()
@@ -541,9 +549,7 @@ def table(results: list[dict[str, Any]]) -> str:
     rule = "|" + "---|" * len(COLUMNS)
     rows = [
         "| "
-        + " | ".join(
-            "—" if r.get(key) is None else f"{r[key]}{unit}" for _, key, unit in COLUMNS
-        )
+        + " | ".join("—" if r.get(key) is None else f"{r[key]}{unit}" for _, key, unit in COLUMNS)
         + " |"
         for r in results
     ]
@@ -557,7 +563,9 @@ def main() -> None:
     parser.add_argument("--equipment", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--partitions", type=int, nargs="+", default=[1])
     parser.add_argument(
-        "--system-base", default="simpleSystemBase", choices=["simpleSystemBase", "multiprocTCPBase"]
+        "--system-base",
+        default="simpleSystemBase",
+        choices=["simpleSystemBase", "multiprocTCPBase"],
     )
     parser.add_argument("--quick", action="store_true", help="short windows, fewer samples")
     parser.add_argument("--sustain-s", type=float, help="seconds per report rate (60; quick 10)")
