@@ -191,6 +191,43 @@ class Watcher:
         self.client.disconnect()
 
 
+class Profile:
+    """py-spy recording the daemon's processes during one phase (`--profile DIR`)."""
+
+    def __init__(self, directory: str | None, name: str, pid: int) -> None:
+        self.process = None
+        if directory:
+            Path(directory).mkdir(parents=True, exist_ok=True)
+            spy = Path(sys.executable).with_name("py-spy")
+            self.process = subprocess.Popen(
+                [
+                    str(spy),
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--subprocesses",
+                    "--nonblocking",
+                    "--format",
+                    "raw",
+                    "--rate",
+                    "200",
+                    "-o",
+                    f"{directory}/{name}.txt",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(1.0)  # py-spy attaches
+
+    def __enter__(self) -> Profile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(30)
+
+
 class Orders:
     """The orders the plugs received, fetched from the plugs' process."""
 
@@ -313,9 +350,12 @@ def telemetry_window(
         plugs.call("rate", 0)
         stopped = time.time()
         first_k, sent_at, last_k = plugs.call("telemetry")
-        drained = wait_for(
-            lambda: all(poll(conn).get(p) == k for p, k in last_k.items()), 30.0, every=0.25
-        )
+
+        def complete() -> bool:
+            values = poll(conn)
+            return all(values.get(p) == k for p, k in last_k.items())
+
+        drained = wait_for(complete, 30.0, every=0.25)
         values = poll(conn)
     after = control_counters(state_dir)
     missing = sum(1 for p, k in last_k.items() if values.get(p) != k)
@@ -485,7 +525,8 @@ def run(n: int, k: int, base: str, args: argparse.Namespace) -> dict[str, Any]:
         )
         result.update(naive_controller(prefix, args.naive_sample, n))
         print(f"[bench] ready {json.dumps(result)}", file=sys.stderr, flush=True)
-        result.update(measure_fanout(dsn, n, orders, timeout=120 + n / 50))
+        with Profile(args.profile, f"fanout-{n}-{k}", daemon.pid):
+            result.update(measure_fanout(dsn, n, orders, timeout=120 + n / 50))
         if result["fanout_last_s"]:
             result["naive_ratio_last_order"] = round(
                 result["naive_extrapolated_s"] / result["fanout_last_s"], 1
@@ -497,9 +538,10 @@ def run(n: int, k: int, base: str, args: argparse.Namespace) -> dict[str, Any]:
         print(f"[bench] fan-out {json.dumps(result)}", file=sys.stderr, flush=True)
         time.sleep(2.0)
         base_topic = f"{prefix}/elfe"
-        result.update(
-            measure_touch(base_topic, n, watcher, plugs, orders, args.touches, args.touch_rate)
-        )
+        with Profile(args.profile, f"touch-{n}-{k}", daemon.pid):
+            result.update(
+                measure_touch(base_topic, n, watcher, plugs, orders, args.touches, args.touch_rate)
+            )
         result.update(measure_sustained(dsn, plugs, args.rates, args.sustain_s, state_dir, n))
         pss = [kb for pid in procfs.family(daemon.pid) if (kb := procfs.pss_kb(pid)) is not None]
         result["pss_end_mb"] = round(sum(pss) / 1024, 1)
@@ -574,6 +616,7 @@ def main() -> None:
     parser.add_argument("--touch-rate", type=int, default=2000, help="reports/s during touches")
     parser.add_argument("--naive-sample", type=int, default=20)
     parser.add_argument("--idle-s", type=float, help="idle CPU window (10 s; quick 5)")
+    parser.add_argument("--profile", metavar="DIR", help="py-spy the daemon (collapsed stacks)")
     parser.add_argument("--json", default="benchmark-results.json", help="where to write JSON")
     args = parser.parse_args()
     args.sustain_s = args.sustain_s or (10.0 if args.quick else 60.0)
