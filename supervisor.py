@@ -1,27 +1,20 @@
 """elfe-supervisor command line: run · demo · inspect · check-config.
 
-`run` is the systemd daemon: it starts the actor system, waits until every actor is up, then
-stays as the thin starter process that systemd supervises; SIGTERM stops everything.
+`run` is the systemd daemon (`runtime/daemon.py`); `inspect` asks a running one through its
+control socket (`runtime/control.py`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import socket
 import sys
-import time
-from pathlib import Path
-from typing import Any
 
-from loguru import logger
+from protocol.config import ConfigError, load_config
+from runtime import control
+from runtime.daemon import EXIT_CONFIG, Stop, run_supervisor
 
-from protocol.config import Config, ConfigError, load_config
-
-SUPERVISOR_NAME = "elfe-supervisor"
-EXIT_CONFIG = 2
+__all__ = ["Stop", "main", "run_supervisor"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check-config", help="validate a configuration file and exit")
     check.add_argument("--config", required=True)
     inspect = commands.add_parser("inspect", help="show the state of a running supervisor")
-    inspect.add_argument("--config", required=True)
+    where = inspect.add_mutually_exclusive_group(required=True)
+    where.add_argument("--config", help="the daemon's configuration file (for its state_dir)")
+    where.add_argument("--state-dir", help="the daemon's state directory")
     inspect.add_argument("equipment", nargs="?", type=int, help="one equipment id")
     inspect.add_argument("--gateway", choices=["mqtt", "db", "plans", "clock"])
     demo = commands.add_parser("demo", help="run an embedded demonstration, end to end")
@@ -43,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         from simulators.demo import run_demo
 
         return run_demo(args.seconds)
+    if args.command == "inspect" and args.state_dir:
+        return inspect_running(args.state_dir, args.equipment, args.gateway)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -55,141 +52,27 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if args.command == "inspect":
-        return inspect_running(config, args.equipment, args.gateway)
+        return inspect_running(config.supervisor.state_dir, args.equipment, args.gateway)
     return run_supervisor(config)
 
 
-def configure_logging(level: str) -> None:
-    logger.remove()
-    logger.add(
-        sys.stderr,
-        level=level,
-        format="{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} [{process}] {message}",
-        backtrace=False,
-        diagnose=False,
-    )
-
-
-def thespian_log_defs(level: str = "WARNING") -> dict[str, Any]:
-    """Thespian's own logging (a dedicated logger process) goes to stderr too."""
-    return {
-        "version": 1,
-        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [thespian] %(message)s"}},
-        "handlers": {
-            "stderr": {"class": "logging.StreamHandler", "formatter": "plain", "level": level}
-        },
-        "root": {"handlers": ["stderr"], "level": level},
-    }
-
-
-def admin_port_in_use(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def start_actor_system(config: Config) -> Any:
-    from thespian.actors import ActorSystem
-
-    base = config.supervisor.system_base
-    if base == "simpleSystemBase":
-        return ActorSystem("simpleSystemBase", logDefs=thespian_log_defs())
-    # The transport is unauthenticated pickle: keep it on loopback (see deploy/README.md).
-    os.environ.setdefault("THESPIAN_BASE_IPADDR", "127.0.0.1")
-    os.environ.setdefault("THESPLOG_FILE", str(Path(config.supervisor.state_dir) / "thespian.log"))
-    return ActorSystem(
-        base, {"Admin Port": config.supervisor.admin_port}, logDefs=thespian_log_defs()
-    )
-
-
-class Stop:
-    def __init__(self) -> None:
-        self.requested = False
-
-    def __call__(self, signum: int, frame: Any) -> None:
-        self.requested = True
-
-
-def run_supervisor(config: Config, ready: Any = None, stop: Stop | None = None) -> int:
-    """Start, wait for readiness, then serve until SIGTERM/SIGINT (or `stop.requested`)."""
-    from actors.supervisor import Supervisor
-    from protocol.messages import Shutdown, Start, Started
-
-    configure_logging(config.supervisor.log_level)
+def inspect_running(state_dir: str, equipment: int | None, gateway: str | None) -> int:
+    """Ask the running supervisor through its control socket; exit 1 with one clear line."""
+    path = control.control_path(state_dir)
+    query: dict[str, object] = {}
+    if equipment is not None:
+        query["equipment"] = equipment
+    if gateway is not None:
+        query["gateway"] = gateway
     try:
-        Path(config.supervisor.state_dir).mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        print(f"elfe-supervisor: state_dir {config.supervisor.state_dir}: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    base = config.supervisor.system_base
-    if base != "simpleSystemBase" and admin_port_in_use(config.supervisor.admin_port):
-        print(
-            f"elfe-supervisor: admin port {config.supervisor.admin_port} is already in use "
-            "(another elfe-supervisor running?)",
-            file=sys.stderr,
-        )
+        reply = control.request(path, query)
+    except (OSError, ValueError) as exc:
+        print(f"elfe-supervisor: no supervisor answers on {path}: {exc}", file=sys.stderr)
         return 1
-    stop = stop or Stop()
-    if ready is None:  # a library caller (tests, demo) handles signals itself
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-    started = time.monotonic()
-    asys = start_actor_system(config)
-    try:
-        supervisor = asys.createActor(Supervisor, globalName=SUPERVISOR_NAME)
-        asys.tell(supervisor, Start(config))
-        announced = False
-        deadline = started + config.supervisor.ready_timeout_seconds
-        while not stop.requested:
-            message = asys.listen(0.5)
-            if isinstance(message, Started) and not announced:
-                announced = True
-                logger.info(
-                    "started in {:.2f} s: {} equipment, {} devices, {} faulty",
-                    time.monotonic() - started,
-                    message.equipment,
-                    message.devices,
-                    message.problems,
-                )
-                if ready is not None:
-                    ready(message)
-            elif isinstance(message, str) and message.startswith("fatal"):
-                logger.critical(message)
-                return 1
-            if not announced and time.monotonic() > deadline:
-                logger.warning("not ready after {:.0f} s; still trying", time.monotonic() - started)
-                deadline = time.monotonic() + config.supervisor.ready_timeout_seconds
-            if message is None and base == "simpleSystemBase":
-                time.sleep(0.01)  # the simple base returns at once when nothing is pending
-        logger.info("stopping")
-        asys.ask(supervisor, Shutdown(), 5)
-        return 0
-    finally:
-        asys.shutdown()
-
-
-def inspect_running(config: Config, equipment: int | None, gateway: str | None) -> int:
-    """Attach to the running actor system on its admin port; never shut it down."""
-    from thespian.actors import ActorSystem
-
-    from actors.supervisor import Supervisor
-    from protocol.messages import Introspect, IntrospectReply
-
-    if config.supervisor.system_base != "multiprocTCPBase":
-        print("elfe-supervisor: inspect needs system_base = multiprocTCPBase", file=sys.stderr)
+    if "error" in reply:
+        print(f"elfe-supervisor: {reply['error']}", file=sys.stderr)
         return 1
-    port = config.supervisor.admin_port
-    if not admin_port_in_use(port):
-        print(f"elfe-supervisor: no supervisor is running on admin port {port}", file=sys.stderr)
-        return 1
-    os.environ.setdefault("THESPIAN_BASE_IPADDR", "127.0.0.1")
-    asys = ActorSystem("multiprocTCPBase", {"Admin Port": port}, logDefs=False)
-    supervisor = asys.createActor(Supervisor, globalName=SUPERVISOR_NAME)
-    reply = asys.ask(supervisor, Introspect(equipment=equipment, gateway=gateway), 5)
-    if not isinstance(reply, IntrospectReply):
-        print("elfe-supervisor: no answer within 5 s", file=sys.stderr)
-        return 1
-    print(json.dumps(reply.data, indent=2, ensure_ascii=False, default=str))
+    print(json.dumps(reply, indent=2, ensure_ascii=False, default=str))
     return 0
 
 

@@ -1,8 +1,12 @@
-"""DbGateway: owns the coordination-database connection.
+"""DbGateway: the coordination database, through one worker thread.
 
-Loads the inventory, re-reads single equipment rows, writes each transition in its own
-transaction, and batches observed-state updates. During an outage writes wait in order in a
-write-behind queue (nothing is lost) and the last inventory is served from disk.
+Loads the inventory, re-reads single equipment rows, and writes transitions, observed states,
+telemetry and the event journal in batches (`protocol/batching.py`: one transaction per batch,
+each transition atomic, nothing reordered). The database work runs in `actors/db_session.py` on a
+worker thread (`runtime/blocking.py`) so that a slow or hung database never delays the pump; one
+job is in flight at a time. During an outage the writes wait in order in memory (nothing is lost)
+and the last inventory is served from disk. A read always goes with everything queued before it:
+a row is never read before the writes that would overwrite it.
 """
 
 from __future__ import annotations
@@ -10,128 +14,131 @@ from __future__ import annotations
 import time
 from collections import deque
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import msgspec
-import psycopg
 from loguru import logger
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
-from actors import sql
+from actors.db_session import CoordinationSession, read_snapshot, snapshot_path
+from protocol.batching import WriteQueue
 from protocol.config import Config
-from protocol.inventory import attach_details, build_inventory
+from protocol.inventory import build_inventory
 from protocol.messages import (
     Configure,
+    DbJobDone,
     DeviceTelemetry,
     Event,
     Introspect,
     IntrospectReply,
     Inventory,
+    InventorySnapshot,
+    JobFailed,
     LoadInventory,
     LoadRow,
     RowChanged,
+    Shutdown,
+    WriteBatch,
     WriteObserved,
     WriteState,
 )
-from protocol.model import DeviceRow, EquipmentRow
+from runtime.blocking import Offload
 
 FLUSH_S = 1.0
-MAX_JOURNAL_BACKLOG = 10000  # events kept for the journal while the database is down
 RETRY_MAX_S = 10.0
-CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
-
-
-class InventorySnapshot(msgspec.Struct):
-    rows: list[EquipmentRow]
-    devices: list[DeviceRow]
+JOB_TIMEOUT_S = 60.0  # a job still running after this is stuck on a server that stopped answering
 
 
 class DbGateway(ActorTypeDispatcher):
     def __init__(self) -> None:
         super().__init__()
         self.config: Config | None = None
-        self.conn: psycopg.Connection | None = None
-        self.queue: deque[WriteState] = deque()  # transitions waiting for the database, in order
-        self.observed: dict[int, WriteObserved] = {}  # latest observed state per equipment
-        self.telemetry: dict[str, DeviceTelemetry] = {}  # latest facts per device
-        self.journal: deque[Event] = deque(maxlen=MAX_JOURNAL_BACKLOG)
-        self.own_schema_ready: bool | None = None  # None: not tried yet; False: disabled
+        self.session: CoordinationSession | None = None
+        self.offload: Offload | None = None
+        self.queue = WriteQueue()
+        self.reads: deque[tuple[LoadInventory | LoadRow, Any]] = deque()  # (request, reply to)
+        self.in_flight: tuple[float, LoadInventory | LoadRow | None, Any] | None = None
+        self.own_schema_ready: bool | None = None
         self.down_since: float | None = None
+        self.connected = False
         self.retry_at = 0.0
         self.retry_delay = 1.0
         self.ticking = False
         self.written = 0
         self.dropped = 0
 
-    # --- messages ----------------------------------------------------------------------------
+    # --- messages ------------------------------------------------------------------------------
 
     def receiveMsg_Configure(self, message: Configure, sender: Any) -> None:
         self.config = message.config
+        self.session = CoordinationSession(message.config)
+        self.offload = Offload(self, "db-gateway")
         self._tick_soon()
 
     def receiveMsg_LoadInventory(self, message: LoadInventory, sender: Any) -> None:
-        config = self._config()
-        snapshot = self._load_snapshot()
-        if snapshot is not None:
-            self._save_snapshot(snapshot)
-            error = None
-        else:
-            snapshot = self._read_snapshot_file()
-            error = "coordination database unreachable" + (
-                ", using the last inventory saved on disk" if snapshot else ""
-            )
-            if snapshot is None:
-                self.send(sender, Inventory(rows=(), specs=(), error=error))
-                return
-        specs = build_inventory(snapshot.rows, snapshot.devices, config)
-        self.send(sender, Inventory(rows=tuple(snapshot.rows), specs=tuple(specs), error=error))
+        self.reads.append((message, sender))
+        self._kick()
 
     def receiveMsg_LoadRow(self, message: LoadRow, sender: Any) -> None:
-        config = self._config()
-        if not self._flush():
-            return  # never read a row our queued writes would overwrite; Viriya will ping again
-        try:
-            row = sql.load_one(self._connection(), config.coordination.schema, message.equipment)
-        except CONNECTION_ERRORS as exc:
-            self._down(exc)
-            return
-        if row is None:
-            logger.warning(
-                "equipment {} asked by {}: no such row", message.equipment, message.source
-            )
-            return
-        self.send(message.reply_to, RowChanged(row, time.time()))
+        self.reads.append((message, message.reply_to))
+        self._kick()
 
     def receiveMsg_WriteState(self, message: WriteState, sender: Any) -> None:
-        self.queue.append(message)
-        self._flush()
+        self.queue.add(message)
+        self._kick()  # a transition goes at once (or with the next batch if one is in flight)
 
     def receiveMsg_WriteObserved(self, message: WriteObserved, sender: Any) -> None:
-        self.observed[message.equipment] = message  # batched: flushed by the next tick
+        self.queue.add(message)  # coalesced, written with the next batch
 
     def receiveMsg_DeviceTelemetry(self, message: DeviceTelemetry, sender: Any) -> None:
-        self.telemetry[message.device] = message  # batched, coalesced per device
+        self.queue.add(message)
 
     def receiveMsg_Event(self, message: Event, sender: Any) -> None:
-        self.journal.append(message)  # batched
+        self.queue.add(message)
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: Any) -> None:
         self.ticking = False
-        self._flush()
+        if self.in_flight is not None and time.time() - self.in_flight[0] > JOB_TIMEOUT_S:
+            stuck = time.time() - self.in_flight[0]
+            logger.error("coordination database: no answer for {:.0f} s, reconnecting", stuck)
+            self._session().abort()
+        self._kick()
         self._tick_soon()
+
+    def receiveMsg_DbJobDone(self, message: DbJobDone, sender: Any) -> None:
+        _, read, reply_to = self.in_flight or (0.0, None, None)
+        self.in_flight = None
+        if message.error is not None:
+            if message.unwritten is not None:
+                self.queue.give_back(message.unwritten)
+            self._down(message.error)
+            if read is not None:
+                self._read_failed(read, reply_to)
+        else:
+            self._up()
+            self.written += message.written
+            self.dropped += message.dropped
+            self.own_schema_ready = message.own_schema
+            if isinstance(read, LoadInventory):
+                self._reply_inventory(reply_to, message.inventory, None)
+            elif isinstance(read, LoadRow):
+                self._reply_row(read, reply_to, message)
+        if self.queue.transitions or self.reads:
+            self._kick()
+
+    def receiveMsg_JobFailed(self, message: JobFailed, sender: Any) -> None:
+        self.receiveMsg_DbJobDone(DbJobDone(error=message.error), sender)
 
     def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
         self.send(
             message.reply_to or sender,
             IntrospectReply(
                 {
-                    "connected": self.conn is not None and self.down_since is None,
+                    "connected": self.connected,
                     "down_since": self.down_since,
-                    "queued_transitions": len(self.queue),
-                    "queued_observed": len(self.observed),
-                    "queued_telemetry": len(self.telemetry),
-                    "queued_events": len(self.journal),
+                    **self.queue.sizes(),
+                    "job_in_flight_s": round(time.time() - self.in_flight[0], 3)
+                    if self.in_flight
+                    else None,
                     "own_schema": self.own_schema_ready,
                     "written": self.written,
                     "dropped": self.dropped,
@@ -139,121 +146,91 @@ class DbGateway(ActorTypeDispatcher):
             ),
         )
 
+    def receiveMsg_Shutdown(self, message: Shutdown, sender: Any) -> None:
+        self._final_flush()
+
     def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: Any) -> None:
-        self._flush()
-        if self.conn is not None:
-            self.conn.close()
+        self._final_flush()
 
-    # --- writes ------------------------------------------------------------------------------
+    # --- jobs ----------------------------------------------------------------------------------
 
-    def _flush(self) -> bool:
-        """Write what is queued; True when no transition is left waiting."""
-        if not self.queue and not self.observed and not self.telemetry and not self.journal:
-            return True
-        if self.down_since is not None and time.time() < self.retry_at:
-            return False
-        schema = self._config().coordination.schema
-        try:
-            conn = self._connection()
-            while self.queue:
-                write = self.queue[0]
-                try:
-                    with conn.transaction():
-                        if sql.write_state(conn, schema, write) == 0:
-                            logger.warning(
-                                "equipment {}: no row to write ({})", write.equipment, write.reason
-                            )
-                    self.written += 1
-                except CONNECTION_ERRORS:
-                    raise
-                except psycopg.Error as exc:  # this write is wrong, not the database: drop it alone
-                    self.dropped += 1
-                    logger.error(
-                        "equipment {}: write refused, dropped: {}",
-                        write.equipment,
-                        str(exc).splitlines()[0],
-                    )
-                self.queue.popleft()
-            if self.observed:
-                batch = list(self.observed.values())
-                with conn.transaction():
-                    sql.write_observed(conn, schema, batch)
-                self.observed.clear()
-            self._flush_own(conn)
-        except CONNECTION_ERRORS as exc:
-            self._down(exc)
-            return False
-        self._up()
-        return True
-
-    def _flush_own(self, conn: psycopg.Connection) -> None:
-        """Telemetry and the event journal, in the supervisor's own schema, one transaction."""
-        own = self._config().coordination.own_schema
-        if not own or not (self.telemetry or self.journal) or not self._own_schema(conn, own):
-            self.telemetry.clear()
-            self.journal.clear()
+    def _kick(self) -> None:
+        """Start the next job unless one is in flight or the database is in its retry delay."""
+        if self.in_flight is not None or self.session is None or self.offload is None:
             return
-        try:
-            with conn.transaction():
-                sql.write_telemetry(conn, own, self.telemetry.values())
-                sql.write_events(conn, own, self.journal)
-        except CONNECTION_ERRORS:
-            raise
-        except psycopg.Error as exc:
-            logger.error(
-                "own schema {}: write refused, batch dropped: {}", own, str(exc).splitlines()[0]
+        if self.down_since is not None and time.time() < self.retry_at:
+            while self.reads:  # answered from what is at hand; writes wait for the retry
+                self._read_failed(*self.reads.popleft())
+            return
+        reads_now = self.reads and len(self.queue.transitions) <= self.queue.max_transitions
+        read, reply_to = self.reads.popleft() if reads_now else (None, None)
+        if read is None and self.queue.empty():
+            return
+        batch = self.queue.take() if not self.queue.empty() else WriteBatch()
+        session = self.session
+        self.in_flight = (time.time(), read, reply_to)
+        if isinstance(read, LoadInventory):
+            self.offload.run(lambda: session.run(batch, "inventory"))
+        elif isinstance(read, LoadRow):
+            equipment = read.equipment
+            self.offload.run(lambda: session.run(batch, "row", equipment))
+        else:
+            self.offload.run(lambda: session.run(batch))
+
+    def _final_flush(self) -> None:
+        """At shutdown: what is queued is written (bounded wait), then the connection closes."""
+        if self.offload is None or self.session is None:
+            return
+        offload, session, self.offload = self.offload, self.session, None
+        if self.in_flight is None and not self.queue.empty() and self.down_since is None:
+            batch = self.queue.take()
+            offload.run(lambda: session.run(batch))
+        offload.run(lambda: session.close())
+        offload.close()
+
+    # --- replies -------------------------------------------------------------------------------
+
+    def _read_failed(self, read: LoadInventory | LoadRow, reply_to: Any) -> None:
+        if isinstance(read, LoadInventory):
+            snapshot = read_snapshot(snapshot_path(self._config()))
+            error = "coordination database unreachable" + (
+                ", using the last inventory saved on disk" if snapshot else ""
             )
-        self.telemetry.clear()
-        self.journal.clear()
+            self._reply_inventory(reply_to, snapshot, error)
+        # a LoadRow is dropped: Viriya pings again, the reconciliation re-reads every row
 
-    def _own_schema(self, conn: psycopg.Connection, own: str) -> bool:
-        """Create the supervisor's tables once; without the right to, run without them."""
-        if self.own_schema_ready is None:
-            try:
-                sql.ensure_own_schema(conn, own)
-                days = self._config().coordination.journal_days
-                with conn.transaction():
-                    sql.prune_events(conn, own, int(time.time()) - days * 86400)
-                self.own_schema_ready = True
-            except CONNECTION_ERRORS:
-                raise
-            except psycopg.Error as exc:
-                self.own_schema_ready = False
-                logger.warning(
-                    "own schema {} unavailable, no telemetry nor journal: {}",
-                    own,
-                    str(exc).splitlines()[0],
-                )
-        return bool(self.own_schema_ready)
+    def _reply_inventory(
+        self, reply_to: Any, snapshot: InventorySnapshot | None, error: str | None
+    ) -> None:
+        if snapshot is None:
+            self.send(reply_to, Inventory(rows=(), specs=(), error=error))
+            return
+        specs = build_inventory(list(snapshot.rows), list(snapshot.devices), self._config())
+        self.send(reply_to, Inventory(rows=snapshot.rows, specs=tuple(specs), error=error))
 
-    # --- connection --------------------------------------------------------------------------
+    def _reply_row(self, read: LoadRow, reply_to: Any, done: DbJobDone) -> None:
+        if done.row is None:
+            logger.warning("equipment {} asked by {}: no such row", read.equipment, read.source)
+            return
+        self.send(reply_to, RowChanged(done.row, time.time()))
 
-    def _connection(self) -> psycopg.Connection:
-        if self.conn is None or self.conn.closed:
-            # Opened here, inside the actor's own process, never inherited across fork.
-            self.conn = psycopg.connect(
-                self._config().coordination.dsn,
-                autocommit=True,
-                connect_timeout=5,
-                options="-c statement_timeout=15000",
-            )
-        return self.conn
+    # --- availability --------------------------------------------------------------------------
 
-    def _down(self, exc: Exception) -> None:
+    def _down(self, error: str) -> None:
+        self.connected = False
         if self.down_since is None:
             self.down_since = time.time()
+            sizes = self.queue.sizes()
             logger.error(
                 "coordination database unreachable, {} writes queued: {}",
-                len(self.queue) + len(self.observed),
-                str(exc).strip().splitlines()[0],
+                sizes["queued_transitions"] + sizes["queued_observed"],
+                error,
             )
-        if self.conn is not None:
-            self.conn.close()
-        self.conn = None
         self.retry_at = time.time() + self.retry_delay
         self.retry_delay = min(self.retry_delay * 2, RETRY_MAX_S)
 
     def _up(self) -> None:
+        self.connected = True
         if self.down_since is not None:
             logger.info("coordination database back after {:.0f} s", time.time() - self.down_since)
         self.down_since = None
@@ -264,46 +241,10 @@ class DbGateway(ActorTypeDispatcher):
             self.ticking = True
             self.wakeupAfter(timedelta(seconds=FLUSH_S))
 
+    def _session(self) -> CoordinationSession:
+        assert self.session is not None, "DbGateway used before Configure"
+        return self.session
+
     def _config(self) -> Config:
         assert self.config is not None, "DbGateway used before Configure"
         return self.config
-
-    # --- inventory ---------------------------------------------------------------------------
-
-    def _load_snapshot(self) -> InventorySnapshot | None:
-        schema = self._config().coordination.schema
-        if not self._flush():
-            return None
-        try:
-            conn = self._connection()
-            rows = sql.load_equipment(conn, schema)
-            devices = sql.load_devices(conn, schema)
-            details = sql.load_details(conn, schema, [d.type_name for d in devices if d.type_name])
-        except CONNECTION_ERRORS as exc:
-            self._down(exc)
-            return None
-        self._up()
-        return InventorySnapshot(rows=rows, devices=attach_details(devices, details))
-
-    def _snapshot_path(self) -> Path:
-        return Path(self._config().supervisor.state_dir) / "inventory.json"
-
-    def _save_snapshot(self, snapshot: InventorySnapshot) -> None:
-        path = self._snapshot_path()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(msgspec.json.encode(snapshot))
-            tmp.replace(path)
-        except OSError as exc:
-            logger.warning("cannot save the inventory to {}: {}", path, exc)
-
-    def _read_snapshot_file(self) -> InventorySnapshot | None:
-        path = self._snapshot_path()
-        try:
-            return msgspec.json.decode(path.read_bytes(), type=InventorySnapshot)
-        except FileNotFoundError:
-            return None
-        except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
-            logger.warning("ignoring the damaged inventory file {}: {}", path, exc)
-            return None

@@ -46,8 +46,10 @@ from protocol.messages import (
     ShutdownDone,
     StimulusTargets,
     UnregisterRoutes,
+    WriteReady,
 )
 from protocol.status import OFFLINE, status_topic
+from runtime import pump as pumps
 
 POLL_S = 0.02  # simpleSystemBase: how often the socket is polled
 MISC_S = 1.0  # keepalive and reconnect housekeeping
@@ -87,6 +89,9 @@ class MqttGateway(Actor):
         self.batches: dict[str, tuple[Any, list[DeviceReport]]] = {}
         self.counters = Counters()
         self.polling = False
+        self.pump: pumps.Pump | None = None
+        self.watched: Any = None  # the client socket the pump watches
+        self.watched_fd = -1
 
     # Thespian calls this for every message; the watch must be returned on every path.
     def receiveMessage(self, message: Any, sender: Any) -> ThespianWatch | None:
@@ -99,6 +104,8 @@ class MqttGateway(Actor):
     def _dispatch(self, message: Any, sender: Any) -> None:
         if isinstance(message, WatchMessage):
             self._read()
+        elif isinstance(message, WriteReady):
+            self._write(now=True)
         elif isinstance(message, WakeupMessage):
             self._on_wakeup(message)
         elif isinstance(message, Publish):
@@ -152,10 +159,13 @@ class MqttGateway(Actor):
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.max_queued_messages_set(10000)
+        self.pump = pumps.current()
+        if self.pump is not None:  # writes wait for the end of the pump's pass: one write a burst
+            client.on_socket_register_write = lambda c, u, s: None
         self.client = client
         self._connect()
         self.wakeupAfter(timedelta(seconds=MISC_S), payload="misc")
-        if config.supervisor.system_base == "simpleSystemBase":
+        if self.pump is None and config.supervisor.system_base == "simpleSystemBase":
             self.polling = True
             self.wakeupAfter(timedelta(seconds=POLL_S), payload="poll")
 
@@ -199,8 +209,8 @@ class MqttGateway(Actor):
         self._subscribe(list(self.routes) + self._stimulus_filters())
         self._refresh_devices([r.device for routes in self.routes.values() for r in routes])
         self._publish_status()
-        if not first and self.supervisor is not None:
-            self.send(self.supervisor, MqttConnected(time.time()))
+        if self.supervisor is not None:
+            self.send(self.supervisor, MqttConnected(time.time(), first=first))
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
@@ -215,10 +225,26 @@ class MqttGateway(Actor):
         return self.config is None or self.config.mqtt.protocol == "5"
 
     def _watch(self) -> ThespianWatch | None:
-        if self.client is None or self.polling:
+        sock = self.client.socket() if self.client is not None else None
+        if self.pump is not None:
+            self._sync_pump(sock)
             return None
-        sock = self.client.socket()
-        return ThespianWatch([sock.fileno()]) if sock is not None else None
+        if sock is None or self.polling:
+            return None
+        return ThespianWatch([sock.fileno()])
+
+    def _sync_pump(self, sock: Any) -> None:
+        """The pump watches the current client socket, and for writing while data waits."""
+        assert self.pump is not None
+        if sock is not self.watched:
+            if self.watched is not None:
+                self.pump.unwatch(self.watched_fd)
+            self.watched = sock
+            if sock is not None:
+                self.watched_fd = sock.fileno()
+                self.pump.watch(self.watched_fd, self.myAddress, WatchMessage([self.watched_fd]))
+        if sock is not None and self.client is not None and self.client.want_write():
+            self.pump.want_write(self.watched_fd, self.myAddress, WriteReady())
 
     def _on_wakeup(self, message: WakeupMessage) -> None:
         if message.payload == "poll":
@@ -248,7 +274,9 @@ class MqttGateway(Actor):
         self._flush_batches()
         self._write()
 
-    def _write(self) -> None:
+    def _write(self, now: bool = False) -> None:
+        if self.pump is not None and not now:
+            return  # the pump asks for the write once the pass is over (`WriteReady`)
         if (
             self.client is not None
             and self.client.socket() is not None

@@ -2,10 +2,13 @@
 
 Reads at every quarter-hour boundary (+ `boundary_delay_seconds`), every `poll_seconds`, and at
 once on a NOTIFY on `ems.notify_channel` when the EMS database has the trigger of
-`deploy/sql/ems_notify.sql` (the connection's socket is watched, multiprocTCPBase only). Sends
-`EmsDecision` when an equipment's decision for the current slot appears or changes, and to every
-equipment at each boundary. The plans are kept on disk, so that a database outage (or a restart
-during one) still applies them slot by slot until they run out.
+`deploy/sql/ems_notify.sql`. Sends `EmsDecision` when an equipment's decision for the current slot
+appears or changes, and to every equipment at each boundary (from the plans at hand, so that a
+slow database never delays a boundary). The database work runs in `actors/plan_session.py` on a
+worker thread (`runtime/blocking.py`), one read in flight at a time; the LISTEN connection has its
+own thread (in-process) or is watched with `ThespianWatch` (multiprocTCPBase). The plans are kept
+on disk, so that a database outage (or a restart during one) still applies them slot by slot
+until they run out.
 """
 
 from __future__ import annotations
@@ -16,9 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import psycopg
 from loguru import logger
-from psycopg import sql as pgsql
 from thespian.actors import (
     ActorExitRequest,
     ActorTypeDispatcher,
@@ -27,7 +28,7 @@ from thespian.actors import (
     WatchMessage,
 )
 
-from actors import sql
+from actors.plan_session import PlanSession, listen_loop, save_plans
 from protocol import ems
 from protocol.config import Config
 from protocol.messages import (
@@ -35,27 +36,35 @@ from protocol.messages import (
     EmsDecision,
     Introspect,
     IntrospectReply,
+    JobFailed,
+    PlansNotified,
+    PlansRead,
     PlansSource,
     PlanTargets,
+    Shutdown,
 )
+from runtime.blocking import NotifyThread, Offload
 
-CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+JOB_TIMEOUT_S = 90.0  # a read still running after this is stuck on a server that stopped answering
 
 
 class PlanReader(ActorTypeDispatcher):
     def __init__(self) -> None:
         super().__init__()
         self.config: Config | None = None
-        self.conn: psycopg.Connection | None = None
+        self.session: PlanSession | None = None
+        self.offload: Offload | None = None
+        self.listener: NotifyThread | None = None
         self.book: ems.PlanBook = {}
         self.targets: dict[int, Any] = {}
         self.sent: dict[int, ems.Decision] = {}
         self.last_id = 0
         self.full_read_needed = True
+        self.reading_since: float | None = None
+        self.read_again = False
         self.down_since: float | None = None
         self.last_read_at: float | None = None
         self.problems_seen: set[str] = set()
-        self.listening = False
         self.supervisor: Any = None
 
     def receiveMessage(self, message: Any, sender: Any) -> ThespianWatch | None:
@@ -68,23 +77,27 @@ class PlanReader(ActorTypeDispatcher):
     def receiveMsg_Configure(self, message: Configure, sender: Any) -> None:
         self.config = message.config
         self.supervisor = sender
+        self.session = PlanSession(message.config)
+        self.offload = Offload(self, "plan-reader")
+        if self.offload.threaded and message.config.ems.notify_channel:
+            address, pump = self.myAddress, self.offload.pump
+            assert pump is not None
+            self.listener = NotifyThread(
+                "plan-listener",
+                listen_loop(message.config, lambda: pump.post(address, PlansNotified())),
+            )
+            pump.on_close(self.listener.close)
         self.book = self._load_file()
         self.wakeupAfter(timedelta(seconds=0), payload="first")
         self._schedule_poll()
 
-    def receiveMsg_WatchMessage(self, message: WatchMessage, sender: Any) -> None:
+    def receiveMsg_PlansNotified(self, message: PlansNotified, sender: Any) -> None:
         """The EMS announced new rows: read them now rather than at the next poll."""
-        if self.conn is None:
-            return
-        try:
-            notified = list(self.conn.notifies(timeout=0))
-        except CONNECTION_ERRORS as exc:
-            self._down(exc, time.time())
-            return
-        if notified:
-            now = time.time()
-            self._read(now)
-            self._dispatch(now, boundary=False)
+        self._read()
+
+    def receiveMsg_WatchMessage(self, message: WatchMessage, sender: Any) -> None:
+        if self.session is not None and self.session.notified():
+            self._read()
 
     def receiveMsg_PlanTargets(self, message: PlanTargets, sender: Any) -> None:
         added = [e for e, _ in message.targets if e not in self.targets]
@@ -92,18 +105,34 @@ class PlanReader(ActorTypeDispatcher):
         self.sent = {e: d for e, d in self.sent.items() if e in self.targets}
         if added:
             self.full_read_needed = True
-        self._read(time.time())
         self._dispatch(time.time(), boundary=False)
+        self._read()
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: Any) -> None:
         now = time.time()
-        boundary = message.payload == "boundary"
-        self._read(now)
-        self._dispatch(now, boundary=boundary)
+        if message.payload == "boundary":
+            self._dispatch(now, boundary=True)  # from the plans at hand, never late
+        self._read()
         if message.payload in ("boundary", "first"):
             self._schedule_boundary(now)
         else:
             self._schedule_poll()
+
+    def receiveMsg_PlansRead(self, message: PlansRead, sender: Any) -> None:
+        self.reading_since = None
+        now = time.time()
+        if message.error is not None:
+            self._down(message.error, now)
+            self.book = ems.prune(self.book, now)
+        else:
+            self._up(now)
+            self._merge(message, now)
+        self._dispatch(now, boundary=False)
+        if self.read_again:
+            self._read()
+
+    def receiveMsg_JobFailed(self, message: JobFailed, sender: Any) -> None:
+        self.receiveMsg_PlansRead(PlansRead(error=message.error), sender)
 
     def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
         now = time.time()
@@ -120,9 +149,11 @@ class PlanReader(ActorTypeDispatcher):
             ),
         )
 
+    def receiveMsg_Shutdown(self, message: Shutdown, sender: Any) -> None:
+        self._close()
+
     def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: Any) -> None:
-        if self.conn is not None:
-            self.conn.close()
+        self._close()
 
     # --- scheduling ----------------------------------------------------------------------------
 
@@ -137,39 +168,44 @@ class PlanReader(ActorTypeDispatcher):
 
     # --- reading -------------------------------------------------------------------------------
 
-    def _read(self, now: float) -> None:
-        if not self.targets:
+    def _read(self) -> None:
+        """Start a read unless one is in flight (then one more follows it)."""
+        if not self.targets or self.session is None or self.offload is None:
             return
-        config = self._config()
-        machines = sorted(self.targets)
-        try:
-            conn = self._connection()
-            if self.full_read_needed:
-                last_id = sql.max_plan_id(conn, config.ems.table)
-                plans, problems = sql.load_current_plans(conn, config.ems.table, machines, int(now))
-                self.last_id, self.full_read_needed = last_id, False
-            else:
-                plans, problems = sql.load_new_plans(
-                    conn, config.ems.table, machines, self.last_id, int(now)
+        now = time.time()
+        if self.reading_since is not None:
+            self.read_again = True
+            if now - self.reading_since > JOB_TIMEOUT_S:
+                logger.error(
+                    "EMS database: no answer for {:.0f} s, reconnecting", now - self.reading_since
                 )
-                self.last_id = max([self.last_id, *(p.id for p in plans)])
-        except CONNECTION_ERRORS as exc:
-            self._down(exc, now)
-            self.book = ems.prune(self.book, now)
+                self.session.abort()
             return
-        except psycopg.Error as exc:  # e.g. the table is missing: say so, keep the cached plans
-            self._down(exc, now)
-            return
-        self._up(now)
-        for problem in problems:
+        self.read_again = False
+        self.reading_since = now
+        session, machines, full, last_id = (
+            self.session,
+            sorted(self.targets),
+            self.full_read_needed,
+            self.last_id,
+        )
+        listen = not self.offload.threaded  # inline: the read connection also LISTENs
+        self.offload.run(lambda: session.read(machines, full, last_id, now, listen))
+
+    def _merge(self, read: PlansRead, now: float) -> None:
+        if read.full:
+            self.full_read_needed = False
+        self.last_id = max(self.last_id, read.last_id) if not read.full else read.last_id
+        for problem in read.problems:
             if problem not in self.problems_seen:
                 self.problems_seen.add(problem)
                 logger.warning("EMS plan ignored: {}", problem)
         before = self.book
-        self.book = ems.merge(self.book, plans, now)
+        self.book = ems.merge(self.book, list(read.plans), now)
         self.last_read_at = now
-        if self.book != before:
-            self._save_file()
+        if self.book != before and self.offload is not None:
+            path, data = self._path(), ems.encode_book(self.book)
+            self.offload.run(lambda: save_plans(path, data))
 
     def _dispatch(self, now: float, boundary: bool) -> None:
         """Send each equipment its decision when it is new, changed, or at a slot boundary."""
@@ -184,43 +220,30 @@ class PlanReader(ActorTypeDispatcher):
                     EmsDecision(equipment, decision.on, decision.slot_start, decision.plan_id, now),
                 )
 
-    def _connection(self) -> psycopg.Connection:
-        if self.conn is None or self.conn.closed:
-            config = self._config()
-            self.conn = psycopg.connect(
-                config.ems_dsn,
-                autocommit=True,
-                connect_timeout=5,
-                options="-c statement_timeout=30000",
-            )
-            self.listening = False
-            if config.ems.notify_channel:
-                channel = pgsql.Identifier(config.ems.notify_channel)
-                self.conn.execute(pgsql.SQL("LISTEN {}").format(channel))
-                self.listening = True
-        return self.conn
-
     def _watch(self) -> ThespianWatch | None:
-        if not self.listening or self.conn is None or self.conn.closed or self.config is None:
+        fd = self.session.fileno() if self.session is not None else None
+        if fd is None or self.config is None:
             return None
-        if self.config.supervisor.system_base == "simpleSystemBase":
-            return None  # cannot watch sockets: the polls do the work
-        return ThespianWatch([self.conn.fileno()])
+        return ThespianWatch([fd])
 
-    def _down(self, exc: Exception, now: float) -> None:
-        if self.conn is not None:
-            self.conn.close()
-        self.conn = None
-        self.listening = False
+    def _close(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+        offload, self.offload = self.offload, None
+        if offload is not None and self.session is not None:
+            session = self.session
+            offload.run(session.close)
+            offload.close(timeout=1.0)
+
+    def _down(self, error: str, now: float) -> None:
         self.full_read_needed = True
         if self.down_since is None:
             self.down_since = now
             runs_out = ems.last_decision_time(self.book)
             until = time.strftime("%Y-%m-%d %H:%M", time.localtime(runs_out)) if runs_out else "now"
             logger.error(
-                "EMS plans unreadable ({}): applying the cached plans until {}",
-                str(exc).strip().splitlines()[0],
-                until,
+                "EMS plans unreadable ({}): applying the cached plans until {}", error, until
             )
             self._announce(f"cached until {until}")
 
@@ -239,16 +262,6 @@ class PlanReader(ActorTypeDispatcher):
 
     def _path(self) -> Path:
         return Path(self._config().supervisor.state_dir) / "plans.json"
-
-    def _save_file(self) -> None:
-        path = self._path()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(ems.encode_book(self.book))
-            tmp.replace(path)
-        except OSError as exc:
-            logger.warning("cannot save the EMS plans to {}: {}", path, exc)
 
     def _load_file(self) -> ems.PlanBook:
         path = self._path()

@@ -256,6 +256,34 @@ def write_state(conn: psycopg.Connection, schema: str, write: WriteState) -> int
     return conn.execute(query, [*values, write.equipment]).rowcount
 
 
+def _state_value(field: str, value: object) -> object:
+    return bool(value) if field == "consigne" else int(value)  # type: ignore[call-overload]
+
+
+def write_state_run(
+    conn: psycopg.Connection, schema: str, fields: tuple[str, ...], writes: list[WriteState]
+) -> list[int]:
+    """Transitions that set the same columns, in order, in one statement (pipelined); the
+    caller owns the transaction. Returns the equipment ids that have no row."""
+    if not fields:
+        return []
+    assignments = sql.SQL(", ").join(
+        sql.SQL("{} = %s").format(sql.Identifier(STATE_COLUMNS[f])) for f in fields
+    )
+    query = sql.SQL("UPDATE {} SET {} WHERE id = %s RETURNING id").format(
+        table(schema, EQUIPMENT), assignments
+    )
+    params = [[*(_state_value(f, getattr(w, f)) for f in fields), w.equipment] for w in writes]
+    missing: list[int] = []
+    with conn.cursor() as cursor:
+        cursor.executemany(query, params, returning=True)
+        for write in writes:
+            if cursor.fetchone() is None:
+                missing.append(write.equipment)
+            cursor.nextset()
+    return missing
+
+
 def write_observed(conn: psycopg.Connection, schema: str, writes: Iterable[WriteObserved]) -> None:
     query = sql.SQL(
         "UPDATE {} SET etat_controle_id = %s WHERE id = %s AND etat_controle_id <> %s"

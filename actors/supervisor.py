@@ -72,6 +72,8 @@ class Supervisor(ActorTypeDispatcher):
         self.starter: Any = None
         self.started_at = 0
         self.ready = False
+        self.broker_connected = False
+        self.announced = False
         self.devices: dict[int, Any] = {}  # equipment id -> DeviceActor
         self.specs: dict[int, EquipmentSpec] = {}
         self.rows: dict[int, EquipmentRow] = {}
@@ -130,8 +132,14 @@ class Supervisor(ActorTypeDispatcher):
                 faulty,
                 self._device_count(),
             )
-            if self.starter is not None:
-                self.send(self.starter, Started(len(self.devices), self._device_count(), faulty))
+            self._announce()
+
+    def _announce(self) -> None:
+        """The starter hears `Started` once every actor is up and the broker connected."""
+        if self.ready and self.broker_connected and not self.announced and self.starter is not None:
+            self.announced = True
+            faulty = sum(1 for s in self.specs.values() if s.problem)
+            self.send(self.starter, Started(len(self.devices), self._device_count(), faulty))
 
     # --- inventory reconciliation --------------------------------------------------------------
 
@@ -211,6 +219,10 @@ class Supervisor(ActorTypeDispatcher):
             self.send(self._gateways().mqtt, PublishStatus(encode(self._status())))
 
     def receiveMsg_MqttConnected(self, message: MqttConnected, sender: Any) -> None:
+        if message.first:
+            self.broker_connected = True
+            self._announce()
+            return
         for actor in self.devices.values():  # level-triggered: re-assert after a broker outage
             self.send(actor, Reassert("MQTT reconnected", message.at))
 
@@ -275,6 +287,7 @@ class Supervisor(ActorTypeDispatcher):
         if self.gateways is None:
             self.send(sender, ShutdownDone())
             return
+        self.send(self.gateways.db, Shutdown())  # writes what is queued (bounded wait)
         self.send(self.gateways.mqtt, Shutdown())
 
     def receiveMsg_ShutdownDone(self, message: ShutdownDone, sender: Any) -> None:

@@ -67,7 +67,7 @@ class MqttConfig(_Strict):
 
 
 class SupervisorConfig(_Strict):
-    system_base: Literal["multiprocTCPBase", "simpleSystemBase"] = "multiprocTCPBase"
+    system_base: Literal["simpleSystemBase", "multiprocTCPBase"] = "simpleSystemBase"
     admin_port: Port = 1900
     state_dir: str = "/var/lib/elfe-supervisor"
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = "INFO"

@@ -13,7 +13,8 @@ from typing import Any
 import msgspec
 
 from protocol.config import Config
-from protocol.model import EquipmentRow, EquipmentSpec
+from protocol.ems import Plan
+from protocol.model import DeviceRow, EquipmentRow, EquipmentSpec
 
 
 class Message(msgspec.Struct, frozen=True):
@@ -256,8 +257,16 @@ class DeviceReports(Message):
     reports: tuple[DeviceReport, ...]
 
 
+class WriteReady(Message):
+    """From the pump: the MQTT client socket can take the queued packets."""
+
+
 class MqttConnected(Message):
+    """The broker accepted the connection and the subscriptions are on their way; `first` for
+    the first connection since start-up (later ones are reconnections)."""
+
     at: float
+    first: bool = False
 
 
 class PublishStatus(Message):
@@ -311,6 +320,59 @@ class PlanTargets(Message):
     """Equipment id -> actor that receives its EMS decisions."""
 
     targets: tuple[tuple[int, Any], ...]
+
+
+class WriteBatch(Message):
+    """Writes taken from the DbGateway's queue for one transaction (see protocol/batching.py)."""
+
+    transitions: tuple[WriteState, ...] = ()
+    observed: tuple[WriteObserved, ...] = ()
+    telemetry: tuple[DeviceTelemetry, ...] = ()
+    events: tuple[Event, ...] = ()
+
+
+class InventorySnapshot(Message):
+    """The inventory rows as read from the database (and kept on disk)."""
+
+    rows: tuple[EquipmentRow, ...]
+    devices: tuple[DeviceRow, ...]
+
+
+class DbJobDone(Message):
+    """From the DbGateway's worker: a batch written (or not) and, when asked, a read.
+
+    `error` is set when the database could not be reached: `unwritten` then holds the batch (to
+    be given back) and the read was not done."""
+
+    written: int = 0
+    dropped: int = 0
+    unwritten: WriteBatch | None = None
+    error: str | None = None
+    own_schema: bool | None = None
+    inventory: InventorySnapshot | None = None
+    row: EquipmentRow | None = None
+    row_missing: bool = False
+
+
+class PlansRead(Message):
+    """From the PlanReader's worker: the plans read (or the error that prevented it)."""
+
+    plans: tuple[Plan, ...] = ()
+    problems: tuple[str, ...] = ()
+    last_id: int = 0
+    full: bool = False
+    at: float = 0.0
+    error: str | None = None
+
+
+class PlansNotified(Message):
+    """The EMS database announced new plan rows (NOTIFY)."""
+
+
+class JobFailed(Message):
+    """A blocking job raised: its actor treats it as a database error."""
+
+    error: str
 
 
 class Introspect(Message):

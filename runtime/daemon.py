@@ -1,0 +1,245 @@
+"""The supervisor daemon: starts the actor system, waits until every actor is up, serves the
+control socket, and stops everything on SIGTERM/SIGINT (or `stop.requested`).
+
+- `simpleSystemBase` (the default): every actor runs in this process, driven by the pump
+  (`runtime/pump.py`) on the calling thread; blocking database work runs in worker threads
+  (`runtime/blocking.py`); no TCP socket is listening.
+- `multiprocTCPBase` (an option): one process per actor, every socket bound to 127.0.0.1
+  (`runtime/loopback.py`); this process stays as the thin starter that systemd supervises.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from protocol.config import Config
+from runtime import control
+
+SUPERVISOR_NAME = "elfe-supervisor"
+EXIT_CONFIG = 2
+SHUTDOWN_TIMEOUT_S = 5.0
+
+
+class Stop:
+    """Set `requested` (or deliver SIGTERM/SIGINT) to stop the daemon; it wakes the pump."""
+
+    def __init__(self) -> None:
+        self._requested = False
+        self.wakers: list[Callable[[], None]] = []
+
+    @property
+    def requested(self) -> bool:
+        return self._requested
+
+    @requested.setter
+    def requested(self, value: bool) -> None:
+        self._requested = value
+        for wake in list(self.wakers):
+            wake()
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+
+def configure_logging(level: str) -> None:
+    logger.remove()
+    logger.add(
+        sys.stderr,
+        level=level,
+        format="{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} [{process}] {message}",
+        backtrace=False,
+        diagnose=False,
+    )
+
+
+def thespian_log_defs(level: str = "WARNING") -> dict[str, Any]:
+    """Thespian's own logging goes to stderr too."""
+    return {
+        "version": 1,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [thespian] %(message)s"}},
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "plain", "level": level}
+        },
+        "root": {"handlers": ["stderr"], "level": level},
+    }
+
+
+def admin_port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_actor_system(config: Config) -> Any:
+    from thespian.actors import ActorSystem
+
+    base = config.supervisor.system_base
+    if base == "simpleSystemBase":
+        return ActorSystem("simpleSystemBase", logDefs=thespian_log_defs())
+    from runtime.loopback import enforce_loopback
+
+    enforce_loopback()  # the transport is unauthenticated pickle: never reachable from afar
+    os.environ.setdefault("THESPLOG_FILE", str(Path(config.supervisor.state_dir) / "thespian.log"))
+    return ActorSystem(
+        base, {"Admin Port": config.supervisor.admin_port}, logDefs=thespian_log_defs()
+    )
+
+
+class Starter:
+    """What the starter does with the messages the Supervisor sends it."""
+
+    def __init__(self, config: Config, ready: Any) -> None:
+        self.config, self.ready = config, ready
+        self.started = time.monotonic()
+        self.announced = False
+        self.fatal = False
+        self.deadline = self.started + config.supervisor.ready_timeout_seconds
+
+    def on_reply(self, message: Any) -> None:
+        from protocol.messages import Started
+
+        if isinstance(message, Started) and not self.announced:
+            self.announced = True
+            logger.info(
+                "started in {:.2f} s: {} equipment, {} devices, {} faulty",
+                time.monotonic() - self.started,
+                message.equipment,
+                message.devices,
+                message.problems,
+            )
+            if self.ready is not None:
+                self.ready(message)
+        elif isinstance(message, str) and message.startswith("fatal"):
+            logger.critical(message)
+            self.fatal = True
+
+    def check_ready(self) -> float:
+        """Warn when start-up takes too long; returns the seconds until the next check."""
+        if not self.announced and time.monotonic() > self.deadline:
+            elapsed = time.monotonic() - self.started
+            logger.warning("not ready after {:.0f} s; still trying", elapsed)
+            self.deadline = time.monotonic() + self.config.supervisor.ready_timeout_seconds
+        return max(0.1, self.deadline - time.monotonic())
+
+
+def run_supervisor(config: Config, ready: Any = None, stop: Stop | None = None) -> int:
+    """Start, wait for readiness, then serve until SIGTERM/SIGINT (or `stop.requested`)."""
+    configure_logging(config.supervisor.log_level)
+    try:
+        Path(config.supervisor.state_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"elfe-supervisor: state_dir {config.supervisor.state_dir}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    base = config.supervisor.system_base
+    if base != "simpleSystemBase" and admin_port_in_use(config.supervisor.admin_port):
+        print(
+            f"elfe-supervisor: admin port {config.supervisor.admin_port} is already in use "
+            "(another elfe-supervisor running?)",
+            file=sys.stderr,
+        )
+        return 1
+    stop = stop or Stop()
+    if ready is None:  # a library caller (tests, demo) handles signals itself
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+    starter = Starter(config, ready)
+    if base == "simpleSystemBase":
+        return _run_in_process(config, starter, stop)
+    return _run_multiproc(config, starter, stop)
+
+
+def _ping(config: Config) -> dict[str, Any]:
+    return {"pong": True, "pid": os.getpid(), "system_base": config.supervisor.system_base}
+
+
+def _run_in_process(config: Config, starter: Starter, stop: Stop) -> int:
+    from actors.supervisor import Supervisor
+    from protocol.messages import IntrospectReply, Shutdown, ShutdownDone, Start
+    from runtime.pump import Pump
+
+    asys = start_actor_system(config)
+    pump = Pump(asys)
+
+    def on_reply(message: Any) -> None:
+        starter.on_reply(message)
+        if starter.fatal:
+            stop.requested = True
+
+    pump.on_reply = on_reply
+    stop.wakers.append(pump.wake)
+    try:
+        supervisor = asys.createActor(Supervisor, globalName=SUPERVISOR_NAME)
+
+        def handle(request: dict[str, Any]) -> dict[str, Any]:
+            if request.get("ping"):
+                return _ping(config)
+            reply = pump.ask(supervisor, control.introspect_message(request), IntrospectReply)
+            return reply.data if reply is not None else {"error": "no answer"}
+
+        control.PumpControl(control_path(config), pump, handle)
+
+        def check_ready() -> None:
+            if not starter.announced:
+                pump.call_later(starter.check_ready(), check_ready)
+
+        pump.call_later(starter.check_ready(), check_ready)
+        pump.tell(supervisor, Start(config))
+        pump.run(stop)
+        if starter.fatal:
+            return 1
+        logger.info("stopping")
+        pump.ask(supervisor, Shutdown(), ShutdownDone)
+        return 0
+    finally:
+        stop.wakers.remove(pump.wake)
+        pump.close()
+        asys.shutdown()
+
+
+def _run_multiproc(config: Config, starter: Starter, stop: Stop) -> int:
+    from actors.supervisor import Supervisor
+    from protocol.messages import IntrospectReply, Shutdown, Start
+
+    asys = start_actor_system(config)
+    server: control.ThreadControl | None = None
+    try:
+        supervisor = asys.createActor(Supervisor, globalName=SUPERVISOR_NAME)
+
+        def handle(request: dict[str, Any]) -> dict[str, Any]:
+            if request.get("ping"):
+                return _ping(config)
+            with asys.private() as context:
+                reply = context.ask(supervisor, control.introspect_message(request), 5)
+            if not isinstance(reply, IntrospectReply):
+                return {"error": "no answer from the supervisor within 5 s"}
+            return reply.data
+
+        server = control.ThreadControl(control_path(config), handle)
+        asys.tell(supervisor, Start(config))
+        while not stop.requested:
+            message = asys.listen(0.5)
+            if message is not None:
+                starter.on_reply(message)
+            if starter.fatal:
+                return 1
+            starter.check_ready()
+        logger.info("stopping")
+        asys.ask(supervisor, Shutdown(), SHUTDOWN_TIMEOUT_S)
+        return 0
+    finally:
+        if server is not None:
+            server.close()
+        asys.shutdown()
+
+
+def control_path(config: Config) -> Path:
+    return control.control_path(config.supervisor.state_dir)
