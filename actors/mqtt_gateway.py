@@ -56,6 +56,7 @@ MISC_S = 1.0  # keepalive and reconnect housekeeping
 RECONNECT_MAX_S = 30.0
 WARN_EVERY_S = 60.0  # at most one warning per topic per minute
 MAX_PAYLOAD = 64 * 1024
+MAX_QUEUED = 100_000  # QoS 1 publishes awaiting the broker: 10 orders per tank at N = 10 000
 READ_BURST = 1000  # packets read per wakeup before yielding to other messages
 
 
@@ -158,7 +159,7 @@ class MqttGateway(Actor):
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.max_queued_messages_set(10000)
+        client.max_queued_messages_set(MAX_QUEUED)
         self.pump = pumps.current()
         if self.pump is not None:  # writes wait for the end of the pump's pass: one write a burst
             client.on_socket_register_write = lambda c, u, s: None

@@ -84,6 +84,9 @@ def start_actor_system(config: Config) -> Any:
 
     base = config.supervisor.system_base
     if base == "simpleSystemBase":
+        from runtime import speedups
+
+        speedups.install()
         return ActorSystem("simpleSystemBase", logDefs=thespian_log_defs())
     from runtime.loopback import enforce_loopback
 
