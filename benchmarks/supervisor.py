@@ -62,6 +62,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PG_DSN = os.environ.get("ELFE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 MQTT_HOST = os.environ.get("ELFE_TEST_MQTT_HOST", "127.0.0.1")
 MQTT_PORT = int(os.environ.get("ELFE_TEST_MQTT_PORT", "1883"))
+FORMAT = os.environ.get("BENCH_PROFILE_FORMAT", "raw")  # or speedscope (a timeline)
 EQUIPMENT_TABLE = "bdd_coordination_schema.equipement_pilote_ou_mesure"
 
 POPULATE = """
@@ -207,12 +208,13 @@ class Profile:
                     str(pid),
                     "--subprocesses",
                     "--nonblocking",
+                    *(["--idle"] if FORMAT == "speedscope" else []),  # samples at a steady rate
                     "--format",
-                    "raw",
+                    FORMAT,
                     "--rate",
                     "200",
                     "-o",
-                    f"{directory}/{name}.txt",
+                    f"{directory}/{name}.{FORMAT}",
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

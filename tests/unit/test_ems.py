@@ -398,3 +398,21 @@ def test_plan_from_row_rejects_an_empty_row() -> None:
 def test_plan_from_row_rejects_non_integer_keys(fields: tuple[object, object, object]) -> None:
     with pytest.raises(PlanError, match=r"42|True"):
         plan_from_row(row(*fields, [0] * SLOTS))
+
+
+@settings(max_examples=200)
+@given(books_of_machines(), books_of_machines(), times, st.integers(0, 3 * 86400))
+def test_merge_of_a_kept_book_equals_pruning_everything_again(
+    first: list[Plan], second: list[Plan], t: float, later_by: int
+) -> None:
+    """Merge re-examines only what changed; the result is the one of a full prune."""
+    ids = {p.id for p in first}
+    second = [p for p in second if p.id not in ids]
+    book, later = merge({}, first, t), t + later_by
+    full = prune(
+        {m: (*book.get(m, ()), *ps) for m, ps in by_machine(second).items()}
+        | {m: ps for m, ps in book.items() if m not in by_machine(second)},
+        later,
+    )
+    assert merge(book, second, later) == full
+    assert merge(book, (), later) == prune(book, later)
