@@ -50,6 +50,7 @@ from protocol.messages import (
 )
 from protocol.status import OFFLINE, status_topic
 from runtime import pump as pumps
+from runtime.mqtt_client import BufferedClient
 
 POLL_S = 0.02  # simpleSystemBase: how often the socket is polled
 MISC_S = 1.0  # keepalive and reconnect housekeeping
@@ -142,11 +143,11 @@ class MqttGateway(Actor):
         self.supervisor = self.supervisor or sender
         m = config.mqtt
         if self._v5:
-            client = mqtt.Client(
+            client = BufferedClient(
                 mqtt.CallbackAPIVersion.VERSION2, client_id=m.client_id, protocol=mqtt.MQTTv5
             )
         else:  # a persistent session is `clean_session=False` in MQTT 3.1.1
-            client = mqtt.Client(
+            client = BufferedClient(
                 mqtt.CallbackAPIVersion.VERSION2,
                 client_id=m.client_id,
                 protocol=mqtt.MQTTv311,
@@ -273,6 +274,10 @@ class MqttGateway(Actor):
                 break
             if self.client.loop_read() != mqtt.MQTT_ERR_SUCCESS:
                 break
+        else:  # the burst is over with data still buffered: read on after the other messages
+            sock = self.client.socket()
+            if sock is not None and getattr(sock, "pending", lambda: 0)():
+                self.send(self.myAddress, WatchMessage([]))
         self._flush_batches()
         self._write()
 
