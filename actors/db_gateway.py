@@ -107,6 +107,8 @@ class DbGateway(ActorTypeDispatcher):
     def receiveMsg_DbJobDone(self, message: DbJobDone, sender: Any) -> None:
         _, read, reply_to = self.in_flight or (0.0, None, None)
         self.in_flight = None
+        self.written += message.written
+        self.dropped += message.dropped
         if message.error is not None:
             if message.unwritten is not None:
                 self.queue.give_back(message.unwritten)
@@ -115,8 +117,6 @@ class DbGateway(ActorTypeDispatcher):
                 self._read_failed(read, reply_to)
         else:
             self._up()
-            self.written += message.written
-            self.dropped += message.dropped
             self.own_schema_ready = message.own_schema
             if isinstance(read, LoadInventory):
                 self._reply_inventory(reply_to, message.inventory, None)
@@ -126,6 +126,7 @@ class DbGateway(ActorTypeDispatcher):
             self._kick()
 
     def receiveMsg_JobFailed(self, message: JobFailed, sender: Any) -> None:
+        logger.error("coordination database job failed, its batch is dropped: {}", message.error)
         self.receiveMsg_DbJobDone(DbJobDone(error=message.error), sender)
 
     def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:

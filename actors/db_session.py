@@ -19,7 +19,7 @@ import msgspec
 import psycopg
 from loguru import logger
 
-from actors import sql
+from actors import sql, sql_own
 from protocol.batching import same_column_runs
 from protocol.config import Config
 from protocol.inventory import attach_details
@@ -60,30 +60,12 @@ def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-class CoordinationSession:
+class Session:
+    """A database connection used by one worker thread (or inline); `abort` from any thread."""
+
     def __init__(self, config: Config) -> None:
         self.config = config
         self.conn: psycopg.Connection | None = None
-        self.own_schema_ready: bool | None = None  # None: not tried yet; False: disabled
-
-    # --- the job -------------------------------------------------------------------------------
-
-    def run(self, batch: WriteBatch, read: str | None = None, equipment: int = 0) -> DbJobDone:
-        """Write `batch`, then read ("inventory" or "row" of `equipment`) if asked."""
-        try:
-            conn = self._connection()
-            written, dropped = self._write(conn, batch)
-            own = self._write_own(conn, batch)
-            done = DbJobDone(written=written, dropped=dropped, own_schema=own)
-            if read == "inventory":
-                return msgspec.structs.replace(done, inventory=self._inventory(conn))
-            if read == "row":
-                row = sql.load_one(conn, self.config.coordination.schema, equipment)
-                return msgspec.structs.replace(done, row=row, row_missing=row is None)
-            return done
-        except CONNECTION_ERRORS as exc:
-            self.close()
-            return DbJobDone(unwritten=batch, error=first_line(exc))
 
     def abort(self) -> None:
         abort(self.conn)
@@ -93,6 +75,38 @@ class CoordinationSession:
             with contextlib.suppress(psycopg.Error, OSError):
                 self.conn.close()
         self.conn = None
+
+
+class CoordinationSession(Session):
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self.own_schema_ready: bool | None = None  # None: not tried yet; False: disabled
+
+    # --- the job -------------------------------------------------------------------------------
+
+    def run(self, batch: WriteBatch, read: str | None = None, equipment: int = 0) -> DbJobDone:
+        """Write `batch`, then read ("inventory" or "row" of `equipment`) if asked."""
+        done: DbJobDone | None = None  # set once the batch is committed
+        try:
+            conn = self._connection()
+            written, dropped = self._write(conn, batch)
+            done = DbJobDone(
+                written=written, dropped=dropped, own_schema=self._write_own(conn, batch)
+            )
+            if read == "inventory":
+                return msgspec.structs.replace(done, inventory=self._inventory(conn))
+            if read == "row":
+                row = sql.load_one(conn, self.config.coordination.schema, equipment)
+                return msgspec.structs.replace(done, row=row, row_missing=row is None)
+            return done
+        except CONNECTION_ERRORS as exc:
+            self.close()
+            if done is None:
+                return DbJobDone(unwritten=batch, error=first_line(exc))
+            return msgspec.structs.replace(done, error=first_line(exc))  # the read failed
+        except psycopg.Error as exc:  # the read is wrong (a missing table...): say it, go on
+            logger.error("coordination database: {} read failed: {}", read, first_line(exc))
+            return msgspec.structs.replace(done or DbJobDone(), error=first_line(exc))
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -152,8 +166,8 @@ class CoordinationSession:
             return self.own_schema_ready
         try:
             with conn.transaction():
-                sql.write_telemetry(conn, own, batch.telemetry)
-                sql.write_events(conn, own, batch.events)
+                sql_own.write_telemetry(conn, own, batch.telemetry)
+                sql_own.write_events(conn, own, batch.events)
         except CONNECTION_ERRORS:
             raise
         except psycopg.Error as exc:
@@ -164,10 +178,10 @@ class CoordinationSession:
         """Create the supervisor's tables once; without the right to, run without them."""
         if self.own_schema_ready is None:
             try:
-                sql.ensure_own_schema(conn, own)
+                sql_own.ensure_own_schema(conn, own)
                 days = self.config.coordination.journal_days
                 with conn.transaction():
-                    sql.prune_events(conn, own, int(time.time()) - days * 86400)
+                    sql_own.prune_events(conn, own, int(time.time()) - days * 86400)
                 self.own_schema_ready = True
             except CONNECTION_ERRORS:
                 raise

@@ -60,6 +60,8 @@ class PlanReader(ActorTypeDispatcher):
         self.sent: dict[int, ems.Decision] = {}
         self.last_id = 0
         self.full_read_needed = True
+        self.targets_version = 0  # a full read covers the targets of the version it started with
+        self.reading_version = 0
         self.reading_since: float | None = None
         self.read_again = False
         self.down_since: float | None = None
@@ -105,6 +107,7 @@ class PlanReader(ActorTypeDispatcher):
         self.sent = {e: d for e, d in self.sent.items() if e in self.targets}
         if added:
             self.full_read_needed = True
+            self.targets_version += 1
         self._dispatch(time.time(), boundary=False)
         self._read()
 
@@ -182,7 +185,7 @@ class PlanReader(ActorTypeDispatcher):
                 self.session.abort()
             return
         self.read_again = False
-        self.reading_since = now
+        self.reading_since, self.reading_version = now, self.targets_version
         session, machines, full, last_id = (
             self.session,
             sorted(self.targets),
@@ -193,7 +196,7 @@ class PlanReader(ActorTypeDispatcher):
         self.offload.run(lambda: session.read(machines, full, last_id, now, listen))
 
     def _merge(self, read: PlansRead, now: float) -> None:
-        if read.full:
+        if read.full and self.reading_version == self.targets_version:
             self.full_read_needed = False
         self.last_id = max(self.last_id, read.last_id) if not read.full else read.last_id
         for problem in read.problems:

@@ -3,7 +3,6 @@ disk copy of the plans, and the LISTEN connection that hears the EMS's NOTIFY.""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,18 +10,17 @@ import psycopg
 from loguru import logger
 from psycopg import sql as pgsql
 
-from actors import sql
-from actors.db_session import CONNECTION_ERRORS, abort, connect, first_line
+from actors import sql_plans as sql
+from actors.db_session import CONNECTION_ERRORS, Session, connect, first_line
 from protocol.config import Config
 from protocol.messages import PlansRead
 
 NOTIFY_WAIT_S = 1.0  # how often the LISTEN thread looks whether it should stop
 
 
-class PlanSession:
+class PlanSession(Session):
     def __init__(self, config: Config) -> None:
-        self.config = config
-        self.conn: psycopg.Connection | None = None
+        super().__init__(config)
         self.listening = False  # inline mode: the read connection also LISTENs
 
     def read(
@@ -59,14 +57,8 @@ class PlanSession:
             return None
         return self.conn.fileno()
 
-    def abort(self) -> None:
-        abort(self.conn)
-
     def close(self) -> None:
-        if self.conn is not None:
-            with contextlib.suppress(psycopg.Error, OSError):
-                self.conn.close()
-        self.conn = None
+        super().close()
         self.listening = False
 
     def _connection(self, listen: bool) -> psycopg.Connection:

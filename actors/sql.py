@@ -1,4 +1,5 @@
-"""Every SQL statement of the supervisor: parameterised, identifiers quoted by psycopg.sql.
+"""SQL of the coordination database: parameterised, identifiers quoted by psycopg.sql (the EMS
+plans are in `sql_plans.py`, the supervisor's own schema in `sql_own.py`).
 
 Functions take an open psycopg connection and return typed rows; the gateways own the
 connections, transactions and retries.
@@ -11,9 +12,8 @@ from collections.abc import Iterable
 import psycopg
 from psycopg import sql
 
-from protocol.ems import SLOTS, Plan, PlanError, plan_from_row
 from protocol.inventory import detail_table
-from protocol.messages import DeviceTelemetry, Event, WriteObserved, WriteState
+from protocol.messages import WriteObserved, WriteState
 from protocol.model import ComfortSettings, DetailRow, DeviceRow, EquipmentDetails, EquipmentRow
 
 EQUIPMENT = "equipement_pilote_ou_mesure"
@@ -292,136 +292,3 @@ def write_observed(conn: psycopg.Connection, schema: str, writes: Iterable[Write
         cursor.executemany(
             query, [(int(w.control_state), w.equipment, int(w.control_state)) for w in writes]
         )
-
-
-_DECISIONS = sql.SQL(", ").join(sql.Identifier(f"decisions_{i}") for i in range(SLOTS))
-
-
-def load_current_plans(
-    conn: psycopg.Connection, table_name: str, machines: list[int], now: int
-) -> tuple[list[Plan], list[str]]:
-    """The applicable plan of each machine at `now` and every plan that starts later."""
-    query = sql.SQL(
-        "(SELECT DISTINCT ON (machine_id) id, first_valid_timestamp, machine_id, {d} FROM {t}"
-        " WHERE machine_id = ANY(%(m)s) AND first_valid_timestamp <= %(now)s"
-        " AND first_valid_timestamp > %(now)s - 86400"
-        " ORDER BY machine_id, first_valid_timestamp DESC, id DESC)"
-        " UNION ALL"
-        " (SELECT id, first_valid_timestamp, machine_id, {d} FROM {t}"
-        " WHERE machine_id = ANY(%(m)s) AND first_valid_timestamp > %(now)s)"
-    ).format(d=_DECISIONS, t=qualified(table_name))
-    return _plans(conn.execute(query, {"m": machines, "now": now}).fetchall())
-
-
-def load_new_plans(
-    conn: psycopg.Connection, table_name: str, machines: list[int], after_id: int, now: int
-) -> tuple[list[Plan], list[str]]:
-    """Rows appended since `after_id` (the table is append-only; its id is the primary key)."""
-    query = sql.SQL(
-        "SELECT id, first_valid_timestamp, machine_id, {d} FROM {t}"
-        " WHERE id > %(after)s AND machine_id = ANY(%(m)s)"
-        " AND first_valid_timestamp > %(now)s - 86400"
-    ).format(d=_DECISIONS, t=qualified(table_name))
-    return _plans(conn.execute(query, {"m": machines, "after": after_id, "now": now}).fetchall())
-
-
-def max_plan_id(conn: psycopg.Connection, table_name: str) -> int:
-    row = conn.execute(
-        sql.SQL("SELECT coalesce(max(id), 0) FROM {}").format(qualified(table_name))
-    ).fetchone()
-    return int(row[0]) if row else 0
-
-
-def _plans(rows: list[tuple]) -> tuple[list[Plan], list[str]]:  # type: ignore[type-arg]
-    plans, problems = [], []
-    for row in rows:
-        try:
-            plans.append(plan_from_row(row))
-        except PlanError as exc:
-            problems.append(str(exc))
-    return plans, problems
-
-
-# --- the supervisor's own schema ------------------------------------------------------------------
-
-OWN_TABLES = """
-CREATE SCHEMA IF NOT EXISTS {schema};
-CREATE TABLE IF NOT EXISTS {schema}.device_state (
-    device_id text PRIMARY KEY,
-    equipment_id integer NOT NULL,
-    relay_on boolean,
-    power_w double precision,
-    energy_wh double precision,
-    temperature_c double precision,
-    battery integer,
-    online boolean,
-    last_seen integer,
-    updated_at integer NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {schema}.event (
-    id bigserial PRIMARY KEY,
-    equipment_id integer NOT NULL,
-    at integer NOT NULL,
-    from_state integer,
-    to_state integer,
-    reason text NOT NULL
-);
-CREATE INDEX IF NOT EXISTS event_equipment_at ON {schema}.event (equipment_id, at)
-"""
-
-
-def ensure_own_schema(conn: psycopg.Connection, schema: str) -> None:
-    """The supervisor's own tables (its migrations: idempotent, created when missing)."""
-    with conn.transaction():
-        for statement in OWN_TABLES.split(";"):
-            if statement.strip():
-                conn.execute(sql.SQL(statement).format(schema=sql.Identifier(schema)))
-
-
-def write_telemetry(conn: psycopg.Connection, schema: str, rows: Iterable[DeviceTelemetry]) -> None:
-    query = sql.SQL(
-        "INSERT INTO {}.device_state (device_id, equipment_id, relay_on, power_w, energy_wh,"
-        " temperature_c, battery, online, last_seen, updated_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (device_id) DO UPDATE SET equipment_id = EXCLUDED.equipment_id,"
-        " relay_on = EXCLUDED.relay_on, power_w = EXCLUDED.power_w,"
-        " energy_wh = EXCLUDED.energy_wh, temperature_c = EXCLUDED.temperature_c,"
-        " battery = EXCLUDED.battery, online = EXCLUDED.online, last_seen = EXCLUDED.last_seen,"
-        " updated_at = EXCLUDED.updated_at"
-    ).format(sql.Identifier(schema))
-    with conn.cursor() as cursor:
-        cursor.executemany(
-            query,
-            [
-                (
-                    t.device,
-                    t.equipment,
-                    t.relay_on,
-                    t.power_w,
-                    t.energy_wh,
-                    t.temperature_c,
-                    t.battery,
-                    t.online,
-                    t.last_seen,
-                    t.at,
-                )
-                for t in rows
-            ],
-        )
-
-
-def write_events(conn: psycopg.Connection, schema: str, events: Iterable[Event]) -> None:
-    query = sql.SQL(
-        "INSERT INTO {}.event (equipment_id, at, from_state, to_state, reason)"
-        " VALUES (%s, %s, %s, %s, %s)"
-    ).format(sql.Identifier(schema))
-    with conn.cursor() as cursor:
-        cursor.executemany(
-            query,
-            [(e.equipment, int(e.at), e.from_state, e.to_state, e.reason[:500]) for e in events],
-        )
-
-
-def prune_events(conn: psycopg.Connection, schema: str, before: int) -> int:
-    query = sql.SQL("DELETE FROM {}.event WHERE at < %s").format(sql.Identifier(schema))
-    return conn.execute(query, (before,)).rowcount

@@ -13,7 +13,6 @@ from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-import msgspec
 from loguru import logger
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ChildActorExited, WakeupMessage
 
@@ -24,7 +23,6 @@ from actors.mqtt_gateway import MqttGateway
 from actors.plan_reader import PlanReader
 from protocol import stimulus
 from protocol.config import Config
-from protocol.devices import codec_named
 from protocol.messages import (
     Configure,
     DeviceInit,
@@ -41,7 +39,6 @@ from protocol.messages import (
     PublishStatus,
     Reassert,
     RegisterRoutes,
-    Route,
     RoutesRegistered,
     RowChanged,
     Shutdown,
@@ -52,7 +49,8 @@ from protocol.messages import (
     UnregisterRoutes,
 )
 from protocol.model import EquipmentRow, EquipmentSpec
-from protocol.status import Status, encode
+from protocol.routing import routes_of
+from protocol.status import Status, encode, overview
 
 INVENTORY_RETRY_S = 5.0
 
@@ -175,12 +173,7 @@ class Supervisor(ActorTypeDispatcher):
             logger.warning("equipment {} ({}): {}", spec.id, spec.name, spec.problem)
             self.send(actor, DeviceInit(spec, row, gateways, time.time()))
             return
-        routes = tuple(
-            Route(topic, device, actor)
-            for device in spec.devices
-            for topic in codec_named(device.codec).subscriptions(device)
-        )
-        self.send(gateways.mqtt, RegisterRoutes(spec.id, routes))
+        self.send(gateways.mqtt, RegisterRoutes(spec.id, routes_of(spec, actor)))
 
     def receiveMsg_RoutesRegistered(self, message: RoutesRegistered, sender: Any) -> None:
         equipment = message.owner
@@ -255,29 +248,13 @@ class Supervisor(ActorTypeDispatcher):
         elif message.gateway is not None and self.gateways is not None:
             target = getattr(self.gateways, message.gateway, None)
         else:
-            self.send(sender, IntrospectReply(self._overview()))
+            self.send(sender, IntrospectReply(overview(self._status(), self.specs, self.rows)))
             return
         if target is None:
             what = message.equipment if message.equipment is not None else message.gateway
             self.send(sender, IntrospectReply({"error": f"no such equipment or gateway: {what}"}))
             return
         self.send(target, Introspect(reply_to=sender))
-
-    def _overview(self) -> dict[str, Any]:
-        return {
-            "status": msgspec.to_builtins(self._status()),
-            "equipment": {
-                e: {
-                    "name": s.name,
-                    "typology": s.typology,
-                    "type": s.type_id,
-                    "mode": self.rows[e].mode if e in self.rows else None,
-                    "problem": s.problem,
-                    "devices": [d.id for d in s.devices],
-                }
-                for e, s in sorted(self.specs.items())
-            },
-        }
 
     # --- shutdown ------------------------------------------------------------------------------
 
@@ -287,6 +264,7 @@ class Supervisor(ActorTypeDispatcher):
         if self.gateways is None:
             self.send(sender, ShutdownDone())
             return
+        self.send(self.gateways.plans, Shutdown())
         self.send(self.gateways.db, Shutdown())  # writes what is queued (bounded wait)
         self.send(self.gateways.mqtt, Shutdown())
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import msgspec
+
+from protocol.model import EquipmentRow, EquipmentSpec
 
 OFFLINE = b'{"state":"offline"}'
 
@@ -24,3 +29,23 @@ def status_topic(base_topic: str) -> str:
 
 def encode(status: Status) -> bytes:
     return msgspec.json.encode(status)
+
+
+def overview(
+    status: Status, specs: Mapping[int, EquipmentSpec], rows: Mapping[int, EquipmentRow]
+) -> dict[str, Any]:
+    """The introspection overview: the status and one line per equipment."""
+    return {
+        "status": msgspec.to_builtins(status),
+        "equipment": {
+            e: {
+                "name": s.name,
+                "typology": s.typology,
+                "type": s.type_id,
+                "mode": rows[e].mode if e in rows else None,
+                "problem": s.problem,
+                "devices": [d.id for d in s.devices],
+            }
+            for e, s in sorted(specs.items())
+        },
+    }

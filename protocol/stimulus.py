@@ -12,6 +12,7 @@ from typing import Literal
 import msgspec
 
 from protocol.ids import Mode
+from protocol.messages import ForceStart, Message, ModeRequested, Reassert
 
 VIRIYA_FILTER = "viriya/update/+"
 
@@ -104,3 +105,15 @@ def _operator(equipment: int, payload: bytes) -> Stimulus:
 def encode_error(error: str) -> bytes:
     """The body published on `<base>/equipment/<id>/error`."""
     return msgspec.json.encode({"error": error})
+
+
+def to_event(parsed: Stimulus, at: float) -> Message | Reload:
+    """The message a parsed stimulus becomes: an event for the equipment's actor, or the
+    `Reload` itself (for the supervisor, which has the database re-read)."""
+    if isinstance(parsed, SetMode):
+        return ModeRequested(parsed.equipment, parsed.mode, parsed.source, at)
+    if isinstance(parsed, StartNow):
+        return ForceStart(parsed.equipment, parsed.source, at)
+    if isinstance(parsed, Refresh):
+        return Reassert(f"refresh requested by {parsed.source}", at)
+    return parsed

@@ -70,6 +70,28 @@ class _Fd:
         return mask | (selectors.EVENT_WRITE if self.write else 0)
 
 
+class SocketWatch:
+    """Keeps a pump watching an actor's current socket, which changes when it reconnects: `sync`
+    after every message with the socket (or None) and whether packets wait to be written."""
+
+    def __init__(self, pump: Pump, address: Any, readable: Any, writable: Any) -> None:
+        self.pump, self.address = pump, address
+        self.readable, self.writable = readable, writable  # messages: fd -> message
+        self.sock: Any = None
+        self.fd = -1
+
+    def sync(self, sock: Any, wants_write: bool) -> None:
+        if sock is not self.sock:
+            if self.sock is not None:
+                self.pump.unwatch(self.fd)
+            self.sock = sock
+            if sock is not None:
+                self.fd = sock.fileno()
+                self.pump.watch(self.fd, self.address, self.readable(self.fd))
+        if sock is not None and wants_write:
+            self.pump.want_write(self.fd, self.address, self.writable(self.fd))
+
+
 class Pump:
     """Drives one in-process actor system; see the module docstring."""
 
@@ -92,7 +114,7 @@ class Pump:
         self._sequence = itertools.count()
         self._closers: list[Callable[[], None]] = []
         self._sink: Any = None
-        self._thread: threading.Thread | None = None
+        self._closed = False
         _current = self
 
     # --- registration (pump thread) ------------------------------------------------------------
@@ -133,14 +155,18 @@ class Pump:
     def post(self, address: Any, message: Any) -> None:
         """Thread-safe: queue `asys.tell(address, message)` for the pump thread and wake it."""
         with self._lock:
+            if self._closed:
+                return  # a worker finishing after the daemon stopped
             self._posted.append((address, message))
             signalled, self._signalled = self._signalled, True
-        if not signalled:
-            self.wake()
+            if not signalled:
+                self.wake()
 
     def wake(self) -> None:
         """Thread- and signal-safe: make the pump return from its wait."""
-        with contextlib.suppress(OSError):  # full (already awake) or closed (stopping)
+        if self._closed:
+            return
+        with contextlib.suppress(OSError):  # full: already awake
             os.write(self._wake_fd, b"\0")
 
     # --- driving the system (pump thread) ------------------------------------------------------
@@ -164,7 +190,6 @@ class Pump:
     def run(self, stop: Any) -> None:
         """Serve until `stop.requested` is true. Signals wake the loop when run on the main
         thread; otherwise set `stop.requested` and call `wake()`."""
-        self._thread = threading.current_thread()
         previous_fd = None
         if threading.current_thread() is threading.main_thread():
             previous_fd = signal.set_wakeup_fd(self._wake_fd, warn_on_full_buffer=False)
@@ -212,6 +237,8 @@ class Pump:
         for closer in reversed(self._closers):
             self._safe_call(closer)
         self._closers.clear()
+        with self._lock:
+            self._closed = True
         self._selector.close()
         for fd in (self._read_fd, self._wake_fd):
             with contextlib.suppress(OSError):

@@ -2,7 +2,7 @@
 
 An embedded PostgreSQL (pgserver) loaded with the ELFE v6.3 schema and a sample household, an MQTT
 broker (Mosquitto when installed, else amqtt), simulated Shelly and Tasmota plugs, and the
-supervisor itself as the daemon runs it (`elfe-supervisor run`, multiprocTCPBase). A few seconds
+supervisor itself as the daemon runs it (`elfe-supervisor run`, in-process). A few seconds
 in, "the EMS" writes a plan; the terminal shows the orders on MQTT and the rows in the database.
 """
 
@@ -188,7 +188,7 @@ def _config(dsn: str, port: int, workdir: Path, protocol: str) -> Path:
         "[ems]\npoll_seconds = 2\nboundary_delay_seconds = 1\n"
         f'[mqtt]\nhost = "127.0.0.1"\nport = {port}\nclient_id = "elfe-supervisor-demo"\n'
         f'protocol = "{protocol}"\n'
-        f'[supervisor]\nsystem_base = "multiprocTCPBase"\nadmin_port = {free_port()}\n'
+        "[supervisor]\n"
         f'state_dir = "{workdir / "state"}"\n'
         "[control]\nmin_switch_s = 10\nverify_s = 60\ncycle_end_s = 15\n"
         '[devices]\nreport_period_s = { "111" = 5, "112" = 5 }\n'

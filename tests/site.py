@@ -8,6 +8,8 @@ at the servers; `scripts/test.sh` installs and starts them where they are missin
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -15,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -314,3 +316,27 @@ def supervisor_running(config: Config, timeout: float = 20.0) -> Iterator[Any]:
         thread.join(15)
         assert not thread.is_alive(), "the supervisor did not stop"
         assert result.get("code") == 0
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`elfe-supervisor <args>` in a subprocess, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "supervisor", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def start_daemon(
+    config_path: Path, log: IO[str], env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`elfe-supervisor run --config <path>` as systemd starts it, its output into `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "supervisor", "run", "--config", str(config_path)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,27 +14,10 @@ import pytest
 
 from protocol.ids import CommandState as CS
 from protocol.ids import ControlState, Mode
-from tests.site import ROOT, Recorder, Site, wait_until
+from tests.site import ROOT, Recorder, Site, cli, start_daemon, wait_until
+from tests.sockets import processes_running
 
 pytestmark = [pytest.mark.integration, pytest.mark.tcp]
-
-
-def processes_running(marker: str) -> list[str]:
-    """Every process whose command line names this run's configuration file (actors are forks)."""
-    out = subprocess.run(
-        ["ps", "-eww", "-o", "pid,args"], capture_output=True, text=True, check=True
-    ).stdout
-    return [line for line in out.splitlines() if marker in line and "ps -eww" not in line]
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "supervisor", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
 
 
 def test_daemon_on_tcp_base_end_to_end_then_sigterm(
@@ -49,13 +30,7 @@ def test_daemon_on_tcp_base_end_to_end_then_sigterm(
     path = site.write_config(config, tmp_path / "elfe-tcp.toml")
     log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed below
     env = {**os.environ, "THESPIAN_BASE_IPADDR": "127.0.0.1"}
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "supervisor", "run", "--config", str(path)],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
+    daemon = start_daemon(path, log, env)
     try:
         with site.household() as household:
             status = wait_until(

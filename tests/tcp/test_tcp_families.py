@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,8 +15,8 @@ from protocol.ids import CommandState as CS
 from protocol.ids import Mode
 from simulators import database
 from tests.integration.test_families import FAST, add_device, device_state, finger_site, world
-from tests.site import ROOT, Site, wait_until
-from tests.tcp.test_tcp_end_to_end import processes_running
+from tests.site import Site, start_daemon, wait_until
+from tests.sockets import processes_running
 
 pytestmark = [pytest.mark.integration, pytest.mark.tcp]
 
@@ -42,13 +40,7 @@ def test_finger_and_meter_typologies_on_the_tcp_base(site: Site, tmp_path: Path)
     log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed below
     env = {**os.environ, "THESPIAN_BASE_IPADDR": "127.0.0.1"}
     with world(site, specs) as household:
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "supervisor", "run", "--config", str(path)],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+        daemon = start_daemon(path, log, env)
         try:
             wait_until(lambda: device_state(site, "B111"), timeout=30, what="the meter heard")
             time.sleep(1.0)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from protocol import status
 from protocol.ids import Mode
+from protocol.messages import ForceStart, ModeRequested, Reassert
 from protocol.stimulus import (
     VIRIYA_FILTER,
     Refresh,
@@ -23,6 +24,7 @@ from protocol.stimulus import (
     operator_error_topic,
     operator_filter,
     parse,
+    to_event,
 )
 
 BASE = "elfe"
@@ -253,3 +255,12 @@ def test_status_document() -> None:
 def test_status_topic_and_offline_body() -> None:
     assert status.status_topic("elfe") == "elfe/status"
     assert json.loads(status.OFFLINE) == {"state": "offline"}
+
+
+def test_each_stimulus_becomes_the_event_of_its_equipment() -> None:
+    mode = SetMode(7, Mode.MANUEL, "operator")
+    assert to_event(mode, 5.0) == ModeRequested(7, Mode.MANUEL, "operator", 5.0)
+    assert to_event(StartNow(7, "operator"), 5.0) == ForceStart(7, "operator", 5.0)
+    refresh = Reassert("refresh requested by operator", 5.0)
+    assert to_event(Refresh(7, "operator"), 5.0) == refresh
+    assert to_event(Reload(7, "viriya"), 5.0) == Reload(7, "viriya")

@@ -1,0 +1,93 @@
+"""SQL of the supervisor's own schema (latest device facts, event journal): its migrations are
+idempotent and run when the tables are missing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import psycopg
+from psycopg import sql
+
+from protocol.messages import DeviceTelemetry, Event
+
+OWN_TABLES = """
+CREATE SCHEMA IF NOT EXISTS {schema};
+CREATE TABLE IF NOT EXISTS {schema}.device_state (
+    device_id text PRIMARY KEY,
+    equipment_id integer NOT NULL,
+    relay_on boolean,
+    power_w double precision,
+    energy_wh double precision,
+    temperature_c double precision,
+    battery integer,
+    online boolean,
+    last_seen integer,
+    updated_at integer NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {schema}.event (
+    id bigserial PRIMARY KEY,
+    equipment_id integer NOT NULL,
+    at integer NOT NULL,
+    from_state integer,
+    to_state integer,
+    reason text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS event_equipment_at ON {schema}.event (equipment_id, at)
+"""
+
+
+def ensure_own_schema(conn: psycopg.Connection, schema: str) -> None:
+    """The supervisor's own tables (its migrations: idempotent, created when missing)."""
+    with conn.transaction():
+        for statement in OWN_TABLES.split(";"):
+            if statement.strip():
+                conn.execute(sql.SQL(statement).format(schema=sql.Identifier(schema)))
+
+
+def write_telemetry(conn: psycopg.Connection, schema: str, rows: Iterable[DeviceTelemetry]) -> None:
+    query = sql.SQL(
+        "INSERT INTO {}.device_state (device_id, equipment_id, relay_on, power_w, energy_wh,"
+        " temperature_c, battery, online, last_seen, updated_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (device_id) DO UPDATE SET equipment_id = EXCLUDED.equipment_id,"
+        " relay_on = EXCLUDED.relay_on, power_w = EXCLUDED.power_w,"
+        " energy_wh = EXCLUDED.energy_wh, temperature_c = EXCLUDED.temperature_c,"
+        " battery = EXCLUDED.battery, online = EXCLUDED.online, last_seen = EXCLUDED.last_seen,"
+        " updated_at = EXCLUDED.updated_at"
+    ).format(sql.Identifier(schema))
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            query,
+            [
+                (
+                    t.device,
+                    t.equipment,
+                    t.relay_on,
+                    t.power_w,
+                    t.energy_wh,
+                    t.temperature_c,
+                    t.battery,
+                    t.online,
+                    t.last_seen,
+                    t.at,
+                )
+                for t in rows
+            ],
+        )
+
+
+def write_events(conn: psycopg.Connection, schema: str, events: Iterable[Event]) -> None:
+    query = sql.SQL(
+        "INSERT INTO {}.event (equipment_id, at, from_state, to_state, reason)"
+        " VALUES (%s, %s, %s, %s, %s)"
+    ).format(sql.Identifier(schema))
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            query,
+            [(e.equipment, int(e.at), e.from_state, e.to_state, e.reason[:500]) for e in events],
+        )
+
+
+def prune_events(conn: psycopg.Connection, schema: str, before: int) -> int:
+    query = sql.SQL("DELETE FROM {}.event WHERE at < %s").format(sql.Identifier(schema))
+    return conn.execute(query, (before,)).rowcount
