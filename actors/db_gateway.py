@@ -41,6 +41,7 @@ from protocol.messages import (
     WriteObserved,
     WriteState,
 )
+from protocol.partition import share
 from runtime.blocking import Offload
 
 FLUSH_S = 1.0
@@ -206,8 +207,13 @@ class DbGateway(ActorTypeDispatcher):
         if snapshot is None:
             self.send(reply_to, Inventory(rows=(), specs=(), error=error))
             return
-        specs = build_inventory(list(snapshot.rows), list(snapshot.devices), self._config())
-        self.send(reply_to, Inventory(rows=snapshot.rows, specs=tuple(specs), error=error))
+        config = self._config()  # a partition builds only its share of the households
+        mine = share(list(snapshot.rows), list(snapshot.devices), config.supervisor.share)
+        specs = build_inventory(mine.rows, mine.devices, config)
+        self.send(
+            reply_to,
+            Inventory(rows=tuple(mine.rows), specs=tuple(specs), error=error, scope=mine.scope),
+        )
 
     def _reply_row(self, read: LoadRow, reply_to: Any, done: DbJobDone) -> None:
         if done.row is None:

@@ -24,6 +24,7 @@ from protocol.batching import same_column_runs
 from protocol.config import Config
 from protocol.inventory import attach_details
 from protocol.messages import DbJobDone, InventorySnapshot, WriteBatch, WriteState
+from protocol.partition import state_file
 
 CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
@@ -212,7 +213,9 @@ class CoordinationSession(Session):
 
 
 def snapshot_path(config: Config) -> Path:
-    return Path(config.supervisor.state_dir) / "inventory.json"
+    """The whole inventory, kept by each partition in its own file (`inventory-<k>.json`)."""
+    supervisor = config.supervisor
+    return Path(supervisor.state_dir) / state_file("inventory.json", supervisor.share)
 
 
 def save_snapshot(path: Path, snapshot: InventorySnapshot) -> None:

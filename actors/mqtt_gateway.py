@@ -43,6 +43,7 @@ from protocol.messages import (
     UnregisterRoutes,
     WriteReady,
 )
+from protocol.partition import StimulusScope
 from protocol.ratelimit import WarnLimiter
 from protocol.routing import RoutingTable
 from protocol.status import status_topic
@@ -62,6 +63,7 @@ class Counters:
     unrouted: int = 0
     published: int = 0
     stimuli: int = 0
+    foreign_stimuli: int = 0  # about equipment of another partition, left to it
 
 
 class MqttGateway(Actor):
@@ -71,6 +73,7 @@ class MqttGateway(Actor):
         self.link: MqttLink | None = None
         self.table = RoutingTable()
         self.targets: dict[int, Any] = {}
+        self.scope = StimulusScope()  # the equipment ids this partition answers for
         self.supervisor: Any = None
         self.status: bytes | None = None
         self.batches = ReportBatches()
@@ -107,6 +110,7 @@ class MqttGateway(Actor):
         elif isinstance(message, StimulusTargets):
             self.targets = dict(message.targets)
             self.supervisor = message.supervisor
+            self.scope = message.scope
         elif isinstance(message, PublishStatus):
             self.status = message.payload
             self._publish_status()
@@ -125,6 +129,9 @@ class MqttGateway(Actor):
     def _configure(self, config: Config, sender: Any) -> None:
         self.config = config
         self.supervisor = self.supervisor or sender
+        share = config.supervisor.share
+        if share is not None and self.scope == StimulusScope():  # until the inventory is read
+            self.scope = StimulusScope(partition=share.index)
         pump = pumps.current()
         if pump is not None:
             self.socket_watch = pumps.SocketWatch(
@@ -229,7 +236,8 @@ class MqttGateway(Actor):
         try:
             parsed = stimulus.parse(topic, payload, base)
         except stimulus.StimulusError as exc:
-            self._reject(topic, str(exc), report=True)
+            if self.scope.answers(exc.equipment):  # else another partition answers it
+                self._reject(topic, str(exc), report=True)
             return
         if parsed is None:
             self.counters.unrouted += 1
@@ -237,6 +245,9 @@ class MqttGateway(Actor):
             return
         if retained:
             logger.debug("ignoring retained stimulus {}", topic)  # would replay at every restart
+            return
+        if not self.scope.answers(parsed.equipment):
+            self.counters.foreign_stimuli += 1  # the partition that owns it handles it
             return
         self.counters.stimuli += 1
         actor = self.targets.get(parsed.equipment)
@@ -274,7 +285,8 @@ class MqttGateway(Actor):
         if self.config is None or self.status is None or self.link is None:
             return
         if self.link.connected:
-            self._publish(status_topic(self.config.mqtt.base_topic), self.status, 1, True, None)
+            topic = status_topic(self.config.mqtt.base_topic, self.config.supervisor.share)
+            self._publish(topic, self.status, 1, True, None)
 
     def _introspect(self) -> dict[str, Any]:
         return {

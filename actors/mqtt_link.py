@@ -22,6 +22,7 @@ from loguru import logger
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from protocol import partition
 from protocol.config import Config
 from protocol.status import OFFLINE, status_topic
 from runtime.mqtt_client import BufferedClient
@@ -31,6 +32,33 @@ MAX_QUEUED = 100_000  # QoS 1 publishes awaiting the broker: 10 orders per tank 
 READ_BURST = 1000  # packets read per readiness before yielding to other messages
 SUBSCRIBE_CHUNK = 100  # topics per SUBSCRIBE packet
 OFFLINE_WAIT_S = 3.0
+
+
+def new_client(
+    config: Config, client_id: str, will_topic: str | None, persistent: bool
+) -> mqtt.Client:
+    """A paho client with the configured protocol, credentials and TLS, and an offline will;
+    `persistent` keeps the session in MQTT 3.1.1 (`clean_session=False`; MQTT 5 sets it at
+    connect)."""
+    m = config.mqtt
+    if m.protocol == "5":
+        client = BufferedClient(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+        )
+    else:
+        client = BufferedClient(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv311,
+            clean_session=not persistent,
+        )
+    if m.username:
+        client.username_pw_set(m.username, m.password)
+    if m.ca_file:
+        client.tls_set(ca_certs=m.ca_file)
+    if will_topic:
+        client.will_set(will_topic, OFFLINE, qos=1, retain=True)
+    return client
 
 
 def _no_delay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
@@ -57,23 +85,10 @@ class MqttLink:
         self.next_attempt = 0.0
         self.backoff = 1.0
         self._on_connected = on_connect
-        m = config.mqtt
-        if self.v5:
-            client = BufferedClient(
-                mqtt.CallbackAPIVersion.VERSION2, client_id=m.client_id, protocol=mqtt.MQTTv5
-            )
-        else:  # a persistent session is `clean_session=False` in MQTT 3.1.1
-            client = BufferedClient(
-                mqtt.CallbackAPIVersion.VERSION2,
-                client_id=m.client_id,
-                protocol=mqtt.MQTTv311,
-                clean_session=False,
-            )
-        if m.username:
-            client.username_pw_set(m.username, m.password)
-        if m.ca_file:
-            client.tls_set(ca_certs=m.ca_file)
-        client.will_set(status_topic(m.base_topic), OFFLINE, qos=1, retain=True)
+        share = config.supervisor.share  # partition k: its own session and status topic
+        self.status_topic = status_topic(config.mqtt.base_topic, share)
+        client_id = partition.client_id(config.mqtt.client_id, share)
+        client = new_client(config, client_id, self.status_topic, persistent=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = lambda c, u, message: on_message(message)
@@ -211,8 +226,7 @@ class MqttLink:
         if client is None:
             return
         if self.connected:
-            topic = status_topic(self.config.mqtt.base_topic)
-            info = client.publish(topic, OFFLINE, qos=1, retain=True)
+            info = client.publish(self.status_topic, OFFLINE, qos=1, retain=True)
             deadline = time.time() + OFFLINE_WAIT_S
             while (
                 not info.is_published() and time.time() < deadline and client.socket() is not None

@@ -43,6 +43,7 @@ from protocol.messages import (
     PlanTargets,
     Shutdown,
 )
+from protocol.partition import state_file
 from runtime.blocking import NotifyThread, Offload
 
 JOB_TIMEOUT_S = 90.0  # a read still running after this is stuck on a server that stopped answering
@@ -264,7 +265,8 @@ class PlanReader(ActorTypeDispatcher):
     # --- disk copy -----------------------------------------------------------------------------
 
     def _path(self) -> Path:
-        return Path(self._config().supervisor.state_dir) / "plans.json"
+        supervisor = self._config().supervisor
+        return Path(supervisor.state_dir) / state_file("plans.json", supervisor.share)
 
     def _load_file(self) -> ems.PlanBook:
         path = self._path()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from loguru import logger
@@ -49,17 +48,12 @@ from protocol.messages import (
     UnregisterRoutes,
 )
 from protocol.model import EquipmentRow, EquipmentSpec
+from protocol.partition import StimulusScope
 from protocol.routing import routes_of
 from protocol.status import Status, encode, overview
+from runtime.status import package_version
 
 INVENTORY_RETRY_S = 5.0
-
-
-def package_version() -> str:
-    try:
-        return version("elfe-supervisor")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 class Supervisor(ActorTypeDispatcher):
@@ -79,6 +73,7 @@ class Supervisor(ActorTypeDispatcher):
         self.stopping = False
         self.shutdown_requester: Any = None
         self.plans_source = "database"
+        self.scope = StimulusScope()  # the stimuli this partition answers
 
     # --- start-up ------------------------------------------------------------------------------
 
@@ -102,7 +97,9 @@ class Supervisor(ActorTypeDispatcher):
             if not message.specs and not self.devices:
                 self.wakeupAfter(timedelta(seconds=INVENTORY_RETRY_S), payload="inventory")
                 return
-        self._reconcile(list(message.specs), {r.id: r for r in message.rows})
+        changed = message.scope != self.scope
+        self.scope = message.scope
+        self._reconcile(list(message.specs), {r.id: r for r in message.rows}, changed)
 
     def receiveMsg_DeviceReady(self, message: DeviceReady, sender: Any) -> None:
         if message.equipment not in self.waiting:
@@ -115,7 +112,10 @@ class Supervisor(ActorTypeDispatcher):
         """Every actor answered: decisions, stimuli and the status may now reach them."""
         gateways = self._gateways()
         self.send(gateways.plans, PlanTargets(tuple(self.devices.items())))
-        self.send(gateways.mqtt, StimulusTargets(tuple(self.devices.items()), self.myAddress))
+        self.send(
+            gateways.mqtt,
+            StimulusTargets(tuple(self.devices.items()), self.myAddress, self.scope),
+        )
         self.send(gateways.mqtt, PublishStatus(encode(self._status())))
         if not self.ready:
             self.ready = True
@@ -141,10 +141,12 @@ class Supervisor(ActorTypeDispatcher):
 
     # --- inventory reconciliation --------------------------------------------------------------
 
-    def _reconcile(self, specs: list[EquipmentSpec], rows: dict[int, EquipmentRow]) -> None:
+    def _reconcile(
+        self, specs: list[EquipmentSpec], rows: dict[int, EquipmentRow], changed: bool = False
+    ) -> None:
         """Spawn new equipment, stop removed ones, rebuild changed ones, pass row changes on."""
         wanted = {s.id: s for s in specs}
-        changed = not self.ready
+        changed = changed or not self.ready
         for equipment in [e for e in self.devices if e not in wanted]:
             self._stop_device(equipment, "no longer in the inventory (or mode 80)")
             changed = True

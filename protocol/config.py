@@ -15,6 +15,9 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from protocol import partition as partitioning
+from protocol.partition import Partition, PartitionError
+
 Seconds = Annotated[float, msgspec.Meta(ge=0)]
 PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
@@ -72,6 +75,15 @@ class SupervisorConfig(_Strict):
     state_dir: str = "/var/lib/elfe-supervisor"
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = "INFO"
     ready_timeout_seconds: PositiveSeconds = 120.0
+    # K partition processes on this host, each owning the households that hash to it.
+    partitions: Annotated[int, msgspec.Meta(ge=1, le=partitioning.MAX_PARTITIONS)] = 1
+    # "k/n": this host runs partition k of n (several hosts); excludes partitions > 1.
+    partition: str = ""
+
+    @property
+    def share(self) -> Partition | None:
+        """The partition this process runs; None when it owns every household."""
+        return partitioning.parse(self.partition) if self.partition else None
 
 
 class ControlParams(_Strict):
@@ -198,6 +210,8 @@ ENVIRONMENT: dict[str, tuple[str, str, type]] = {
     "ELFE_MQTT_PORT": ("mqtt", "port", int),
     "ELFE_MQTT_USERNAME": ("mqtt", "username", str),
     "ELFE_MQTT_PASSWORD": ("mqtt", "password", str),
+    # "k/n", set by the systemd template unit elfe-supervisor@k-n.service (several hosts)
+    "ELFE_PARTITION": ("supervisor", "partition", str),
 }
 
 _PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`")
@@ -229,7 +243,43 @@ def config_from_mapping(
         raise ConfigError(
             f"config file {source}: coordination.dsn: required (or set ELFE_COORDINATION_DSN)"
         )
+    _check_partitions(config.supervisor, source)
     return config
+
+
+def _check_partitions(supervisor: SupervisorConfig, source: str) -> None:
+    last_port = supervisor.admin_port + supervisor.partitions - 1
+    if last_port > 65535:
+        raise ConfigError(
+            f"config file {source}: supervisor.partitions: partition {supervisor.partitions - 1} "
+            f"would use admin port {last_port} (admin_port + k), above 65535"
+        )
+    if not supervisor.partition:
+        return
+    try:
+        partitioning.parse(supervisor.partition)
+    except PartitionError as exc:
+        raise ConfigError(f"config file {source}: supervisor.partition: {exc}") from None
+    if supervisor.partitions > 1:
+        raise ConfigError(
+            f"config file {source}: supervisor.partition: runs one share of several hosts and "
+            f"cannot be combined with supervisor.partitions = {supervisor.partitions} "
+            "(partitions on this host)"
+        )
+
+
+def with_partition(config: Config, share: Partition) -> Config:
+    """The configuration of one partition process started by the daemon (`--partition k/K`).
+
+    On multiprocTCPBase partition k's actor system listens on `admin_port + k`.
+    """
+    supervisor = msgspec.structs.replace(
+        config.supervisor,
+        partition=str(share),
+        partitions=1,
+        admin_port=config.supervisor.admin_port + share.index,
+    )
+    return msgspec.structs.replace(config, supervisor=supervisor)
 
 
 def _apply_environment(

@@ -15,6 +15,7 @@ import msgspec
 from protocol.config import Config
 from protocol.ems import Plan
 from protocol.model import DeviceRow, EquipmentRow, EquipmentSpec
+from protocol.partition import StimulusScope
 
 
 class Message(msgspec.Struct, frozen=True):
@@ -241,6 +242,7 @@ class StimulusTargets(Message):
 
     targets: tuple[tuple[int, Any], ...]
     supervisor: Any
+    scope: StimulusScope = StimulusScope()  # which equipment ids this partition answers for
 
 
 class Publish(Message):
@@ -308,6 +310,7 @@ class Inventory(Message):
     rows: tuple[EquipmentRow, ...]
     specs: tuple[EquipmentSpec, ...]
     error: str | None = None
+    scope: StimulusScope = StimulusScope()
 
 
 class PlansSource(Message):

@@ -18,7 +18,15 @@ VIRIYA_FILTER = "viriya/update/+"
 
 
 class StimulusError(ValueError):
-    """A stimulus that cannot be applied; the message is published back to the operator."""
+    """A stimulus that cannot be applied; the message is published back to the operator.
+
+    `equipment` is the id the topic names, None when the id itself is bad (with partitions the
+    owner of that equipment answers, partition 0 when there is none).
+    """
+
+    def __init__(self, message: str, equipment: int | None = None) -> None:
+        super().__init__(message)
+        self.equipment = equipment
 
 
 class Reload(msgspec.Struct, frozen=True):
@@ -91,10 +99,10 @@ def _operator(equipment: int, payload: bytes) -> Stimulus:
     try:
         command = _operator_decoder.decode(payload)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise StimulusError(f"invalid command: {exc}") from None
+        raise StimulusError(f"invalid command: {exc}", equipment) from None
     given = [name for name in ("mode", "start", "refresh") if getattr(command, name) is not None]
     if len(given) != 1:
-        raise StimulusError('expected exactly one of "mode", "start", "refresh"')
+        raise StimulusError('expected exactly one of "mode", "start", "refresh"', equipment)
     if command.mode is not None:
         return SetMode(equipment, OPERATOR_MODES[command.mode], "operator")
     if command.start:

@@ -22,6 +22,7 @@ from typing import Any
 from loguru import logger
 
 from protocol.config import Config
+from protocol.partition import state_file
 from runtime import control
 
 SUPERVISOR_NAME = "elfe-supervisor"
@@ -91,7 +92,8 @@ def start_actor_system(config: Config) -> Any:
     from runtime.loopback import enforce_loopback
 
     enforce_loopback()  # the transport is unauthenticated pickle: never reachable from afar
-    os.environ.setdefault("THESPLOG_FILE", str(Path(config.supervisor.state_dir) / "thespian.log"))
+    log = state_file("thespian.log", config.supervisor.share)
+    os.environ.setdefault("THESPLOG_FILE", str(Path(config.supervisor.state_dir) / log))
     return ActorSystem(
         base, {"Admin Port": config.supervisor.admin_port}, logDefs=thespian_log_defs()
     )
@@ -245,4 +247,5 @@ def _run_multiproc(config: Config, starter: Starter, stop: Stop) -> int:
 
 
 def control_path(config: Config) -> Path:
-    return control.control_path(config.supervisor.state_dir)
+    share = config.supervisor.share  # partition k listens on control-<k>.sock
+    return control.control_path(config.supervisor.state_dir, share.index if share else None)

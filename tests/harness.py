@@ -121,7 +121,11 @@ def sensor_row(device_id: str = "F101", equipment: int = 1) -> DeviceRow:
 
 
 def plug_row(
-    device_id: str = "A101", equipment: int = 1, type_id: int = 111, usage: int = 11
+    device_id: str = "A101",
+    equipment: int = 1,
+    type_id: int = 111,
+    usage: int = 11,
+    household: str | None = "R001",
 ) -> DeviceRow:
     root = f"shellies/shellyplug-s-{device_id}"
     return DeviceRow(
@@ -131,7 +135,7 @@ def plug_row(
         type_name="shellyplugs_shellycloud_v1",
         usage=usage,
         hardware_id=None,
-        household="R001",
+        household=household,
         assigned=True,
         detail_id=1,
         control_topic=f"{root}/relay/0",

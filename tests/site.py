@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -143,8 +143,11 @@ class Site:
         path.write_text(_toml(data))
         return path
 
-    def household(self, **overrides: dict[str, Any]) -> SimulatedHousehold:
-        """Simulators of the sample household's plugs, answering on this site's topics."""
+    def household(
+        self, extra: tuple[dict[str, Any], ...] = (), **overrides: dict[str, Any]
+    ) -> SimulatedHousehold:
+        """Simulators of the sample household's plugs (and `extra` devices), answering on this
+        site's topics."""
         specs: list[dict[str, Any]] = [
             {
                 "kind": "shelly_gen1",
@@ -168,6 +171,7 @@ class Site:
         for spec in specs:
             key = spec.get("root", spec.get("topic"))
             spec.update(overrides.get(str(key).rsplit("-", 1)[-1], {}))
+        specs.extend(extra)
         return SimulatedHousehold.from_specs(
             MQTT_HOST, MQTT_PORT, specs, topic_prefix=f"{self.prefix}/"
         )
@@ -193,6 +197,28 @@ def _toml(data: dict[str, Any]) -> str:
             if v is not None:
                 lines.append(f"{key} = {value(v)}")
     return "\n".join(lines) + "\n"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`elfe-supervisor ARGS...`, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "supervisor", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def start_daemon(path: Path, log: Any, env: dict[str, str] | None = None) -> subprocess.Popen[Any]:
+    """`elfe-supervisor run --config PATH` in the background, its output to `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "supervisor", "run", "--config", str(path)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
 
 
 def free_port() -> int:
@@ -316,27 +342,3 @@ def supervisor_running(config: Config, timeout: float = 20.0) -> Iterator[Any]:
         thread.join(15)
         assert not thread.is_alive(), "the supervisor did not stop"
         assert result.get("code") == 0
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """`elfe-supervisor <args>` in a subprocess, its output captured."""
-    return subprocess.run(
-        [sys.executable, "-m", "supervisor", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-
-
-def start_daemon(
-    config_path: Path, log: IO[str], env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    """`elfe-supervisor run --config <path>` as systemd starts it, its output into `log`."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "supervisor", "run", "--config", str(config_path)],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )

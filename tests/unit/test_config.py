@@ -14,7 +14,9 @@ from protocol.config import (
     ControlParams,
     config_from_mapping,
     load_config,
+    with_partition,
 )
+from protocol.partition import Partition
 
 REPO = Path(__file__).resolve().parents[2]
 DSN = "postgresql://elfe@localhost/bdd_coordination"
@@ -105,6 +107,38 @@ def test_defaults_are_the_specified_ones() -> None:
     assert config.devices.codec_for(111) == "shelly_gen1"
     assert config.devices.codec_for(112) == "tasmota"
     assert config.devices.codec_for(999) is None
+    assert config.supervisor.partitions == 1
+    assert config.supervisor.share is None
+
+
+@pytest.mark.parametrize(
+    ("text", "index", "count"), [("0/1", 0, 1), ("1/3", 1, 3), (" 2 / 4 ", 2, 4)]
+)
+def test_partition_share_is_parsed(text: str, index: int, count: int) -> None:
+    config = config_from_mapping(
+        {"coordination": {"dsn": DSN}, "supervisor": {"partition": text}}, environ={}
+    )
+    assert config.supervisor.share == Partition(index, count)
+
+
+def test_the_partition_may_come_from_the_environment(tmp_path: Path) -> None:
+    """`ELFE_PARTITION`, set by the systemd template unit from its instance name."""
+    path = write(tmp_path, MINIMAL)
+    config = load_config(path, environ={"ELFE_PARTITION": "1/2"})
+    assert config.supervisor.share == Partition(1, 2)
+    assert_one_line_naming(error_of(path, {"ELFE_PARTITION": "2-2"}), "supervisor.partition")
+
+
+def test_a_partition_process_gets_its_share_and_its_own_admin_port() -> None:
+    config = config_from_mapping(
+        {"coordination": {"dsn": DSN}, "supervisor": {"partitions": 3, "admin_port": 1900}},
+        environ={},
+    )
+    child = with_partition(config, Partition(2, 3))
+    assert child.supervisor.share == Partition(2, 3)
+    assert child.supervisor.partitions == 1
+    assert child.supervisor.admin_port == 1902
+    assert child.mqtt == config.mqtt and child.coordination == config.coordination
 
 
 # --- one-line errors naming the key and the file -------------------------------------------------
@@ -156,6 +190,30 @@ def test_defaults_are_the_specified_ones() -> None:
             MINIMAL + "[control.types.hot_water]\nmax_off_s = 10\n",
             "control.types",
             id="override-key-not-int",
+        ),
+        pytest.param(
+            MINIMAL + '[supervisor]\npartition = "2/2"\n',
+            "supervisor.partition",
+            id="partition-out-of-range",
+        ),
+        pytest.param(
+            MINIMAL + '[supervisor]\npartition = "half"\n', "supervisor.partition", id="bad-share"
+        ),
+        pytest.param(
+            MINIMAL + '[supervisor]\npartition = "0/0"\n', "supervisor.partition", id="share-of-0"
+        ),
+        pytest.param(
+            MINIMAL + '[supervisor]\npartition = "0/2"\npartitions = 2\n',
+            "supervisor.partition",
+            id="share-and-partitions",
+        ),
+        pytest.param(
+            MINIMAL + "[supervisor]\npartitions = 0\n", "supervisor.partitions", id="no-partition"
+        ),
+        pytest.param(
+            MINIMAL + "[supervisor]\npartitions = 4\nadmin_port = 65534\n",
+            "supervisor.partitions",
+            id="partition-admin-port",
         ),
         pytest.param(MINIMAL + "mqtt = 5\n", "coordination.mqtt", id="scalar-in-section"),
         pytest.param("mqtt = 5\n" + MINIMAL, "mqtt", id="scalar-section"),

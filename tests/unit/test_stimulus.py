@@ -106,14 +106,16 @@ def test_invalid_operator_commands_are_rejected(payload: bytes) -> None:
     with pytest.raises(StimulusError) as info:
         operator(payload)
     assert str(info.value)
+    assert info.value.equipment == 12  # with partitions, the owner of 12 answers
 
 
 @pytest.mark.parametrize(
     "equipment", ["abc", "", "-1", "1.0", "0x10", "1e3", "١٢", "²", "12 ", "+", "#", "9" * 20]
 )
 def test_operator_command_with_a_non_integer_id_is_rejected(equipment: str) -> None:
-    with pytest.raises(StimulusError):
+    with pytest.raises(StimulusError) as info:
         operator(b'{"start": true}', equipment)
+    assert info.value.equipment is None  # no owner: partition 0 answers
 
 
 def test_operator_command_under_a_multi_level_base_topic() -> None:
