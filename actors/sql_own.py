@@ -37,8 +37,11 @@ CREATE INDEX IF NOT EXISTS event_equipment_at ON {schema}.event (equipment_id, a
 
 
 def ensure_own_schema(conn: psycopg.Connection, schema: str) -> None:
-    """The supervisor's own tables (its migrations: idempotent, created when missing)."""
+    """The supervisor's own tables (its migrations: idempotent, created when missing).
+    Partitions starting together take turns: two concurrent `CREATE ... IF NOT EXISTS` of the
+    same schema make one of them fail on a unique index."""
     with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"elfe own schema {schema}",))
         for statement in OWN_TABLES.split(";"):
             if statement.strip():
                 conn.execute(sql.SQL(statement).format(schema=sql.Identifier(schema)))
