@@ -8,6 +8,7 @@ starts in the future is never applied early. Pure: time is a parameter.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 
 import msgspec
@@ -89,6 +90,19 @@ def decision_at(plans: Iterable[Plan], t: float) -> Decision | None:
         slot_start=plan.first_valid_timestamp + slot * SLOT_SECONDS,
         plan_id=plan.id,
     )
+
+
+def stagger_offset(equipment: int, stagger_s: float) -> float:
+    """How long after an EMS decision a continuous load applies it: a stable offset in
+    [0, stagger_s), spread evenly over the equipment (`control.stagger_s`; 0: at once).
+
+    A hash of the id, the same in every process and after every restart (Python's `hash` is
+    salted per process), so that an equipment always switches at the same point of the window.
+    """
+    if stagger_s <= 0:
+        return 0.0
+    digest = hashlib.blake2b(str(equipment).encode(), digest_size=8).digest()
+    return (int.from_bytes(digest, "big") >> 11) / 2.0**53 * stagger_s  # 53 bits: < 1 exactly
 
 
 PlanBook = dict[int, tuple[Plan, ...]]

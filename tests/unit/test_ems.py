@@ -8,6 +8,8 @@ slot = (t - fvt) div 900.
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from collections.abc import Sequence
 
 import msgspec
@@ -15,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from protocol.config import ControlParams
 from protocol.ems import (
     HORIZON_SECONDS,
     SLOT_SECONDS,
@@ -34,6 +37,7 @@ from protocol.ems import (
     plan_from_row,
     prune,
     slot_start,
+    stagger_offset,
 )
 
 F = 1_717_200_000  # 2024-06-01 00:00 UTC, a multiple of 900
@@ -416,3 +420,33 @@ def test_merge_of_a_kept_book_equals_pruning_everything_again(
     )
     assert merge(book, second, later) == full
     assert merge(book, (), later) == prune(book, later)
+
+
+# --- stagger ---------------------------------------------------------------------------------
+
+
+def test_stagger_is_off_by_default_and_when_zero() -> None:
+    assert stagger_offset(12, 0.0) == 0.0
+    assert ControlParams().stagger_s == 0.0
+
+
+@given(st.integers(0, 10**9), st.floats(0.001, 3600))
+def test_stagger_offset_is_stable_and_within_the_window(equipment: int, window: float) -> None:
+    offset = stagger_offset(equipment, window)
+    assert 0.0 <= offset < window
+    assert stagger_offset(equipment, window) == offset
+
+
+def test_stagger_offset_is_the_same_in_another_process() -> None:
+    """No per-process salt: an equipment switches at the same point after a restart."""
+    code = "from protocol.ems import stagger_offset; print(repr(stagger_offset(4242, 60.0)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert float(out.stdout) == stagger_offset(4242, 60.0)
+
+
+def test_stagger_offsets_spread_evenly_over_the_window() -> None:
+    """10 000 consecutive ids over 60 s: each 6 s tenth gets 1000 of them, give or take 10 %."""
+    tenths = [0] * 10
+    for equipment in range(1, 10_001):
+        tenths[int(stagger_offset(equipment, 60.0) // 6.0)] += 1
+    assert all(900 <= count <= 1100 for count in tenths), tenths
