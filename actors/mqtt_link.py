@@ -29,6 +29,7 @@ from runtime.mqtt_client import BufferedClient
 
 RECONNECT_MAX_S = 30.0
 MAX_QUEUED = 100_000  # QoS 1 publishes awaiting the broker: 10 orders per tank at N = 10 000
+MAX_INFLIGHT = 1000  # QoS 1 publishes awaiting PUBACK, when the broker allows as many
 READ_BURST = 1000  # packets read per readiness before yielding to other messages
 SUBSCRIBE_CHUNK = 100  # topics per SUBSCRIBE packet
 OFFLINE_WAIT_S = 3.0
@@ -142,6 +143,11 @@ class MqttLink:
             return
         first = not self.ever_connected
         self.connected, self.ever_connected, self.backoff = True, True, 1.0
+        # MQTT 5: as many unacknowledged QoS 1 publishes as the broker says it takes (paho keeps
+        # 20 whatever the broker says); the fan-out of an EMS run is bounded by this window.
+        receive_maximum = getattr(properties, "ReceiveMaximum", None) if self.v5 else None
+        if isinstance(client, BufferedClient):
+            client.set_inflight_window(min(receive_maximum or 20, MAX_INFLIGHT))
         m = self.config.mqtt
         logger.info(
             "MQTT connected to {}:{} (session present: {})", m.host, m.port, flags.session_present

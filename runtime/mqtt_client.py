@@ -7,6 +7,8 @@ of the GIL, which a database worker thread may then hold for up to the switch in
 socket is wrapped so that one `recv` fills a buffer and the next packets are served from memory;
 `pending()` says how much is buffered (as an SSL socket does), so the gateway keeps reading
 without asking `select` first.
+
+It also keeps as many QoS 1 publishes in flight as the broker accepts (`set_inflight_window`).
 """
 
 from __future__ import annotations
@@ -47,3 +49,10 @@ class BufferedSocket:
 class BufferedClient(mqtt.Client):
     def _create_socket(self) -> Any:
         return BufferedSocket(super()._create_socket())
+
+    def set_inflight_window(self, size: int) -> None:
+        """From `on_connect`: as many unacknowledged QoS 1/2 publishes as the broker's CONNACK
+        allows (MQTT 5 Receive Maximum). paho 2.2 ignores that property, keeps 20, and refuses
+        `max_inflight_messages_set` once connected; the queued publishes of the session are only
+        sent after `on_connect` returns, so the new window applies to all of them."""
+        self._max_inflight_messages = max(1, size)
