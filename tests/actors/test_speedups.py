@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from thespian.actors import ActorSystem, ActorTypeDispatcher, WakeupMessage
 
 from runtime import speedups
+from tests.actors.test_clock import run_for
 
 
 class Recorder(ActorTypeDispatcher):
@@ -37,20 +37,11 @@ class Recorder(ActorTypeDispatcher):
         self.seen.append((message.payload, time.monotonic()))
 
 
-@pytest.fixture
-def system() -> Iterator[ActorSystem]:
+@pytest.fixture(autouse=True)
+def installed() -> None:
+    """Before the `system` fixture creates the actor system (autouse fixtures come first)."""
     speedups.install()
     speedups.install()  # idempotent
-    asys = ActorSystem("simpleSystemBase")
-    yield asys
-    asys.shutdown()
-
-
-def run_for(asys: ActorSystem, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        asys.listen(0.01)
-        time.sleep(0.002)
 
 
 def test_messages_are_delivered_in_the_order_sent(system: ActorSystem) -> None:
