@@ -20,7 +20,7 @@ from loguru import logger
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
 from actors.db_session import CoordinationSession, read_snapshot, snapshot_path
-from protocol.batching import WriteQueue
+from protocol.batching import WriteQueue, overlay
 from protocol.config import Config
 from protocol.inventory import build_inventory
 from protocol.messages import (
@@ -57,6 +57,7 @@ class DbGateway(ActorTypeDispatcher):
         self.offload: Offload | None = None
         self.queue = WriteQueue()
         self.reads: deque[tuple[LoadInventory | LoadRow, Any]] = deque()  # (request, reply to)
+        self.since_read: dict[int, list[WriteState]] = {}  # made while a read is in flight
         self.in_flight: tuple[float, LoadInventory | LoadRow | None, Any] | None = None
         self.own_schema_ready: bool | None = None
         self.down_since: float | None = None
@@ -85,6 +86,8 @@ class DbGateway(ActorTypeDispatcher):
 
     def receiveMsg_WriteState(self, message: WriteState, sender: Any) -> None:
         self.queue.add(message)
+        if self.in_flight is not None and self.in_flight[1] is not None:
+            self.since_read.setdefault(message.equipment, []).append(message)  # unseen by the read
         self._kick()  # a transition goes at once (or with the next batch if one is in flight)
 
     def receiveMsg_WriteObserved(self, message: WriteObserved, sender: Any) -> None:
@@ -171,6 +174,7 @@ class DbGateway(ActorTypeDispatcher):
         batch = self.queue.take() if not self.queue.empty() else WriteBatch()
         session = self.session
         self.in_flight = (time.time(), read, reply_to)
+        self.since_read = {}
         if isinstance(read, LoadInventory):
             self.offload.run(lambda: session.run(batch, "inventory"))
         elif isinstance(read, LoadRow):
@@ -208,7 +212,8 @@ class DbGateway(ActorTypeDispatcher):
             self.send(reply_to, Inventory(rows=(), specs=(), error=error))
             return
         config = self._config()  # a partition builds only its share of the households
-        mine = share(list(snapshot.rows), list(snapshot.devices), config.supervisor.share)
+        rows = [overlay(row, self.since_read) for row in snapshot.rows]
+        mine = share(rows, list(snapshot.devices), config.supervisor.share)
         specs = build_inventory(mine.rows, mine.devices, config)
         self.send(
             reply_to,
@@ -219,7 +224,7 @@ class DbGateway(ActorTypeDispatcher):
         if done.row is None:
             logger.warning("equipment {} asked by {}: no such row", read.equipment, read.source)
             return
-        self.send(reply_to, RowChanged(done.row, time.time()))
+        self.send(reply_to, RowChanged(overlay(done.row, self.since_read), time.time()))
 
     # --- availability --------------------------------------------------------------------------
 

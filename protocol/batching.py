@@ -7,13 +7,17 @@
   (the database went away) is given back in front, in order, so nothing is lost or reordered.
 - `same_column_runs`: consecutive transitions that set the same columns, written with one
   statement each run without changing the order of the writes of any equipment.
+- `overlay`: a row read while transitions were still on their way, as it will be once they are
+  written (the reads run on a worker thread while the actors go on).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
+
+import msgspec
 
 from protocol.messages import (
     DeviceReport,
@@ -23,6 +27,7 @@ from protocol.messages import (
     WriteObserved,
     WriteState,
 )
+from protocol.model import EquipmentRow
 
 MAX_TRANSITIONS = 2000  # transitions per transaction: bounds its duration (latency of the rest)
 MAX_JOURNAL_BACKLOG = 10000  # events kept while the database is down (the oldest go first)
@@ -124,3 +129,13 @@ def same_column_runs(
         else:
             runs.append((columns, [write]))
     return runs
+
+
+def overlay(row: EquipmentRow, later: Mapping[int, Iterable[WriteState]]) -> EquipmentRow:
+    """The row as the database will hold it once the transitions made after it was read
+    (`later`: equipment id -> its transitions, in order) are written: a read never undoes a
+    transition that was still on its way."""
+    for write in later.get(row.id, ()):
+        changed = {f: getattr(write, f) for f in STATE_FIELDS if getattr(write, f) is not None}
+        row = msgspec.structs.replace(row, **changed)
+    return row

@@ -39,8 +39,7 @@ class RoutingTable:
             self._routes.setdefault(route.topic, []).append(route)
         if routes:
             self._owned[owner] = routes
-        kept = set(self._routes)
-        return sorted(set(new)), sorted({t for t in gone if t not in kept})
+        return sorted(set(new)), sorted({t for t in gone if t not in self._routes})
 
     def unregister(self, owner: int) -> list[str]:
         """Drop `owner`'s routes; returns the topics nobody needs any more."""

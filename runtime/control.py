@@ -89,11 +89,21 @@ def answer(handler: Handler, line: bytes) -> bytes:
     return encode_reply(reply)
 
 
+def answers(path: Path) -> bool:
+    """Whether a running daemon answers on the control socket at `path`."""
+    try:
+        request(path, {"ping": True}, timeout=2.0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def bind(path: Path) -> socket.socket:
-    """A listening Unix socket at `path`, mode 0600 from its creation on."""
+    """A listening Unix socket at `path`, mode 0600 from its creation on (a socket left by a
+    crashed daemon is replaced: check `answers` first)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
-        path.unlink()  # a socket left by a crashed daemon
+        path.unlink()
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     previous = os.umask(0o177)
     try:

@@ -85,9 +85,6 @@ def start_actor_system(config: Config) -> Any:
 
     base = config.supervisor.system_base
     if base == "simpleSystemBase":
-        from runtime import speedups
-
-        speedups.install()
         return ActorSystem("simpleSystemBase", logDefs=thespian_log_defs())
     from runtime.loopback import enforce_loopback
 
@@ -149,6 +146,12 @@ def run_supervisor(config: Config, ready: Any = None, stop: Stop | None = None) 
         print(
             f"elfe-supervisor: admin port {config.supervisor.admin_port} is already in use "
             "(another elfe-supervisor running?)",
+            file=sys.stderr,
+        )
+        return 1
+    if control.answers(control_path(config)):
+        print(
+            f"elfe-supervisor: another elfe-supervisor answers on {control_path(config)}",
             file=sys.stderr,
         )
         return 1

@@ -52,6 +52,9 @@ def test_the_in_process_daemon_listens_on_no_tcp_port_and_answers_on_its_control
             missing = cli("inspect", "--config", str(path), "99")
             assert missing.returncode == 1 and "99" in missing.stderr
             assert "error" in control.request(sock, {"equipment": "one"})
+            second = cli("run", "--config", str(path))  # same state directory: refused
+            assert second.returncode == 1 and "another elfe-supervisor answers" in second.stderr
+            assert control.request(sock, {"ping": True})["pid"] == daemon.pid
         finally:
             daemon.send_signal(signal.SIGTERM)
             assert daemon.wait(20) == 0

@@ -6,9 +6,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol.batching import ReportBatches, WriteQueue, columns_of, same_column_runs
+from protocol.batching import ReportBatches, WriteQueue, columns_of, overlay, same_column_runs
 from protocol.messages import DeviceReport, DeviceTelemetry, Event, WriteObserved, WriteState
 from protocol.ratelimit import WarnLimiter
+from tests.harness import equipment_row
 
 
 def transition(equipment: int, n: int, **fields: int) -> WriteState:
@@ -126,3 +127,14 @@ def test_a_topic_warns_at_most_once_a_period_and_counts_the_rest() -> None:
     assert limiter.allow("t", 20.0) is None
     assert limiter.allow("u", 20.0) == 0
     assert limiter.allow("t", 61.0) == 2
+
+
+def test_a_row_read_before_later_transitions_is_seen_as_they_leave_it() -> None:
+    row = equipment_row(7, mode=30, command_state=21)
+    later = {
+        7: [transition(7, 1, command_state=12), transition(7, 2, mode=20, command_state=13)],
+        8: [transition(8, 3, mode=80)],
+    }
+    seen = overlay(row, later)
+    assert (seen.mode, seen.command_state, seen.consigne) == (20, 13, row.consigne)
+    assert overlay(row, {}) == row

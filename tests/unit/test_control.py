@@ -63,8 +63,10 @@ def test_the_socket_is_created_for_its_owner_only_and_answers(tmp_path: Path) ->
     path = control.control_path(tmp_path / "state", 0)
     path.parent.mkdir()
     path.write_text("left by a crashed daemon")
+    assert not control.answers(path)
     server = control.ThreadControl(path, lambda request: {"echo": request})
     try:
+        assert control.answers(path)
         assert stat.S_ISSOCK(path.stat().st_mode) and stat.S_IMODE(path.stat().st_mode) == 0o600
         assert control.request(path, {"equipment": 3}) == {"echo": {"equipment": 3}}
         assert "error" in control.request(path, {"gateway": "x"})
