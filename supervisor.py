@@ -89,12 +89,11 @@ def inspect_running(state_dir: str, equipment: int | None, gateway: str | None) 
     if gateway is not None:
         query["gateway"] = gateway
     sockets = partitions.partition_sockets(state_dir)
-    if sockets and not path.exists():  # partitions: ask every one and combine
-        reply = partitions.inspect_partitions(sockets, query)
-        print(json.dumps(reply, indent=2, ensure_ascii=False, default=str))
-        return 1 if "error" in reply else 0
     try:
-        reply = control.request(path, query)
+        if sockets and not partitions.answers(path):  # partitions: ask every one, combine
+            reply = partitions.inspect_partitions(sockets, query)
+        else:
+            reply = control.request(path, query)
     except (OSError, ValueError) as exc:
         print(f"elfe-supervisor: no supervisor answers on {path}: {exc}", file=sys.stderr)
         return 1

@@ -15,7 +15,9 @@ the others stay silent, so that exactly one answer is published.
 
 Devices other than screens follow their equipment (a typology needs all its devices in one actor
 system); a screen (device type 711, or usage 71) goes by its own household, or with its equipment
-when it has none.
+when it has none. A screen whose row hangs on an equipment of another household (hence maybe of
+another partition) is carried by the first driven equipment of its own household in its
+partition: a screen plays no role in a typology, and the screens are found through the equipment.
 """
 
 from __future__ import annotations
@@ -131,15 +133,32 @@ def share(rows: list[EquipmentRow], devices: list[DeviceRow], partition: Partiti
         return Share(rows=rows, devices=devices, scope=StimulusScope())
     owners = equipment_owners(rows, partition.count)
     mine = partition.index
+    own_rows = [row for row in rows if owners[row.id] == mine]
+    own_devices = [d for d in devices if device_partition(d, owners, partition.count) == mine]
     return Share(
-        rows=[row for row in rows if owners[row.id] == mine],
-        devices=[d for d in devices if device_partition(d, owners, partition.count) == mine],
+        rows=own_rows,
+        devices=[_carried(d, owners, own_rows, mine) for d in own_devices],
         scope=StimulusScope(
             partition=mine,
             own=frozenset(e for e, owner in owners.items() if owner == mine),
             foreign=frozenset(e for e, owner in owners.items() if owner != mine),
         ),
     )
+
+
+def _carried(
+    device: DeviceRow, owners: Mapping[int, int], rows: list[EquipmentRow], mine: int
+) -> DeviceRow:
+    """A screen attached to an equipment of another partition (its `utilisateur` differs from
+    the equipment's) is carried here by the first driven equipment of its own household, so that
+    it is still shown; it plays no role in that equipment's typology."""
+    if not is_screen(device) or owners.get(device.equipment_id, mine) == mine:
+        return device
+    from protocol.inventory import wants_actor  # it imports the configuration, which imports us
+
+    key = household_key(device.household)
+    hosts = [r.id for r in rows if household_key(r.household) == key and wants_actor(r)]
+    return msgspec.structs.replace(device, equipment_id=min(hosts)) if hosts else device
 
 
 def client_id(base: str, partition: Partition | None) -> str:

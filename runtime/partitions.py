@@ -286,6 +286,15 @@ def partition_sockets(state_dir: str | Path) -> dict[int, Path]:
     return dict(sorted(found.items()))
 
 
+def answers(path: Path) -> bool:
+    """Whether a daemon answers on this control socket (a crashed one may leave the file)."""
+    try:
+        control.request(path, {"ping": True}, timeout=PING_TIMEOUT_S)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def inspect_partitions(sockets: dict[int, Path], query: dict[str, Any]) -> dict[str, Any]:
     """Ask every partition's control socket and combine the answers."""
     replies: dict[int, dict[str, Any]] = {}

@@ -199,28 +199,6 @@ def _toml(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """`elfe-supervisor ARGS...`, as an operator runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "supervisor", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-
-
-def start_daemon(path: Path, log: Any, env: dict[str, str] | None = None) -> subprocess.Popen[Any]:
-    """`elfe-supervisor run --config PATH` in the background, its output to `log`."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "supervisor", "run", "--config", str(path)],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-
-
 def free_port() -> int:
     import socket
 

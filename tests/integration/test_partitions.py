@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -125,6 +124,8 @@ def test_two_partitions_share_the_households(
             shown = cli("inspect", "--config", str(path), "10")
             assert shown.returncode == 0, shown.stderr
             assert json.loads(shown.stdout)["partition"] == 1
+            unknown = cli("inspect", "--config", str(path), "999")
+            assert unknown.returncode == 1 and len(unknown.stderr.strip().splitlines()) == 1
 
             # One EMS run reaches the equipment of both partitions.
             site.add_plan(2, [1] * 4, machine_type=TANK)
@@ -178,10 +179,13 @@ def test_two_partitions_share_the_households(
         ]
         assert "STATUS=1/2 partitions online" in notified
         assert notified.count("WATCHDOG=1") >= 3
-        assert last_json(recorder, status) == {"state": "offline"}
-        for k in (0, 1):
-            assert last_json(recorder, f"{status}/{k}") == {"state": "offline"}
-            assert not (site.state_dir / f"control-{k}.sock").exists()
+        for topic in (status, f"{status}/0", f"{status}/1"):
+            wait_until(
+                lambda t=topic: last_json(recorder, t) == {"state": "offline"},
+                timeout=2,
+                what=f"offline on {topic}",
+            )
+        assert not any(site.state_dir.glob("control-*.sock"))
     finally:
         if daemon.poll() is None:
             daemon.kill()
@@ -206,7 +210,11 @@ def test_a_partition_that_keeps_dying_stops_the_daemon_non_zero(
     code = run_partitions(config, "unused.toml", Stop(), policy=policy, spawn=failing(1))
     assert code == 1
     assert time.monotonic() - started < 5
-    assert last_json(recorder, f"{site.base_topic}/status") == {"state": "offline"}
+    wait_until(
+        lambda: last_json(recorder, f"{site.base_topic}/status") == {"state": "offline"},
+        timeout=2,
+        what="offline",
+    )
 
 
 def test_a_partition_with_a_configuration_error_stops_the_daemon_with_2(site: Site) -> None:
@@ -283,7 +291,8 @@ def test_several_hosts_each_run_one_share(site: Site, recorder: Recorder, tmp_pa
 
 def test_the_partitions_stop_when_the_daemon_is_killed(site: Site, tmp_path: Path) -> None:
     path = site.write_config(site.config(supervisor={"partitions": 2}), tmp_path / "elfe.toml")
-    daemon = start_daemon(path, subprocess.DEVNULL)
+    log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed below
+    daemon = start_daemon(path, log)
     try:
         sockets = [site.state_dir / f"control-{k}.sock" for k in (0, 1)]
 
@@ -304,6 +313,7 @@ def test_the_partitions_stop_when_the_daemon_is_killed(site: Site, tmp_path: Pat
     finally:
         if daemon.poll() is None:
             daemon.kill()
+        log.close()
 
 
 def test_a_partition_that_stops_answering_is_killed_and_restarted(
@@ -337,3 +347,28 @@ def test_a_partition_that_stops_answering_is_killed_and_restarted(
         stop.requested = True
         daemon.join(30)
     assert result.get("code") == 0
+
+
+def test_an_online_status_left_by_an_earlier_run_does_not_count(
+    site: Site, recorder: Recorder
+) -> None:
+    """A retained `online` older than the partition's process is not taken as its status."""
+    old = {"state": "online", "version": "0", "started_at": int(time.time()) - 3600}
+    for k in (0, 1):
+        recorder.publish(f"{site.base_topic}/status/{k}", json.dumps(old), retain=True)
+    config = site.config(supervisor={"partitions": 2})
+    stop = Stop()
+    silent = lambda config_path, share: [sys.executable, "-c", "import time; time.sleep(30)"]  # noqa: E731
+    daemon = threading.Thread(
+        target=lambda: run_partitions(config, "unused.toml", stop, spawn=silent)
+    )
+    daemon.start()
+    try:
+        status = f"{site.base_topic}/status"
+        first = wait_until(lambda: last_json(recorder, status), timeout=5, what="combined status")
+        time.sleep(1.0)
+        assert first["state"] == "offline" and first["down"] == [0, 1]
+        assert all(json.loads(p)["state"] != "online" for p in recorder.on(status))
+    finally:
+        stop.requested = True
+        daemon.join(30)

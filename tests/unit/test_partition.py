@@ -182,8 +182,14 @@ def test_a_household_lives_in_one_partition(
         for d in part.devices:
             if partition.is_screen(d) and partition.household_key(d.household):
                 where.setdefault(partition.household_key(d.household) or "", set()).add(k)
-            elif any(r.id == d.equipment_id for r in rows):
+            known = any(r.id == d.equipment_id for r in rows)
+            if known and not partition.is_screen(d):
                 assert d.equipment_id in owned
+            elif known and d.equipment_id not in owned:
+                # a screen left on another partition's equipment: no equipment of its household
+                # here could carry it
+                key = partition.household_key(d.household)
+                assert not any(partition.household_key(r.household) == key for r in part.rows)
     assert all(len(found) == 1 for found in where.values()), where
 
 
@@ -223,6 +229,9 @@ def test_example_split_of_two_households() -> None:
     assert [d.id for d in first.devices] == ["plug-1", "screen-1"]
     assert [r.id for r in second.rows] == [2]
     assert [d.id for d in second.devices] == ["plug-2", "screen-4"]
+    # screen-1 hangs on equipment 2 (partition 1): equipment 1 of its household carries it here
+    assert {d.id: d.equipment_id for d in first.devices} == {"plug-1": 1, "screen-1": 1}
+    assert {d.id: d.equipment_id for d in second.devices} == {"plug-2": 2, "screen-4": 2}
     assert not second.scope.answers(1) and not second.scope.answers(777)
     assert first.scope.answers(777) and not first.scope.answers(2)
 
@@ -244,3 +253,40 @@ def test_five_deaths_in_five_minutes_give_up() -> None:
     # the same deaths spread over more than five minutes keep being restarted
     assert policy.delay([0.0, 100.0, 200.0, 300.0, 400.0], 400.0) == 10.0
     assert policy.delay([0.0, 400.0], 400.0) == 1.0
+
+
+# --- introspection of every partition ------------------------------------------------------------
+
+
+def overview(status: str, *equipment: int) -> dict[str, object]:
+    entries = {str(e): {"name": f"e{e}", "devices": [f"d{e}"]} for e in equipment}
+    return {"status": {"state": status}, "equipment": entries}
+
+
+def test_the_overview_counts_per_partition_and_lists_every_equipment_with_its_partition() -> None:
+    replies = {1: overview("online", 10), 0: overview("online", 2, 1), 2: {"error": "no answer"}}
+    combined = partition.combine_introspection(replies, {})
+    assert combined["partitions"] == {
+        "0": {"status": {"state": "online"}, "equipment": 2},
+        "1": {"status": {"state": "online"}, "equipment": 1},
+        "2": {"error": "no answer"},
+    }
+    assert list(combined["equipment"]) == ["1", "2", "10"]  # by id, not as text
+    assert combined["equipment"]["10"] == {"name": "e10", "devices": ["d10"], "partition": 1}
+
+
+def test_one_equipment_comes_from_the_partition_that_has_it() -> None:
+    query = {"equipment": 10}
+    replies = {0: {"error": "no such equipment or gateway: 10"}, 1: {"state": {"mode": 30}}}
+    assert partition.combine_introspection(replies, query) == {
+        "partition": 1,
+        "state": {"mode": 30},
+    }
+    nobody = {0: {"error": "no such equipment: 10"}, 1: {"error": "no such equipment: 10"}}
+    assert partition.combine_introspection(nobody, query) == {"error": "no such equipment: 10"}
+
+
+def test_a_gateway_is_shown_per_partition() -> None:
+    replies = {0: {"received": 3}, 1: {"received": 5}}
+    combined = partition.combine_introspection(replies, {"gateway": "mqtt"})
+    assert combined == {"partitions": {"0": {"received": 3}, "1": {"received": 5}}}
