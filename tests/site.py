@@ -199,6 +199,30 @@ def _toml(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`elfe-supervisor <args>` in a subprocess, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "supervisor", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def start_daemon(
+    config_path: Path, log: Any, env: dict[str, str] | None = None
+) -> subprocess.Popen[Any]:
+    """`elfe-supervisor run --config <path>` as systemd starts it, its output into `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "supervisor", "run", "--config", str(config_path)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+
+
 def free_port() -> int:
     import socket
 
