@@ -224,8 +224,9 @@ class DbGateway(ScreenQueries, ActorTypeDispatcher):
             self.send(reply_to, Inventory(rows=(), specs=(), error=error))
             return
         config = self._config()  # a partition builds only its share of the households
-        mine = share(list(snapshot.rows), list(snapshot.devices), config.supervisor.share)
-        rows = tuple(overlay(row, self.since_read) for row in mine.rows)
+        overlaid = [overlay(row, self.since_read) for row in snapshot.rows]
+        mine = share(overlaid, list(snapshot.devices), config.supervisor.share)
+        rows = tuple(mine.rows)
         specs = build_inventory(list(rows), mine.devices, config)
         ids = {spec.id for spec in specs}
         driven = [row for row in rows if row.id in ids]

@@ -13,8 +13,9 @@ import msgspec
 from loguru import logger
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher
 
-from protocol import typologies
+from protocol import ems, typologies
 from protocol.devices import codec_named
+from protocol.ids import Kind
 from protocol.messages import (
     ArmTimer,
     CancelTimer,
@@ -48,6 +49,7 @@ from protocol.messages import (
 from protocol.typologies import MachineState
 
 JOURNAL_SIZE = 50
+STAGGER = "ems-stagger"
 EVENTS = (EmsDecision, ModeRequested, RestoreMode, ForceStart, TimerFired, Reassert, RowChanged)
 
 
@@ -60,6 +62,7 @@ class DeviceActor(ActorTypeDispatcher):
         self.early: list[Message] = []  # events that arrived before DeviceInit
         self.now = 0.0  # machine time never runs backwards, whatever the order of arrival
         self.log = logger  # bound to the equipment id (journald field EQUIPMENT=) once known
+        self.held: EmsDecision | None = None  # waiting for its stagger offset
 
     def receiveMsg_DeviceInit(self, message: DeviceInit, sender: Any) -> None:
         self.gateways = message.gateways
@@ -81,9 +84,27 @@ class DeviceActor(ActorTypeDispatcher):
         self._send_telemetry({r.device for r in message.reports})
 
     def receiveMessage(self, message: Any, sender: Any) -> Any:
+        if isinstance(message, EmsDecision) and self._stagger(message):
+            return None
+        if isinstance(message, TimerFired) and message.token == STAGGER:
+            held, self.held = self.held, None
+            return self._feed(held, message.at) if held is not None else None
         if isinstance(message, EVENTS):
             return self._feed(message, message.at)
         return super().receiveMessage(message, sender)
+
+    def _stagger(self, decision: EmsDecision) -> bool:
+        """A continuous load holds an EMS decision for its offset (`control.stagger_s`); a newer
+        decision replaces a held one."""
+        state = self.state
+        if state is None or self.gateways is None or state.spec.kind != Kind.CONTINUOUS:
+            return False
+        offset = ems.stagger_offset(state.spec.id, state.spec.control.stagger_s)
+        if offset <= 0:
+            return False
+        self.held = decision
+        self.send(self.gateways.clock, SetTimer(STAGGER, decision.at + offset))
+        return True
 
     def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
         self.send(message.reply_to or sender, IntrospectReply(self.snapshot()))

@@ -29,9 +29,11 @@ from protocol import partition
 from protocol.config import Config
 from protocol.failures import Outage, backoff_delay, classify_connack, classify_exception
 from protocol.status import OFFLINE, status_topic
+from runtime.mqtt_client import BufferedClient
 from runtime.secrets import mqtt_password
 
 RECONNECT_MAX_S = 30.0
+MAX_INFLIGHT = 1000  # QoS 1 publishes awaiting PUBACK, when the broker allows as many
 READ_BURST = 1000  # packets read per readiness before yielding to other messages
 SUBSCRIBE_CHUNK = 100  # topics per SUBSCRIBE packet
 OFFLINE_WAIT_S = 3.0
@@ -46,11 +48,11 @@ def new_client(
     connect)."""
     m = config.mqtt
     if m.protocol == "5":
-        client = mqtt.Client(
+        client = BufferedClient(
             mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
         )
     else:
-        client = mqtt.Client(
+        client = BufferedClient(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=mqtt.MQTTv311,
@@ -159,6 +161,11 @@ class MqttLink:
         self.outage, line = self.outage.recovered(time.time())
         if line:
             logger.info(line)
+        # MQTT 5: as many unacknowledged QoS 1 publishes as the broker says it takes (paho keeps
+        # 20 whatever the broker says); the fan-out of an EMS run is bounded by this window.
+        receive_maximum = getattr(properties, "ReceiveMaximum", None) if self.v5 else None
+        if isinstance(client, BufferedClient):
+            client.set_inflight_window(min(receive_maximum or 20, MAX_INFLIGHT))
         logger.info(
             "MQTT connected to {}:{} (session present: {})", m.host, m.port, flags.session_present
         )

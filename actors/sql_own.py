@@ -41,9 +41,14 @@ def ensure_own_schema(conn: psycopg.Connection, schema: str) -> None:
 
     An existing schema is not created again: `CREATE SCHEMA IF NOT EXISTS` needs CREATE on the
     whole database even when the schema exists, and roles.sql grants CREATE on the schema only.
+    Partitions starting together take turns: two concurrent `CREATE ... IF NOT EXISTS` of the
+    same schema make one of them fail on a unique index.
     """
-    exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
     with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"elfe own schema {schema}",))
+        exists = conn.execute(
+            "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
+        ).fetchone()
         for statement in OWN_TABLES.split(";"):
             if not statement.strip() or (exists and "CREATE SCHEMA" in statement):
                 continue

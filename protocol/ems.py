@@ -8,6 +8,7 @@ starts in the future is never applied early. Pure: time is a parameter.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 
 import msgspec
@@ -91,20 +92,56 @@ def decision_at(plans: Iterable[Plan], t: float) -> Decision | None:
     )
 
 
+def stagger_offset(equipment: int, stagger_s: float) -> float:
+    """How long after an EMS decision a continuous load applies it: a stable offset in
+    [0, stagger_s), spread evenly over the equipment (`control.stagger_s`; 0: at once).
+
+    A hash of the id, the same in every process and after every restart (Python's `hash` is
+    salted per process), so that an equipment always switches at the same point of the window.
+    """
+    if stagger_s <= 0:
+        return 0.0
+    digest = hashlib.blake2b(str(equipment).encode(), digest_size=8).digest()
+    return (int.from_bytes(digest, "big") >> 11) / 2.0**53 * stagger_s  # 53 bits: < 1 exactly
+
+
 PlanBook = dict[int, tuple[Plan, ...]]
 """machine_id -> the plans worth keeping: the applicable one and those that start later."""
 
 
 def merge(book: PlanBook, plans: Iterable[Plan], t: float) -> PlanBook:
-    """Add freshly read plans and drop those that can no longer apply at t or later."""
-    merged: dict[int, dict[int, Plan]] = {m: {p.id: p for p in ps} for m, ps in book.items()}
+    """Add freshly read plans to a book (as `merge` or `prune` returned it) and drop those that
+    can no longer apply at t or later. The machines without a new plan are only re-examined
+    when their plans changed at t (one ran out, or a later one started): merging one EMS run
+    costs its own rows, not the whole book again."""
+    fresh: dict[int, dict[int, Plan]] = {}
     for plan in plans:
-        merged.setdefault(plan.machine_id, {})[plan.id] = plan
-    return {m: kept for m, ps in merged.items() if (kept := _keep(ps.values(), t))}
+        own = fresh.get(plan.machine_id)
+        if own is None:
+            own = fresh[plan.machine_id] = {p.id: p for p in book.get(plan.machine_id, ())}
+        own[plan.id] = plan
+    merged: PlanBook = {}
+    for machine, kept in book.items():
+        if machine not in fresh and (kept := kept if _unchanged(kept, t) else _keep(kept, t)):
+            merged[machine] = kept
+    for machine, own in fresh.items():
+        if kept := _keep(own.values(), t):
+            merged[machine] = kept
+    return merged
 
 
 def prune(book: PlanBook, t: float) -> PlanBook:
-    return merge(book, (), t)
+    """The plans of any book (a file read back included) that can still apply at t or later."""
+    return {m: kept for m, ps in book.items() if (kept := _keep(ps, t))}
+
+
+def _unchanged(kept: tuple[Plan, ...], t: float) -> bool:
+    """Whether `_keep` at t would return plans it kept earlier unchanged: no later plan has
+    started and the current one (if it started) has not run out."""
+    first = kept[0].first_valid_timestamp
+    return (len(kept) == 1 or kept[1].first_valid_timestamp > t) and (
+        first > t or t - first < HORIZON_SECONDS
+    )
 
 
 def _keep(plans: Iterable[Plan], t: float) -> tuple[Plan, ...]:

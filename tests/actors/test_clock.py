@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from thespian.actors import ActorSystem, ActorTypeDispatcher
 
 from actors.clock import Clock
@@ -37,13 +35,6 @@ class Owner(ActorTypeDispatcher):
 
     def receiveMsg_TimerFired(self, message: TimerFired, sender: Any) -> None:
         self.fired.append(message.token)
-
-
-@pytest.fixture
-def system() -> Iterator[ActorSystem]:
-    asys = ActorSystem("simpleSystemBase")
-    yield asys
-    asys.shutdown()
 
 
 def run_for(asys: ActorSystem, seconds: float) -> None:

@@ -13,6 +13,7 @@ from thespian.actors import ActorSystem, ActorTypeDispatcher
 
 from actors.device import DeviceActor
 from protocol import messages as m
+from protocol.ems import stagger_offset
 from protocol.ids import CommandState, ControlState
 from tests.harness import equipment_row, make_spec
 
@@ -111,3 +112,35 @@ def test_every_message_survives_pickling() -> None:
     ]
     for sample in samples:
         assert pickle.loads(pickle.dumps(sample)) == sample
+
+
+def test_a_staggered_tank_applies_the_ems_decision_at_its_offset(system: ActorSystem) -> None:
+    """`stagger_s`: the decision waits on the clock for the equipment's offset; a newer decision
+    replaces the held one; nothing goes out before the timer fires."""
+    gateway = system.createActor(Recorder)
+    device = system.createActor(DeviceActor)
+    row = equipment_row(type_id=131)
+    gateways = m.Gateways(gateway, gateway, gateway, gateway, gateway)
+    now = time.time()
+    spec = make_spec(row, min_switch_s=0, stagger_s=60.0)
+    assert system.ask(device, m.DeviceInit(spec, row, gateways, now), 2) == m.DeviceReady(1)
+    system.tell(device, m.EmsDecision(1, False, 0, 4, now + 1))
+    system.tell(device, m.EmsDecision(1, True, 0, 5, now + 2))
+    got = received(system, gateway)
+    offset = stagger_offset(1, 60.0)
+    armed = [x for x in got if isinstance(x, m.SetTimer) and x.token == "ems-stagger"]
+    assert [x.at for x in armed] == [now + 1 + offset, now + 2 + offset]
+    assert [x.payload for x in got if isinstance(x, m.Publish)] == [b"off"]  # the start-up one
+    system.tell(device, m.TimerFired("ems-stagger", now + 2 + offset))
+    got = received(system, gateway)
+    assert [x.payload for x in got if isinstance(x, m.Publish)] == [b"off", b"on"]
+    writes = [x for x in got if isinstance(x, m.WriteState)]
+    assert writes[-1].at == int(now + 2 + offset) and "EMS plan 5" in writes[-1].reason
+
+
+def test_without_stagger_the_decision_applies_at_once(system: ActorSystem) -> None:
+    device, gateway = start_device(system)
+    system.tell(device, m.EmsDecision(1, True, 0, 5, time.time()))
+    got = received(system, gateway)
+    assert [x.payload for x in got if isinstance(x, m.Publish)] == [b"off", b"on"]
+    assert not [x for x in got if isinstance(x, m.SetTimer) and x.token == "ems-stagger"]

@@ -8,6 +8,8 @@ slot = (t - fvt) div 900.
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from collections.abc import Sequence
 
 import msgspec
@@ -15,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from protocol.config import ControlParams
 from protocol.ems import (
     HORIZON_SECONDS,
     SLOT_SECONDS,
@@ -34,6 +37,7 @@ from protocol.ems import (
     plan_from_row,
     prune,
     slot_start,
+    stagger_offset,
 )
 
 F = 1_717_200_000  # 2024-06-01 00:00 UTC, a multiple of 900
@@ -283,13 +287,20 @@ def test_merge_keeps_only_plans_that_can_still_apply(plans: list[Plan], t: float
             assert applicable_plan(grouped[machine], max(t, p.first_valid_timestamp)) == p, p.id
 
 
-@settings(max_examples=100)
-@given(books_of_machines(), books_of_machines(), times, st.integers(0, 3 * 86400))
-def test_merging_in_batches_equals_merging_at_once(
-    first: list[Plan], second: list[Plan], t: float, later_by: int
-) -> None:
+@st.composite
+def two_reads(draw: st.DrawFn) -> tuple[list[Plan], list[Plan]]:
+    """The rows of two reads: no id read twice."""
+    first = draw(books_of_machines())
     ids = {p.id for p in first}
-    second = [p for p in second if p.id not in ids]
+    return first, [p for p in draw(books_of_machines()) if p.id not in ids]
+
+
+@settings(max_examples=100)
+@given(two_reads(), times, st.integers(0, 3 * 86400))
+def test_merging_in_batches_equals_merging_at_once(
+    reads: tuple[list[Plan], list[Plan]], t: float, later_by: int
+) -> None:
+    first, second = reads
     later = t + later_by
     stepwise = merge(merge({}, first, t), second, later)
     at_once = merge({}, first + second, later)
@@ -398,3 +409,50 @@ def test_plan_from_row_rejects_an_empty_row() -> None:
 def test_plan_from_row_rejects_non_integer_keys(fields: tuple[object, object, object]) -> None:
     with pytest.raises(PlanError, match=r"42|True"):
         plan_from_row(row(*fields, [0] * SLOTS))
+
+
+@settings(max_examples=200)
+@given(two_reads(), times, st.integers(0, 3 * 86400))
+def test_merge_of_a_kept_book_equals_pruning_everything_again(
+    reads: tuple[list[Plan], list[Plan]], t: float, later_by: int
+) -> None:
+    """Merge re-examines only what changed; the result is the one of a full prune."""
+    first, second = reads
+    book, later = merge({}, first, t), t + later_by
+    full = prune(
+        {m: (*book.get(m, ()), *ps) for m, ps in by_machine(second).items()}
+        | {m: ps for m, ps in book.items() if m not in by_machine(second)},
+        later,
+    )
+    assert merge(book, second, later) == full
+    assert merge(book, (), later) == prune(book, later)
+
+
+# --- stagger ---------------------------------------------------------------------------------
+
+
+def test_stagger_is_off_by_default_and_when_zero() -> None:
+    assert stagger_offset(12, 0.0) == 0.0
+    assert ControlParams().stagger_s == 0.0
+
+
+@given(st.integers(0, 10**9), st.floats(0.001, 3600))
+def test_stagger_offset_is_stable_and_within_the_window(equipment: int, window: float) -> None:
+    offset = stagger_offset(equipment, window)
+    assert 0.0 <= offset < window
+    assert stagger_offset(equipment, window) == offset
+
+
+def test_stagger_offset_is_the_same_in_another_process() -> None:
+    """No per-process salt: an equipment switches at the same point after a restart."""
+    code = "from protocol.ems import stagger_offset; print(repr(stagger_offset(4242, 60.0)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert float(out.stdout) == stagger_offset(4242, 60.0)
+
+
+def test_stagger_offsets_spread_evenly_over_the_window() -> None:
+    """10 000 consecutive ids over 60 s: each 6 s tenth gets 1000 of them, give or take 10 %."""
+    tenths = [0] * 10
+    for equipment in range(1, 10_001):
+        tenths[int(stagger_offset(equipment, 60.0) // 6.0)] += 1
+    assert all(900 <= count <= 1100 for count in tenths), tenths
