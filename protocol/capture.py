@@ -126,14 +126,14 @@ def encode(item: Header | Line) -> bytes:
 
 
 def public_config(config: Any) -> dict[str, Any]:
-    """The configuration without its secrets (DSNs, MQTT credentials): what a capture may hold,
-    so that a replay runs with the recorded settings."""
+    """The configuration without what names the servers' accounts (DSNs, MQTT user; a Config
+    holds no password): what a capture may hold, so that a replay runs with the recorded
+    settings."""
     data: dict[str, Any] = msgspec.to_builtins(config, str_keys=True)
     for section, key in (
         ("coordination", "dsn"),
         ("ems", "dsn"),
         ("mqtt", "username"),
-        ("mqtt", "password"),
     ):
         if isinstance(data.get(section), dict):
             data[section].pop(key, None)

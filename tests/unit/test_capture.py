@@ -163,16 +163,21 @@ def test_row_changes_name_inserted_updated_and_deleted_rows() -> None:
 
 
 def test_the_config_digest_ignores_secrets() -> None:
-    one = config_from_mapping({"coordination": {"dsn": "postgresql://a:secret@h/db"}}, environ={})
+    # A Config never holds a password (protocol/config.py); the DSN and the user still go.
+    one = config_from_mapping(
+        {"mqtt": {"username": "a"}},
+        environ={"ELFE_COORDINATION_DSN": "postgresql://a:secret@h/db"},
+    )
     two = config_from_mapping(
-        {"coordination": {"dsn": "postgresql://b:other@h/db"}, "mqtt": {"password": "p"}},
-        environ={},
+        {"mqtt": {"username": "b"}},
+        environ={"ELFE_COORDINATION_DSN": "postgresql://b:other@h/db", "ELFE_MQTT_PASSWORD": "p"},
     )
     three = config_from_mapping(
         {"coordination": {"dsn": "x"}, "mqtt": {"base_topic": "other"}}, environ={}
     )
     assert capture.config_digest(one) == capture.config_digest(two)
     assert capture.config_digest(one) != capture.config_digest(three)
+    assert "secret" not in str(capture.public_config(one))
 
 
 def test_a_recording_subscribes_to_what_devices_and_supervisor_publish_once() -> None:
