@@ -161,8 +161,6 @@ def record_report(state: MachineState, report: DeviceReport) -> MachineState:
         battery=report.battery if report.battery is not None else view.battery,
         last_seen=view.last_seen if report.retained else max(report.at, view.last_seen or 0.0),
     )
-    if report.online is True and not report.retained:
-        view = replace(view, last_seen=report.at)
     return replace(state, devices={**state.devices, report.device: view})
 
 
