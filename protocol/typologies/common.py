@@ -263,10 +263,8 @@ def confirm_relay(state: MachineState, relay: bool, at: float) -> MachineState:
     output = state.output
     if output is None or (output.relay_at is not None and at < output.relay_at):
         return state
-    if output.relay is None:  # first word since start: the command in flight may have changed it
-        changed = output.attempt > 0 and output.commanded == relay
-    else:
-        changed = relay != output.relay
+    # First word since the start: when it last changed is unknown, so take it as just now.
+    changed = output.relay is None or relay != output.relay
     output = replace(
         output, relay=relay, relay_at=at, changed_at=at if changed else output.changed_at
     )
@@ -332,7 +330,15 @@ def on_ack_timeout(state: MachineState, now: float) -> tuple[MachineState, Effec
 
 def on_retry(state: MachineState, now: float) -> Step:
     output = state.output
-    assert output is not None
+    assert output is not None and output.target is not None
+    min_switch = state.spec.control.min_switch_s
+    moved = output.relay is not None and output.relay != output.target  # changed since it was sent
+    if moved and min_switch and output.changed_at is not None:
+        until = output.changed_at + min_switch
+        if now < until:  # the relay just changed (someone else): the retry waits its turn
+            output = replace(output, retry_at=None, attempt=0, deferred_until=until)
+            effects: Effects = [ArmTimer(MIN_SWITCH, until)]
+            return replace(state, output=output), effects + note(state, now, "retry deferred")
     return _send(replace(state, output=replace(output, retry_at=None)), now, output.attempt + 1)
 
 

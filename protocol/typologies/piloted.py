@@ -309,7 +309,7 @@ def _follow(state: MachineState, on: bool, now: float, reason: str) -> Step:
         consigne=consigne,
         command_state=None if in_err else (CS.MANUEL_PILOTE_ON if on else CS.PILOTE_STAND_BY),
     )
-    if not more and held:
+    if not more and (held or in_err):
         more = c.note(state, now, reason)  # every override of the plan says why
     effects += more
     state, more = c.drive(state, on, now, reassert=True)

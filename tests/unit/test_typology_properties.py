@@ -10,6 +10,7 @@ every WriteState to its row). One hypothesis state machine per family: switch ou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -36,7 +37,7 @@ from protocol.messages import (
     WriteObserved,
     WriteState,
 )
-from protocol.model import ComfortSettings, DeviceRow, EquipmentDetails
+from protocol.model import ComfortSettings, DeviceRow, EquipmentDetails, EquipmentRow
 from tests.harness import (
     Harness,
     bot_row,
@@ -116,15 +117,32 @@ class Seen:
             self.relay, self.relay_at = report.relay_on, report.at
 
 
+@dataclass
 class Checked(Harness):
-    """Observed state may only follow a report, or the silence measured by a staleness timer."""
+    """Hands every step's outputs (one event fed, or a restart) to the model's checks, with the
+    row as the database held it before the step. Observed state may only follow a report, or
+    the silence measured by a staleness timer."""
+
+    observer: Callable[[str, object, int, int, EquipmentRow], None] | None = None
+
+    def start(self) -> Checked:
+        self._observed("restart", None, super().start)
+        return self
 
     def feed(self, event: Message) -> list[Message]:
-        effects = super().feed(event)
+        first = len(self.effects)
+        self._observed("feed", event, lambda: super(Checked, self).feed(event))
+        effects = self.effects[first:]
         if any(isinstance(e, WriteObserved) for e in effects):
             stale = isinstance(event, TimerFired) and event.token.startswith("stale:")
             assert isinstance(event, DeviceReport) or stale, f"etat_controle written on {event}"
         return effects
+
+    def _observed(self, kind: str, event: object, step: Callable[[], object]) -> None:
+        row, first_effect, first_command = self.row, len(self.effects), len(self.commands)
+        step()
+        if self.observer is not None:
+            self.observer(kind, event, first_effect, first_command, row)
 
 
 class TypologyMachine(RuleBasedStateMachine):
@@ -141,7 +159,8 @@ class TypologyMachine(RuleBasedStateMachine):
         self.verified_at: float | None = None  # a start verified, and not re-armed since
         self.attempt_since_restart = False  # a start attempt (21) was written since the restart
         self.last_press: float | None = None
-        self.release_changes = 0
+        self.forgotten: dict[str, int] = {}  # relay changes confirmed before the last restart
+        self.broken = False  # a step failed half-way: no determinism replay
 
     def _setup(
         self, type_id: int, typology: int, mode: int, command_state: int, **kw: object
@@ -171,6 +190,7 @@ class TypologyMachine(RuleBasedStateMachine):
             cycle_end_s=60,
         )
         self.h = Checked(spec, row)
+        self.h.observer = self._check
         self.kind = spec.kind
         self.device_ids = [d.id for d in self.DEVICES[typology]]
         self.switch = SWITCH.get(typology)
@@ -201,7 +221,8 @@ class TypologyMachine(RuleBasedStateMachine):
     def mode_requested(self, mode: int, source: str) -> None:
         h = self._h()
         if source == "database":  # an operator wrote it: the database holds it from now on
-            h.row = msgspec.structs.replace(h.row, mode=mode)
+            before, h.row = h.row, msgspec.structs.replace(h.row, mode=mode)
+            self._rearmed(before, h.row)
             self._run("feed", RowChanged(h.row, h.now))
         else:
             self._run("feed", ModeRequested(1, mode, source, h.now))
@@ -313,16 +334,6 @@ class TypologyMachine(RuleBasedStateMachine):
     # --- invariants ---------------------------------------------------------------------------
 
     @invariant()
-    def written_states_are_database_ids(self) -> None:
-        for effect in self._h().effects:
-            if isinstance(effect, WriteState):
-                assert effect.command_state is None or effect.command_state in DB_COMMAND_STATES
-                assert effect.mode is None or effect.mode in DB_MODES
-                assert isinstance(effect.at, int)
-            elif isinstance(effect, WriteObserved):
-                assert effect.control_state in DB_CONTROL_STATES
-
-    @invariant()
     def at_most_one_verified_start_per_arming(self) -> None:
         assert self.verified_in_arming <= 1
 
@@ -341,38 +352,51 @@ class TypologyMachine(RuleBasedStateMachine):
 
     def _run(self, kind: str, argument: object) -> None:
         h = self._h()
-        first_effect, first_command = len(h.effects), len(h.commands)
-        row_before = h.row
         self.log.append((kind, h.now, argument))
         if kind in ("start", "restart"):
-            h.start()
             self.attempt_since_restart = False
             self.decision = None  # the new process has no decision until the plans are read
+            self.forgotten = {d: len(v.changes) for d, v in self.seen.items()}
+            h.start()
         elif kind == "advance":
             h.advance(float(argument))  # type: ignore[arg-type]
         else:
             assert isinstance(argument, Message)
             if isinstance(argument, DeviceReport):
                 self.seen.setdefault(argument.device, Seen()).fold(argument)
-            h.feed(argument)
             if isinstance(argument, EmsDecision) and h.now < argument.slot_start + HORIZON_SECONDS:
                 self.decision, self.decision_event = argument, len(h.events)
-        self._check(kind, argument, first_effect, first_command, row_before)
+            h.feed(argument)
+
+    def _rearmed(self, before: EquipmentRow, after: EquipmentRow) -> None:
+        """Arming: the row (as the database holds it) enters mode 30. It survives restarts."""
+        if after.mode == PILOTED and before.mode != PILOTED:
+            self.verified_in_arming, self.verified_at = 0, None
 
     def _check(
-        self, kind: str, event: object, first_effect: int, first_command: int, row_before: object
+        self, kind: str, event: object, first_effect: int, first_command: int, row: EquipmentRow
+    ) -> None:
+        """The outputs of one step: `kind` "restart" or "feed" (event), `row` before it."""
+        self.broken = True
+        self._check_step(kind, event, first_effect, first_command, row)
+        self.broken = False
+
+    def _check_step(
+        self, kind: str, event: object, first_effect: int, first_command: int, row: EquipmentRow
     ) -> None:
         h = self._h()
         effects = h.effects[first_effect:]
         commands = h.commands[first_command:]
         writes = [e for e in effects if isinstance(e, WriteState)]
         events = [e for e in effects if isinstance(e, Event)]
-        # Arming: the row (as the database holds it) enters mode 30. It survives restarts.
-        was_piloted = getattr(row_before, "mode", None) == PILOTED
-        if h.row.mode == PILOTED and not was_piloted:
-            self.verified_in_arming, self.verified_at = 0, None
-        if h.row.mode in (MANUAL, PILOTED):
-            self.release_changes = 0
+        for effect in effects:  # every state written is a database id, times are integers
+            if isinstance(effect, WriteState):
+                assert effect.command_state is None or effect.command_state in DB_COMMAND_STATES
+                assert effect.mode is None or effect.mode in DB_MODES
+                assert isinstance(effect.at, int)
+            elif isinstance(effect, WriteObserved):
+                assert effect.control_state in DB_CONTROL_STATES
+        self._rearmed(row, h.row)
         for w in writes:
             if w.command_state == STARTING:
                 self.attempt_since_restart = True
@@ -420,8 +444,9 @@ class TypologyMachine(RuleBasedStateMachine):
             assert relay_on != self.inverted, f"{command} in mode 70: only the release ON"
         seen = self.seen.get(command.device, Seen())
         changes = seen.relay is not None and seen.relay != relay_on and self.min_switch
-        # A restart's own re-assert is exempt: the row knows no switch-off time (README).
-        if changes and kind != "restart" and seen.changes:
+        # A restart forgets the relay changes confirmed before it (the row holds the last
+        # switch-on only, README "Decisions written down"): those are not held against it.
+        if changes and len(seen.changes) > self.forgotten.get(command.device, 0):
             gap = at - seen.changes[-1]
             assert gap >= self.min_switch - 1e-9, f"relay changed {gap:.1f} s after the last"
 
@@ -444,12 +469,13 @@ class TypologyMachine(RuleBasedStateMachine):
         if continuous and powers_on and decision is not None and not decision.on:
             guard = [e for e in h.events[self.decision_event :] if _guard_event(e)]
             assert guard, "an output held on against the plan without its Event"
-        if kind == "advance" and any(w.command_state == STARTING for w in writes):
+        timer = isinstance(event, TimerFired)
+        if timer and any(w.command_state == STARTING for w in writes):
             assert any("deadline" in e.reason for e in events), "a start no one asked for"
 
     def teardown(self) -> None:
         """Determinism: replaying the same sequence gives the same effects."""
-        if self.h is None:
+        if self.h is None or self.broken:
             return
         replay = Harness(self.h.spec, self.first_row)
         for kind, now, argument in self.log:
