@@ -343,8 +343,14 @@ def on_retry(state: MachineState, now: float) -> Step:
 
 
 def on_min_switch(state: MachineState, now: float) -> Step:
+    """A deferred change is due, unless the relay changed again meanwhile (a report)."""
     output = state.output
-    assert output is not None
+    assert output is not None and output.target is not None
+    until = next_change_at(state)
+    if is_change(output, output.target) and until is not None and now < until:
+        return replace(state, output=replace(output, deferred_until=until)), [
+            ArmTimer(MIN_SWITCH, until)
+        ]
     output = replace(output, deferred_until=None)
     return _send(replace(state, output=output), now, attempt=1)
 

@@ -192,3 +192,18 @@ def test_max_off_across_midnight_and_the_weekend_edge() -> None:
     h.feed(EmsDecision(1, False, int(h.now // 900 * 900), 7, h.now))
     h.advance(6 * H)  # Saturday 03:00 UTC
     assert last_action(h) == "ON" and h.commands[-1][0] == utc(2026, 7, 11, 3)
+
+
+def test_weekend_periods_on_weekend_days_and_exact_edges() -> None:
+    comfort = settings(weekday=((6 * H, 22 * H),), weekend=((8 * H, 22 * H),))
+    assert not guards.in_comfort_period(comfort, utc(2026, 7, 11, 7))  # Saturday: weekend
+    assert guards.in_comfort_period(comfort, utc(2026, 7, 11, 8))
+    assert not guards.in_comfort_period(comfort, utc(2026, 7, 6, 5, 59, 59))  # Monday
+    assert guards.in_comfort_period(comfort, utc(2026, 7, 6, 21, 59, 59))
+    assert not guards.in_comfort_period(comfort, utc(2026, 7, 6, 22, 0, 30))
+
+
+def test_saturdays_period_does_not_run_into_sunday_as_a_weekday() -> None:
+    comfort = settings(weekday=((22 * H, 30 * H),), weekend=())
+    assert not guards.in_comfort_period(comfort, utc(2026, 7, 12, 1))  # Sunday, from Saturday
+    assert guards.in_comfort_period(comfort, utc(2026, 7, 11, 1))  # Saturday, from Friday
