@@ -251,7 +251,9 @@ def _arm(state: MachineState, now: float, reason: str, write_mode: bool) -> Step
     )
     state, more = c.drive(state, desired, now)
     effects += [CancelTimer(start.CYCLE_END), *more]
-    return state, effects + start.arm_deadline(state, now) + _arm_continuous_guards(state, now)
+    effects += start.arm_deadline(state, now) + _arm_continuous_guards(state, now)
+    state, more = _comfort(state, now)  # a room already too cold is heated at once
+    return state, effects + more
 
 
 def _leave_start(state: MachineState) -> Step:

@@ -122,8 +122,11 @@ def _verifies(state: MachineState, at: float) -> bool:
 
 
 def starting(state: MachineState) -> bool:
+    """Starting (21), or in err after a start that was ordered (a failed OFF is no start)."""
     return state.command_state == CS.PILOTE_EN_ACTIVATION or (
-        state.command_state == CS.ERR and state.error_kind in START_ERRORS
+        state.command_state == CS.ERR
+        and state.error_kind in START_ERRORS
+        and state.desired_on is not False
     )
 
 
@@ -191,6 +194,7 @@ def on_cycle_end(state: MachineState, now: float) -> Step:
 def fail(state: MachineState, now: float, kind: str, reason: str) -> Step:
     """State 30 with its reason; the mode stays (in 30 the EMS can plan it again)."""
     state, effects = c.transition(state, now, reason, command_state=CS.ERR)
+    effects = effects or c.note(state, now, reason)  # already 30: the journal still says why
     state = replace(state, error=reason, error_kind=kind, verify_deadline=None)
     return state, [*effects, CancelTimer(VERIFY), *arm_deadline(state, now)]
 

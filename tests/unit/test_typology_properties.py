@@ -10,11 +10,16 @@ every WriteState to its row). One hypothesis state machine per family: switch ou
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+import os
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import ClassVar
 
 import msgspec
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -145,6 +150,32 @@ class Checked(Harness):
             self.observer(kind, event, first_effect, first_command, row)
 
 
+def _comfort_needed(t: float, temperature_c: float) -> bool:
+    """The comfort guard's rule, computed here from the spec (periods in UTC seconds of day)."""
+    comfort = DETAILS.comfort
+    assert comfort is not None
+    day = datetime.fromtimestamp(t, UTC)
+    seconds = day.hour * 3600 + day.minute * 60 + day.second
+    periods = comfort.weekday if day.weekday() < 5 else comfort.weekend
+    in_comfort = any(start <= seconds < end for start, end in periods)  # none crosses midnight
+    requested = comfort.comfort_dk if in_comfort else comfort.eco_dk
+    return requested - (temperature_c * 10 + 2731) > comfort.delta_dk
+
+
+@pytest.fixture(autouse=True)
+def paris() -> Iterator[None]:
+    """The process runs in Europe/Paris: nothing the machines decide may depend on it."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Europe/Paris"
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
 class TypologyMachine(RuleBasedStateMachine):
     DEVICES: ClassVar[dict[int, list[DeviceRow]]] = {}
 
@@ -160,6 +191,10 @@ class TypologyMachine(RuleBasedStateMachine):
         self.attempt_since_restart = False  # a start attempt (21) was written since the restart
         self.last_press: float | None = None
         self.forgotten: dict[str, int] = {}  # relay changes confirmed before the last restart
+        self.quiet = False  # nothing that could answer has come from the switch since its order
+        self.off_since: float | None = None  # continuous, piloted: first OFF since the last ON
+        self.temperature: tuple[float, float] | None = None  # (at, °C) known since the restart
+        self.sensor_online: bool | None = None
         self.broken = False  # a step failed half-way: no determinism replay
 
     def _setup(
@@ -248,6 +283,16 @@ class TypologyMachine(RuleBasedStateMachine):
     )
     def time_passes(self, seconds: float) -> None:
         self._run("advance", seconds)
+        h = self._h()
+        if h.spec.problem or h.row.mode != PILOTED:
+            return
+        details = h.row.details
+        if self.kind == Kind.TRIGGERED and details.deadline and h.row.command_state == 11:
+            start_at = details.deadline - (details.cycle_s or 0) - h.spec.control.deadline_margin_s
+            assert not start_at <= h.now < details.deadline, "waiting past its deadline start"
+        max_off = h.spec.control.max_off_s
+        if self.kind == Kind.CONTINUOUS and max_off and self.off_since is not None:
+            assert h.now - self.off_since <= max_off + 200, "held off longer than max_off_s"
 
     # --- rules: the devices -------------------------------------------------------------------
 
@@ -305,6 +350,34 @@ class TypologyMachine(RuleBasedStateMachine):
                     fields["online"] = True
                 self._report(DeviceReport(device, h.now, **fields))  # type: ignore[arg-type]
 
+    @rule(retained_echo=st.booleans())
+    def switch_silent(self, retained_echo: bool) -> None:
+        """The switch says nothing for 300 s (a retained echo of the order is no answer): the
+        order is tried at 5, 15, 45 s after each 10 s timeout, then 30."""
+        h = self._h()
+        if self.switch is None:
+            return
+        last = next((c for _, c in reversed(h.commands) if c.device == self.switch), None)
+        if retained_echo and last is not None:
+            echo = DeviceReport(self.switch, h.now, retained=True, relay_on=last.action == "ON")
+            self._report(echo)
+        self._run("advance", 300.0)
+        if not self.quiet or h.row.mode not in (MANUAL, PILOTED) or h.spec.problem:
+            return
+        sent = [(t, c) for t, c in h.commands if c.device == self.switch]
+        if not sent or h.now - sent[-1][0] < 110:
+            return
+        series = sent[-4:]
+        assert all(c.action == sent[-1][1].action for _, c in series), "a retry changed the order"
+        gaps = [b[0] - a[0] for a, b in itertools.pairwise(series)]
+        assert len(series) == 4 and gaps == [15.0, 25.0, 55.0], f"retries {gaps}"
+        assert h.row.command_state == ERR, "an order never answered did not end in 30"
+
+    @rule(on=st.booleans())
+    def decide_and_settle(self, on: bool) -> None:
+        self.ems_decision(on, at_boundary=True, expired=False)
+        self.settle_and_check_the_continuous_output()
+
     @rule()
     def settle_and_check_the_continuous_output(self) -> None:
         """After things settle (devices online and obeying), a continuous piloted equipment's
@@ -327,6 +400,9 @@ class TypologyMachine(RuleBasedStateMachine):
         last = next((c for _, c in reversed(h.commands) if c.device == self.switch), None)
         assert last is not None, "a continuous piloted equipment was never commanded"
         powered = (last.action == "ON") != self.inverted
+        assert h.row.command_state != ERR, "err did not clear once the device obeyed"
+        if self._cold(h.now):
+            assert powered, "the room is too cold and the comfort guard did not heat it"
         if powered != decision.on:
             guard = [e for e in h.events[self.decision_event :] if _guard_event(e)]
             assert guard, f"output {powered} against the decision {decision.on} with no guard"
@@ -343,6 +419,15 @@ class TypologyMachine(RuleBasedStateMachine):
         assert self.h is not None
         return self.h
 
+    def _cold(self, now: float) -> bool:
+        """140 with its sensor: a fresh reading says the comfort guard must heat."""
+        h = self._h()
+        if self.typology != 140 or h.row.details.comfort is None or self.temperature is None:
+            return False
+        at, temperature = self.temperature
+        fresh = self.sensor_online is not False and now - at < self.stale_s["F101"]
+        return fresh and _comfort_needed(now, temperature)
+
     def _valid_decision(self) -> EmsDecision | None:
         d = self.decision
         return d if d is not None and self._h().now < d.slot_start + HORIZON_SECONDS else None
@@ -357,16 +442,30 @@ class TypologyMachine(RuleBasedStateMachine):
             self.attempt_since_restart = False
             self.decision = None  # the new process has no decision until the plans are read
             self.forgotten = {d: len(v.changes) for d, v in self.seen.items()}
+            self.temperature, self.sensor_online = None, None
             h.start()
         elif kind == "advance":
             h.advance(float(argument))  # type: ignore[arg-type]
         else:
             assert isinstance(argument, Message)
             if isinstance(argument, DeviceReport):
-                self.seen.setdefault(argument.device, Seen()).fold(argument)
+                self._fold(argument)
             if isinstance(argument, EmsDecision) and h.now < argument.slot_start + HORIZON_SECONDS:
                 self.decision, self.decision_event = argument, len(h.events)
             h.feed(argument)
+
+    def _fold(self, report: DeviceReport) -> None:
+        self.seen.setdefault(report.device, Seen()).fold(report)
+        answering = not report.retained or report.online is not None or report.reply is not None
+        if report.device == self.switch and answering:
+            self.quiet = False
+        if report.device == "F101":
+            if report.online is not None:
+                self.sensor_online = report.online
+            t = report.temperature_c
+            newest = self.temperature is None or report.at >= self.temperature[0]
+            if t is not None and not report.retained and newest:
+                self.temperature = (report.at, t)
 
     def _rearmed(self, before: EquipmentRow, after: EquipmentRow) -> None:
         """Arming: the row (as the database holds it) enters mode 30. It survives restarts."""
@@ -405,15 +504,51 @@ class TypologyMachine(RuleBasedStateMachine):
             if w.mode == MANUAL and w.started_at is not None:
                 self.verified_in_arming += 1
                 self.verified_at = h.now
-            if w.command_state == ERR and self.verified_at is not None and self.measure:
-                # Never reported failed while the power shows it running (a lost answer).
-                assert not self._fresh(h.now, running=True), "a start verified by power failed"
+            if w.command_state == ERR and self.verified_at is not None:
+                # The start's own order is never reported failed once the power verified it.
+                sent = [t for t, c in h.commands if c.device == self.switch][-4:]
+                lost = any("did not acknowledge" in e.reason for e in events)
+                assert not (lost and sent and sent[0] < self.verified_at), "verified, then failed"
+        if h.row.mode != PILOTED:
+            self.off_since = None
         for at, command in commands:
             if command.action == "PRESS":
                 self._check_press(at)
             elif command.device == self.switch:
                 self._check_switch(kind, at, command)
+                self.quiet = True
+                powered = (command.action == "ON") != self.inverted
+                if powered or h.row.mode != PILOTED:
+                    self.off_since = None
+                elif self.off_since is None:
+                    self.off_since = at
         self._check_guards(kind, event, commands, writes, events)
+        self._check_decisions(event, row, commands, writes, events)
+
+    def _check_decisions(
+        self,
+        event: object,
+        row: EquipmentRow,
+        commands: list[tuple[float, SendCommand]],
+        writes: list[WriteState],
+        events: list[Event],
+    ) -> None:
+        """Expired decisions do nothing; arming without a valid decision keeps the output; a
+        valid "on" reaches a triggered equipment waiting (11) or in err (30)."""
+        h = self._h()
+        if h.spec.problem:
+            return
+        if isinstance(event, EmsDecision) and h.now >= event.slot_start + HORIZON_SECONDS:
+            assert not commands and not writes, "an expired decision was applied"
+        armed = h.row.mode == PILOTED and row.mode != PILOTED
+        if armed and self.kind == Kind.CONTINUOUS and self._valid_decision() is None:
+            offs = [c for _, c in commands if (c.action == "ON") == self.inverted]
+            assert not offs, "switched off on entering mode 30 with no valid decision"
+        waiting = row.mode == PILOTED and row.command_state in (11, ERR)
+        valid_on = isinstance(event, EmsDecision) and event.on and self._valid_decision()
+        if valid_on and waiting and self.kind == Kind.TRIGGERED:
+            started = any(w.command_state == STARTING for w in writes)
+            assert started or events, "a valid decision to start did nothing, silently"
 
     def _fresh(self, at: float, running: bool) -> bool:
         """The measure is online, not stale, and its power shows the machine running / idle."""
