@@ -149,9 +149,11 @@ def record_report(state: MachineState, report: DeviceReport) -> MachineState:
     # A late report (older than the reading we hold) does not overwrite a newer measurement.
     power = report.power_w if _newer(report, view.power_at) else None
     temperature = report.temperature_c if _newer(report, view.temperature_at) else None
+    relay = report.relay_on if _newer(report, view.relay_at) else None
     view = replace(
         view,
-        relay_on=report.relay_on if report.relay_on is not None else view.relay_on,
+        relay_on=relay if relay is not None else view.relay_on,
+        relay_at=report.at if fresh and relay is not None else view.relay_at,
         power_w=power if power is not None else view.power_w,
         power_at=report.at if fresh and power is not None else view.power_at,
         energy_wh=report.energy_wh if report.energy_wh is not None else view.energy_wh,
@@ -220,12 +222,14 @@ def drive(
     in_flight = output.attempt > 0 or output.retry_at is not None
     if output.target == target and (in_flight or output.deferred_until is not None):
         return state, []  # already working on it
-    if output.target == target and output.commanded == target and not reassert:
+    # An order the device confirmed needs no repeat; one that went unanswered is sent again.
+    done = output.commanded == target and output.relay == target
+    if output.target == target and done and not reassert:
         return state, []
     was_deferred = output.deferred_until is not None
     output = replace(output, target=target, deferred_until=None)
-    if target == output.commanded and not reassert and not in_flight:
-        # Back to what was last commanded before a deferred change went out: nothing to send.
+    if done and not reassert and not in_flight:
+        # Back to what the relay is before a deferred change went out: nothing to send.
         return replace(state, output=output), [CancelTimer(MIN_SWITCH)] if was_deferred else []
     until = next_change_at(state)
     if is_change(output, target) and until is not None and now < until:

@@ -77,10 +77,8 @@ def _restored(
     last_on = float(row.started_at) if row.started_at > 0 else None
     output = state.output
     if output is not None and last_on is not None:
-        recent = now < last_on + state.spec.control.min_switch_s
-        # Switched on within min_switch_s: the relay is taken as on since then (rule 3.8).
-        relay = (not output.inverted) if recent else None
-        state = replace(state, output=replace(output, changed_at=last_on, relay=relay))
+        # Anti short-cycling counts from the last confirmed switch-on (rule 3.8).
+        state = replace(state, output=replace(output, changed_at=last_on))
     continuous_off = state.spec.kind == Kind.CONTINUOUS and state.mode == Mode.PILOTE
     if continuous_off and desired is False:
         # Held off since its last confirmed switch-on or mode change, at the latest: the max-off
@@ -357,7 +355,8 @@ def _start(state: MachineState, now: float, reason: str) -> Step:
     state, effects = start.begin(state, now, reason)
     state, more = c.drive(state, True, now)
     effects += more
-    if c.output_matches(state) and state.output is not None and state.output.attempt == 0:
+    output = state.output
+    if output is not None and output.relay == output.target and output.attempt == 0:
         state, more = _powered(state, now)  # it was already on: nothing to acknowledge
         effects += more
     return state, effects

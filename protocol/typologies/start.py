@@ -156,7 +156,7 @@ def on_power(state: MachineState, now: float, at: float) -> Step:
         power = c.power_of(state)
         what = f"{power:.0f} W" if power is not None else "house meter step"
         state, effects = started(state, now, f"start verified: {what}")
-        state, more = _powered_is_acknowledged(state, at)
+        state, more = _powered_is_acknowledged(state)
         return state, effects + more
     if not triggered(state) or state.command_state != CS.MANUEL_PILOTE_ON:
         return state, []
@@ -170,13 +170,12 @@ def on_power(state: MachineState, now: float, at: float) -> Step:
     return state, []
 
 
-def _powered_is_acknowledged(state: MachineState, at: float) -> Step:
+def _powered_is_acknowledged(state: MachineState) -> Step:
     """The equipment draws power: its switch is on, whatever became of the relay's own answer
     (a start verified by power is never undone by a lost acknowledgement)."""
     output = state.output
     if output is None or output.target != (not output.inverted):
         return state, []
-    state = c.confirm_relay(state, output.target, at)
     if output.attempt == 0 and output.retry_at is None:
         return state, []
     return c.acknowledge(state)

@@ -16,6 +16,7 @@ class DeviceView(msgspec.Struct, frozen=True):
     """The latest facts reported by one device."""
 
     relay_on: bool | None = None  # as the device reports it (inversion not applied)
+    relay_at: float | None = None  # when the newest fresh relay report was made
     power_w: float | None = None
     energy_wh: float | None = None
     online: bool | None = None

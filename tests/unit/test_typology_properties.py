@@ -192,6 +192,7 @@ class TypologyMachine(RuleBasedStateMachine):
         self.last_press: float | None = None
         self.forgotten: dict[str, int] = {}  # relay changes confirmed before the last restart
         self.quiet = False  # nothing that could answer has come from the switch since its order
+        self.mode_changed_at = 0  # number of commands sent before the last mode change
         self.off_since: float | None = None  # continuous, piloted: first OFF since the last ON
         self.temperature: tuple[float, float] | None = None  # (at, °C) known since the restart
         self.sensor_online: bool | None = None
@@ -365,7 +366,14 @@ class TypologyMachine(RuleBasedStateMachine):
         if not self.quiet or h.row.mode not in (MANUAL, PILOTED) or h.spec.problem:
             return
         sent = [(t, c) for t, c in h.commands if c.device == self.switch]
-        if not sent or h.now - sent[-1][0] < 110:
+        last = (
+            next(
+                i for i, (_, c) in reversed(list(enumerate(h.commands))) if c.device == self.switch
+            )
+            if sent
+            else -1
+        )
+        if not sent or h.now - sent[-1][0] < 110 or last < self.mode_changed_at:
             return
         series = sent[-4:]
         assert all(c.action == sent[-1][1].action for _, c in series), "a retry changed the order"
@@ -496,12 +504,15 @@ class TypologyMachine(RuleBasedStateMachine):
             elif isinstance(effect, WriteObserved):
                 assert effect.control_state in DB_CONTROL_STATES
         self._rearmed(row, h.row)
+        if row.mode != h.row.mode:  # orders sent before a mode change may be abandoned
+            self.mode_changed_at = len(h.commands)
         for w in writes:
             if w.command_state == STARTING:
                 self.attempt_since_restart = True
                 self.last_press = None
                 assert self.verified_at is None, "a second start in one arming"
             if w.mode == MANUAL and w.started_at is not None:
+                self.quiet = False  # the power answered the order
                 self.verified_in_arming += 1
                 self.verified_at = h.now
             if w.command_state == ERR and self.verified_at is not None:
