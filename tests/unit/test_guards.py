@@ -5,9 +5,6 @@ max-off guards of a machine on the dates where UTC and Europe/Paris differ."""
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -20,23 +17,11 @@ from tests.harness import Harness, equipment_row, make_spec, plug_row, sensor_ro
 
 H = 3600
 
+pytestmark = pytest.mark.usefixtures("paris")  # the process runs in Europe/Paris
+
 
 def utc(*args: int) -> float:
     return datetime(*args, tzinfo=UTC).timestamp()  # type: ignore[misc]
-
-
-@pytest.fixture(autouse=True)
-def paris() -> Iterator[None]:
-    """The process runs in Europe/Paris, as on the households' gateways: guards must not care."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "Europe/Paris"
-    time.tzset()
-    yield
-    if before is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = before
-    time.tzset()
 
 
 def settings(

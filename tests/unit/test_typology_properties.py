@@ -11,9 +11,7 @@ every WriteState to its row). One hypothesis state machine per family: switch ou
 from __future__ import annotations
 
 import itertools
-import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -91,6 +89,8 @@ SWITCH = {110: "D101", 120: "A101", 140: "A101", 170: "A101", 180: "D101", 190: 
 MEASURE = {110: "A101", 120: "A101", 140: "A101", 170: "A101", 190: "A102"}
 MEASURE |= dict.fromkeys((130, 150, 160), "A101")
 
+pytestmark = pytest.mark.usefixtures("paris")  # the process runs in Europe/Paris
+
 
 @dataclass
 class Seen:
@@ -160,20 +160,6 @@ def _comfort_needed(t: float, temperature_c: float) -> bool:
     in_comfort = any(start <= seconds < end for start, end in periods)  # none crosses midnight
     requested = comfort.comfort_dk if in_comfort else comfort.eco_dk
     return requested - (temperature_c * 10 + 2731) > comfort.delta_dk
-
-
-@pytest.fixture(autouse=True)
-def paris() -> Iterator[None]:
-    """The process runs in Europe/Paris: nothing the machines decide may depend on it."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "Europe/Paris"
-    time.tzset()
-    yield
-    if before is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = before
-    time.tzset()
 
 
 class TypologyMachine(RuleBasedStateMachine):

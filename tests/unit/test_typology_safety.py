@@ -108,27 +108,28 @@ def test_restart_in_err_of_a_finger_presses_at_the_next_decision() -> None:
 # --- 2. no press, no comfort hold, without a fresh measurement ------------------------------------
 
 
-def test_finger_is_not_pressed_again_when_the_plug_went_offline() -> None:
+def pressed_once(plug_goes_offline: bool) -> Harness:
+    """A finger start whose plug shows the machine idle before the press, then ..."""
     h = machine(130, finger_devices(), verify_s=180)
     h.report("A101", power_w=1.0)
     decide(h, True)
     h.reply("C101")
-    h.report("A101", online=False)
+    if plug_goes_offline:
+        h.report("A101", online=False)
     h.advance(181)
-    assert len(presses(h)) == 1
-    assert h.row.command_state == CS.ERR
+    return h
+
+
+def test_finger_is_not_pressed_again_when_the_plug_went_offline() -> None:
+    h = pressed_once(plug_goes_offline=True)
+    assert len(presses(h)) == 1 and h.row.command_state == CS.ERR
     assert "start not verified: no measurement" in h.events[-1].reason
 
 
 def test_finger_is_not_pressed_again_when_the_plug_was_silent_since_the_press() -> None:
-    h = machine(130, finger_devices(), verify_s=180)
-    h.report("A101", power_w=1.0)
-    decide(h, True)
-    h.reply("C101")
-    h.advance(181)  # the plug reported before the press only
-    assert len(presses(h)) == 1
-    assert h.row.command_state == CS.ERR
-    assert "no measurement" in h.events[-1].reason
+    h = pressed_once(plug_goes_offline=False)  # the plug reported before the press only
+    assert len(presses(h)) == 1 and h.row.command_state == CS.ERR
+    assert "start not verified: no measurement" in h.events[-1].reason
 
 
 def test_finger_is_repeated_once_when_a_fresh_measurement_shows_it_idle() -> None:
