@@ -93,7 +93,7 @@ MUTANTS: dict[str, tuple[str, str, str]] = {
     ),
     "a verified start keeps its order awaiting an ack": (
         T + "start.py",
-        "        state, more = _powered_is_acknowledged(state, at)\n",
+        "        state, more = _powered_is_acknowledged(state)\n",
         "        more = []\n",
     ),
     "min_switch_s from the command, not the confirmed change": (

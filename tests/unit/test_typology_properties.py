@@ -270,6 +270,53 @@ class TypologyMachine(RuleBasedStateMachine):
     )
     def time_passes(self, seconds: float) -> None:
         self._run("advance", seconds)
+        self._check_guards_acted()
+
+    @rule()
+    def until_the_deadline_start(self) -> None:
+        """Time reaches the deadline guard's start (finished-by − cycle − margin)."""
+        h = self._h()
+        details = h.row.details
+        if self.kind != Kind.TRIGGERED or not details.deadline:
+            return
+        start_at = details.deadline - (details.cycle_s or 0) - h.spec.control.deadline_margin_s
+        if h.now < start_at:
+            self._run("advance", start_at - h.now + 1)
+            self._check_guards_acted()
+
+    @rule()
+    def max_off_elapses(self) -> None:
+        max_off = self._h().spec.control.max_off_s
+        if self.kind == Kind.CONTINUOUS and max_off:
+            self._run("advance", max_off + 100)
+            self._check_guards_acted()
+
+    @rule(evening=st.booleans())
+    def room_gets_cold(self, evening: bool) -> None:
+        """15 °C: too cold during the comfort period (20 °C), not in eco (16 °C). `evening`:
+        21:30 UTC, still comfort for the EMS, eco for a clock read in Paris."""
+        h = self._h()
+        if self.typology != 140:
+            return
+        if evening:
+            self._run("advance", (21.5 * 3600 - h.now % 86400) % 86400)
+        self._report(DeviceReport("F101", h.now, online=True, temperature_c=15.0))
+        self.decide_and_settle(False)
+
+    @rule()
+    def restart_during_a_start(self) -> None:
+        """The process dies while a start is being verified; the devices answer after it."""
+        h = self._h()
+        if self.kind != Kind.TRIGGERED or h.row.mode != PILOTED:
+            return
+        self.force_start()
+        self.devices_obey(0.0, online=True)
+        self.restart()
+        self.devices_obey(0.0, online=True)
+        self._run("advance", 5.0)
+
+    def _check_guards_acted(self) -> None:
+        """The deadline and max-off guards did what they are for."""
         h = self._h()
         if h.spec.problem or h.row.mode != PILOTED:
             return
