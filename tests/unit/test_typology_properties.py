@@ -298,6 +298,7 @@ class TypologyMachine(RuleBasedStateMachine):
         h = self._h()
         if self.typology != 140:
             return
+        self.mode_requested(PILOTED, "screen")
         if evening:
             self._run("advance", (21.5 * 3600 - h.now % 86400) % 86400)
         self._report(DeviceReport("F101", h.now, online=True, temperature_c=15.0))
@@ -306,14 +307,36 @@ class TypologyMachine(RuleBasedStateMachine):
     @rule()
     def restart_during_a_start(self) -> None:
         """The process dies while a start is being verified; the devices answer after it."""
-        h = self._h()
-        if self.kind != Kind.TRIGGERED or h.row.mode != PILOTED:
+        if self.kind != Kind.TRIGGERED:
             return
+        self.mode_requested(PILOTED, "screen")
         self.force_start()
         self.devices_obey(0.0, online=True)
         self.restart()
         self.devices_obey(0.0, online=True)
         self._run("advance", 5.0)
+
+    @rule()
+    def start_verified_by_power_alone(self) -> None:
+        """The machine starts (its power rises) but the relay's answer is lost."""
+        h = self._h()
+        if self.kind != Kind.TRIGGERED or self.measure is None or self.switch is None:
+            return
+        self.mode_requested(PILOTED, "screen")
+        self.force_start()
+        self._report(DeviceReport(self.measure, h.now, online=True, power_w=1500.0))
+        self._run("advance", 200.0)
+
+    @rule()
+    def plan_expires(self) -> None:
+        """A decision, then manual mode for more than the plan's horizon, then piloted again."""
+        if self.kind != Kind.CONTINUOUS:
+            return
+        self.mode_requested(PILOTED, "screen")
+        self.ems_decision(False, at_boundary=False, expired=False)
+        self.mode_requested(MANUAL, "screen")
+        self._run("advance", HORIZON_SECONDS + 3600.0)
+        self.mode_requested(PILOTED, "screen")
 
     def _check_guards_acted(self) -> None:
         """The deadline and max-off guards did what they are for."""
