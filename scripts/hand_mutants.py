@@ -115,7 +115,9 @@ MUTANTS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def run(name: str, path: str, old: str, new: str, tests: list[str] = TESTS) -> bool:
+def run(
+    name: str, path: str, old: str, new: str, tests: list[str] = TESTS, profile: str = PROFILE
+) -> bool:
     """True when the mutant is killed (the tests fail)."""
     with tempfile.TemporaryDirectory(prefix="mutant-") as tmp:
         copy = Path(tmp) / "tree"
@@ -129,7 +131,7 @@ def run(name: str, path: str, old: str, new: str, tests: list[str] = TESTS) -> b
             cwd=copy,
             capture_output=True,
             text=True,
-            env={"PYTHONPATH": str(copy), "PATH": "/usr/bin:/bin", "HYPOTHESIS_PROFILE": PROFILE},
+            env={"PYTHONPATH": str(copy), "PATH": "/usr/bin:/bin", "HYPOTHESIS_PROFILE": profile},
         )
         return result.returncode != 0
 
@@ -140,7 +142,8 @@ def main() -> int:
     chosen = [a for a in args if a != "--properties"] or list(MUTANTS)
     survivors = []
     for name in chosen:
-        killed = run(name, *MUTANTS[name], tests=tests)
+        profile = "mutation-deep" if tests != TESTS else PROFILE
+        killed = run(name, *MUTANTS[name], tests=tests, profile=profile)
         print(f"{'killed  ' if killed else 'SURVIVED'} {name}", flush=True)
         if not killed:
             survivors.append(name)
