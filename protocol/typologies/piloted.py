@@ -282,7 +282,9 @@ def _on_decision(state: MachineState, event: EmsDecision, now: float) -> Step:
     if state.spec.kind == Kind.CONTINUOUS:
         if state.guard == "operator":
             state = replace(state, guard=None)  # a force start holds until the next decision
-        return _follow(state, event.on, now, reason)
+        state, effects = _follow(state, event.on, now, reason)
+        state, more = _comfort(state, now)  # a force start may have hidden a cold room
+        return state, effects + more
     if event.on and start.may_start(state):
         return _start(state, now, reason)
     return state, []
@@ -435,7 +437,7 @@ def _on_report(state: MachineState, report: DeviceReport, now: float) -> Step:
         state, more = start.on_power(state, now, report.at)
         effects += more
     fresh_temperature = not report.retained and report.temperature_c is not None
-    if report.device == state.roles.ambient and (fresh_temperature or report.online is False):
+    if report.device == state.roles.ambient and (fresh_temperature or report.online is not None):
         state, more = _comfort(state, now)
         effects += more
     state, more = c.refresh_observed(state, now)
