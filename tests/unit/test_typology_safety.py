@@ -349,3 +349,16 @@ def test_inverted_relay_start_is_verified_by_its_measuring_device() -> None:
     h.report("A102", power_w=1.0)
     h.advance(301)
     assert h.row.command_state == CS.MANUEL_ON
+
+
+# --- an order to an offline device waits for it -------------------------------------------------
+
+
+def test_an_order_to_an_offline_device_waits_for_its_return_instead_of_failing() -> None:
+    h = machine(120, washer(), type_id=TANK)
+    h.report(online=False)  # the startup OFF is in flight: the LWT says offline
+    h.advance(200)
+    assert actions(h) == ["OFF"] and h.row.command_state != CS.ERR
+    h.report(online=True)
+    h.advance(3)  # re-asserted once it has subscribed again
+    assert actions(h) == ["OFF", "OFF"]
