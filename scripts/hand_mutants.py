@@ -22,6 +22,7 @@ TESTS = [
     "tests/unit/test_switchable.py",
     "tests/unit/test_typology_safety.py",
     "tests/unit/test_guards.py",
+    "tests/unit/test_observed_only.py",
     "tests/unit/test_typology_properties.py",
 ]
 T = "protocol/typologies/"

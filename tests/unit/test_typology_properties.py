@@ -11,6 +11,7 @@ every WriteState to its row). One hypothesis state machine per family: switch ou
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -743,7 +744,13 @@ class Fingers(TypologyMachine):
 
 # The state machines need more examples than the default profile gives plain properties to reach
 # their rare corners (a repeat after a failed press, a mode change between two presses).
-EXAMPLES = settings(settings.default, max_examples=max(settings.default.max_examples, 300))
+MUTATION = os.environ.get("HYPOTHESIS_PROFILE") == "mutation"  # per mutant: a quick look
+EXAMPLES = settings(
+    settings.default,
+    max_examples=settings.default.max_examples
+    if MUTATION
+    else max(settings.default.max_examples, 300),
+)
 TestSwitchOutputs = SwitchOutputs.TestCase
 TestSwitchOutputs.settings = EXAMPLES
 TestFingers = Fingers.TestCase
