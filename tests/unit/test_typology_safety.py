@@ -362,3 +362,28 @@ def test_an_order_to_an_offline_device_waits_for_its_return_instead_of_failing()
     h.report(online=True)
     h.advance(3)  # re-asserted once it has subscribed again
     assert actions(h) == ["OFF", "OFF"]
+
+
+def test_a_deferred_change_waits_again_when_the_relay_changed_meanwhile() -> None:
+    h = machine(120, washer(), type_id=TANK, min_switch_s=60)
+    h.obey()  # OFF confirmed now
+    t = h.now
+    h.advance(10)
+    decide(h, True)  # deferred to t + 60
+    h.advance(20)
+    h.report(relay_on=True)  # someone switched it at t + 30
+    h.advance(31)
+    assert actions(h) == ["OFF"]  # not at t + 60: the relay changed at t + 30
+    h.advance(30)
+    assert [round(s - t) for s, c in h.commands] == [0, 90]
+
+
+def test_a_failed_press_is_not_repeated_without_a_measurement() -> None:
+    h = machine(130, finger_devices())
+    h.report("A101", power_w=1.0)
+    decide(h, True)
+    h.report("A101", online=False)
+    h.reply("C101", ok=False, detail="errorConnect")
+    h.advance(60)
+    assert len(presses(h)) == 1 and h.row.command_state == CS.ERR
+    assert "not repeated: no measurement" in h.events[-1].reason
