@@ -121,6 +121,8 @@ class ControlParams(_Strict):
     deadline_margin_s: Seconds = 900.0
     comfort_guard: bool = True
     meter_step_ratio: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.5  # 180: step / rated power
+    # 170: a start is verified above this share of the rated power (the boot draw is not a start)
+    start_power_ratio: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.05
     # Continuous loads: each equipment applies an EMS decision a stable offset in [0, stagger_s)
     # later (`protocol.ems.stagger_offset`), so that a feeder's water heaters do not all switch
     # in the same second; 0 (the default) switches at once.
@@ -146,6 +148,7 @@ class ControlOverrides(_Strict):
     deadline_margin_s: Seconds | None = None
     comfort_guard: bool | None = None
     meter_step_ratio: Annotated[float, msgspec.Meta(gt=0, le=1)] | None = None
+    start_power_ratio: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None
     stagger_s: Seconds | None = None
 
 

@@ -145,21 +145,40 @@ def refresh_observed(state: MachineState, now: float) -> Step:
 def record_report(state: MachineState, report: DeviceReport) -> MachineState:
     """Fold a report into the device views. Retained messages are state, not signs of life."""
     view = state.devices.get(report.device, DeviceView())
+    fresh = not report.retained
+    # A late report (older than the reading we hold) does not overwrite a newer measurement.
+    power = report.power_w if _newer(report, view.power_at) else None
+    temperature = report.temperature_c if _newer(report, view.temperature_at) else None
+    relay = report.relay_on if _newer(report, view.relay_at) else None
     view = replace(
         view,
-        relay_on=report.relay_on if report.relay_on is not None else view.relay_on,
-        power_w=report.power_w if report.power_w is not None else view.power_w,
+        relay_on=relay if relay is not None else view.relay_on,
+        relay_at=report.at if fresh and relay is not None else view.relay_at,
+        power_w=power if power is not None else view.power_w,
+        power_at=report.at if fresh and power is not None else view.power_at,
         energy_wh=report.energy_wh if report.energy_wh is not None else view.energy_wh,
         online=report.online if report.online is not None else view.online,
-        temperature_c=report.temperature_c
-        if report.temperature_c is not None
-        else view.temperature_c,
+        temperature_c=temperature if temperature is not None else view.temperature_c,
+        temperature_at=report.at if fresh and temperature is not None else view.temperature_at,
         battery=report.battery if report.battery is not None else view.battery,
-        last_seen=view.last_seen if report.retained else report.at,
+        last_seen=view.last_seen if report.retained else max(report.at, view.last_seen or 0.0),
     )
-    if report.online is True and not report.retained:
-        view = replace(view, last_seen=report.at)
     return replace(state, devices={**state.devices, report.device: view})
+
+
+def _newer(report: DeviceReport, held_at: float | None) -> bool:
+    return held_at is None or (not report.retained and report.at >= held_at)
+
+
+def fresh_view(state: MachineState, device_id: str | None, now: float) -> DeviceView | None:
+    """The device's view when it is online and has spoken within its staleness window."""
+    device = device_spec(state, device_id)
+    if device is None or device_id is None:
+        return None
+    view = state.devices.get(device_id, DeviceView())
+    if view.online is False or view.last_seen is None:
+        return None
+    return view if now - view.last_seen < stale_after(device, state) else None
 
 
 def arm_stale_timers(state: MachineState, now: float, devices: Sequence[DeviceSpec]) -> Effects:
@@ -203,22 +222,57 @@ def drive(
     in_flight = output.attempt > 0 or output.retry_at is not None
     if output.target == target and (in_flight or output.deferred_until is not None):
         return state, []  # already working on it
-    if output.target == target and output.commanded == target and not reassert:
+    # An order the device confirmed needs no repeat; one that went unanswered is sent again.
+    done = output.commanded == target and output.relay == target
+    if output.target == target and done and not reassert:
         return state, []
     was_deferred = output.deferred_until is not None
     output = replace(output, target=target, deferred_until=None)
-    if target == output.commanded and not reassert and not in_flight:
-        # Back to what was last commanded before a deferred change went out: nothing to send.
+    if done and not reassert and not in_flight:
+        # Back to what the relay is before a deferred change went out: nothing to send.
         return replace(state, output=output), [CancelTimer(MIN_SWITCH)] if was_deferred else []
-    is_change = output.commanded is not None and target != output.commanded
-    min_switch = state.spec.control.min_switch_s
-    if is_change and output.changed_at is not None and now < output.changed_at + min_switch:
-        until = output.changed_at + min_switch
+    until = next_change_at(state)
+    if is_change(output, target) and until is not None and now < until:
         output = replace(output, deferred_until=until, attempt=0, ack_deadline=None, retry_at=None)
         effects: Effects = [ArmTimer(MIN_SWITCH, until), CancelTimer(ACK), CancelTimer(RETRY)]
         effects += note(state, now, f"switch {'ON' if target else 'OFF'} deferred by min_switch_s")
         return replace(state, output=output), effects
     return _send(replace(state, output=output), now, attempt=1)
+
+
+def known_relay(output: Output) -> bool | None:
+    """The relay state as far as we know: confirmed by the device, else last commanded."""
+    return output.relay if output.relay is not None else output.commanded
+
+
+def is_change(output: Output, target: bool) -> bool:
+    """The target differs from the relay as confirmed, or from the last command (which may have
+    switched it already, its confirmation not yet in)."""
+    return any(known is not None and known != target for known in (output.relay, output.commanded))
+
+
+def next_change_at(state: MachineState) -> float | None:
+    """Anti short-cycling (rule 3.8): the relay may change again `min_switch_s` after its last
+    confirmed change, and after the last changing command sent (its confirmation may be late)."""
+    output = state.output
+    if output is None or not state.spec.control.min_switch_s:
+        return None
+    times = [t for t in (output.changed_at, output.change_sent_at) if t is not None]
+    return max(times) + state.spec.control.min_switch_s if times else None
+
+
+def confirm_relay(state: MachineState, relay: bool, at: float) -> MachineState:
+    """The device reports its relay (or answered a command that set it): a change is confirmed
+    at the report's time. A report older than the one we hold changes nothing."""
+    output = state.output
+    if output is None or (output.relay_at is not None and at < output.relay_at):
+        return state
+    # First word since the start: when it last changed is unknown, so take it as just now.
+    changed = output.relay is None or relay != output.relay
+    output = replace(
+        output, relay=relay, relay_at=at, changed_at=at if changed else output.changed_at
+    )
+    return replace(state, output=output)
 
 
 def release(state: MachineState) -> Step:
@@ -239,10 +293,11 @@ def _send(state: MachineState, now: float, attempt: int) -> Step:
     if attempt == 1:
         # The first command may change the relay too (the database can be stale): it counts for
         # anti short-cycling, but it is not a switch-on to report to the EMS.
-        changing = output.commanded is not None and output.commanded != output.target
-        changed_at = now if changing or output.commanded is None else output.changed_at
+        changing = is_change(output, output.target)
+        unknown = known_relay(output) is None
+        change_sent_at = now if changing or unknown else output.change_sent_at
     else:  # a retry repeats the command in flight: no new change
-        changing, changed_at = output.changing, output.changed_at
+        changing, change_sent_at = output.changing, output.change_sent_at
     deadline = now + state.spec.control.ack_timeout_s
     output = replace(
         output,
@@ -253,7 +308,7 @@ def _send(state: MachineState, now: float, attempt: int) -> Step:
         ack_deadline=deadline,
         retry_at=None,
         deferred_until=None,
-        changed_at=changed_at,
+        change_sent_at=change_sent_at,
         changing=changing,
     )
     action = "ON" if output.target else "OFF"
@@ -279,13 +334,27 @@ def on_ack_timeout(state: MachineState, now: float) -> tuple[MachineState, Effec
 
 def on_retry(state: MachineState, now: float) -> Step:
     output = state.output
-    assert output is not None
+    assert output is not None and output.target is not None
+    min_switch = state.spec.control.min_switch_s
+    moved = output.relay is not None and output.relay != output.target  # changed since it was sent
+    if moved and min_switch and output.changed_at is not None:
+        until = output.changed_at + min_switch
+        if now < until:  # the relay just changed (someone else): the retry waits its turn
+            output = replace(output, retry_at=None, attempt=0, deferred_until=until)
+            effects: Effects = [ArmTimer(MIN_SWITCH, until)]
+            return replace(state, output=output), effects + note(state, now, "retry deferred")
     return _send(replace(state, output=replace(output, retry_at=None)), now, output.attempt + 1)
 
 
 def on_min_switch(state: MachineState, now: float) -> Step:
+    """A deferred change is due, unless the relay changed again meanwhile (a report)."""
     output = state.output
-    assert output is not None
+    assert output is not None and output.target is not None
+    until = next_change_at(state)
+    if is_change(output, output.target) and until is not None and now < until:
+        return replace(state, output=replace(output, deferred_until=until)), [
+            ArmTimer(MIN_SWITCH, until)
+        ]
     output = replace(output, deferred_until=None)
     return _send(replace(state, output=output), now, attempt=1)
 

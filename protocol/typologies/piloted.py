@@ -11,6 +11,7 @@ every EMS slot, re-asserted at each boundary, unless a guard holds it on.
 
 from __future__ import annotations
 
+from protocol.ems import HORIZON_SECONDS
 from protocol.ids import CommandState as CS
 from protocol.ids import Kind, Mode
 from protocol.messages import (
@@ -46,6 +47,7 @@ def initial(spec: EquipmentSpec, row: EquipmentRow, now: float) -> Step:
     output = Output(device=devices.switch, inverted=roles.inverted) if devices.switch else None
     state = from_row(spec, row, now, "piloted", roles=devices, details=row.details, output=output)
     command_state, desired = _resume(spec, row)
+    state = _restored(state, row, command_state, desired, now)
     effects = c.arm_stale_timers(state, now, spec.devices)
     state, more = c.transition(state, now, "resumed from the database", command_state=command_state)
     effects += more
@@ -60,6 +62,32 @@ def initial(spec: EquipmentSpec, row: EquipmentRow, now: float) -> Step:
     return state, effects
 
 
+def _restored(
+    state: MachineState, row: EquipmentRow, command_state: int, desired: bool | None, now: float
+) -> MachineState:
+    """What must survive a restart, read from the row as the database holds it (README,
+    "Decisions written down"): why it is in err, since when it is held off, the last confirmed
+    switch-on (anti short-cycling)."""
+    if command_state == CS.ERR:
+        # A triggered equipment in piloted mode failed a start (its power or the EMS decides
+        # again); anything else failed an order (a matching report clears it).
+        piloted_start = state.mode == Mode.PILOTE and state.spec.kind == Kind.TRIGGERED
+        kind = "start" if piloted_start else "ack"
+        state = replace(state, error="state 30 in the database at start", error_kind=kind)
+    last_on = float(row.started_at) if row.started_at > 0 else None
+    output = state.output
+    if output is not None and last_on is not None:
+        # Anti short-cycling counts from the last confirmed switch-on (rule 3.8).
+        state = replace(state, output=replace(output, changed_at=last_on))
+    continuous_off = state.spec.kind == Kind.CONTINUOUS and state.mode == Mode.PILOTE
+    if continuous_off and desired is False:
+        # Held off since its last confirmed switch-on or mode change, at the latest: the max-off
+        # guard never waits longer than max_off_s after the real switch-off.
+        since = max(row.started_at, row.programmed_at)
+        state = replace(state, off_since=float(since) if since > 0 else now)
+    return state
+
+
 def _roles(spec: EquipmentSpec) -> Roles:
     roles = roles_of(spec.typology)
     assert roles is not None  # checked by the inventory
@@ -69,11 +97,13 @@ def _roles(spec: EquipmentSpec) -> Roles:
 def _resume(spec: EquipmentSpec, row: EquipmentRow) -> tuple[int, bool | None]:
     """(command state, desired power) implied by a database row."""
     if row.mode == Mode.MANUEL:
-        keep = row.command_state in (CS.MANUEL_PILOTE_ON, CS.MANUEL_ON)
+        keep = row.command_state in (CS.MANUEL_PILOTE_ON, CS.MANUEL_ON, CS.ERR)
         return (row.command_state if keep else CS.MANUEL_ON), True
     if row.mode != Mode.PILOTE:
         return CS.NON_COMMANDE, None
     if spec.kind == Kind.CONTINUOUS:
+        if row.command_state == CS.ERR:
+            return CS.ERR, row.consigne
         return (CS.MANUEL_PILOTE_ON if row.consigne else CS.PILOTE_STAND_BY), row.consigne
     if row.command_state in (CS.PILOTE_EN_ACTIVATION, CS.MANUEL_PILOTE_ON, CS.MANUEL_ON):
         return row.command_state, True
@@ -112,14 +142,8 @@ def _on_mode(state: MachineState, mode: int, source: str, now: float) -> Step:
         return c.drive(state, state.desired_on, now, reassert=True)
     state, effects = _leave_start(state)
     if mode == Mode.MANUEL:
-        running = state.command_state == CS.MANUEL_PILOTE_ON
         state, more = c.transition(
-            state,
-            now,
-            reason,
-            mode=mode,
-            write_mode=write_mode,
-            command_state=CS.MANUEL_PILOTE_ON if running else CS.MANUEL_ON,
+            state, now, reason, mode=mode, write_mode=write_mode, command_state=CS.MANUEL_ON
         )
         state = replace(state, error=None, error_kind=None, guard=None, off_since=None)
         state, drive = c.drive(state, True, now)
@@ -199,7 +223,8 @@ def _left_off_by_us(state: MachineState) -> bool:
 def _arm(state: MachineState, now: float, reason: str, write_mode: bool) -> Step:
     """Enter piloted mode: triggered waits unpowered for its slot, continuous follows the plan."""
     if state.spec.kind == Kind.CONTINUOUS:
-        desired = state.ems_on if state.ems_on is not None else (state.desired_on is not False)
+        decision = valid_decision(state, now)
+        desired = decision if decision is not None else (state.desired_on is not False)
         command_state = CS.MANUEL_PILOTE_ON if desired else CS.PILOTE_STAND_BY
         consigne = desired
     else:
@@ -224,7 +249,9 @@ def _arm(state: MachineState, now: float, reason: str, write_mode: bool) -> Step
     )
     state, more = c.drive(state, desired, now)
     effects += [CancelTimer(start.CYCLE_END), *more]
-    return state, effects + start.arm_deadline(state, now) + _arm_continuous_guards(state, now)
+    effects += start.arm_deadline(state, now) + _arm_continuous_guards(state, now)
+    state, more = _comfort(state, now)  # a room already too cold is heated at once
+    return state, effects + more
 
 
 def _leave_start(state: MachineState) -> Step:
@@ -237,7 +264,17 @@ def _leave_start(state: MachineState) -> Step:
 # --- EMS decisions -------------------------------------------------------------------------------
 
 
+def valid_decision(state: MachineState, now: float) -> bool | None:
+    """The EMS decision held, while inside its plan's horizon (24 h from its slot at most); None
+    when there is none: the equipment then keeps its output and its guards protect it."""
+    if state.ems_on is None or state.ems_slot is None:
+        return None
+    return state.ems_on if now < state.ems_slot + HORIZON_SECONDS else None
+
+
 def _on_decision(state: MachineState, event: EmsDecision, now: float) -> Step:
+    if now >= event.slot_start + HORIZON_SECONDS:
+        return state, c.note(state, now, f"EMS plan {event.plan_id}: expired decision ignored")
     state = replace(state, ems_on=event.on, ems_slot=event.slot_start, ems_plan=event.plan_id)
     if state.mode != Mode.PILOTE:
         return state, []
@@ -245,7 +282,9 @@ def _on_decision(state: MachineState, event: EmsDecision, now: float) -> Step:
     if state.spec.kind == Kind.CONTINUOUS:
         if state.guard == "operator":
             state = replace(state, guard=None)  # a force start holds until the next decision
-        return _follow(state, event.on, now, reason)
+        state, effects = _follow(state, event.on, now, reason)
+        state, more = _comfort(state, now)  # a force start may have hidden a cold room
+        return state, effects + more
     if event.on and start.may_start(state):
         return _start(state, now, reason)
     return state, []
@@ -261,17 +300,18 @@ def _follow(state: MachineState, on: bool, now: float, reason: str) -> Step:
     if held:
         reason = f"{reason}, held on by the {state.guard} guard"
         on = True
-    consigne = state.ems_on if state.ems_on is not None else on  # the EMS set-point, not ours
+    decision = valid_decision(state, now)
+    consigne = decision if decision is not None else state.consigne  # the EMS set-point, not ours
+    # In err the order is tried again, but 30 stays until a report matches (rule 3.2).
+    in_err = state.command_state == CS.ERR
     state, more = c.transition(
         state,
         now,
         reason,
         consigne=consigne,
-        command_state=CS.MANUEL_PILOTE_ON if on else CS.PILOTE_STAND_BY,
+        command_state=None if in_err else (CS.MANUEL_PILOTE_ON if on else CS.PILOTE_STAND_BY),
     )
-    if more:
-        state = replace(state, error=None, error_kind=None)
-    elif held:
+    if not more and (held or in_err):
         more = c.note(state, now, reason)  # every override of the plan says why
     effects += more
     state, more = c.drive(state, on, now, reassert=True)
@@ -305,16 +345,38 @@ def _on_force_start(state: MachineState, source: str, now: float) -> Step:
 def _start(state: MachineState, now: float, reason: str) -> Step:
     """The start order: power on (then, 170, the start press after the boot delay), or the press
     sequence (fingers)."""
-    state, effects = start.begin(state, now, reason)
     if state.output is None:
+        refused = _press_refused(state, now)
+        if refused == RUNS:
+            return start.started(state, now, f"{reason}: already running, not pressed")
+        if refused is not None:
+            return start.fail(state, now, "start", f"{reason}: start not pressed: {refused}")
+        state, effects = start.begin(state, now, reason)
         state, more = presses.begin(state, now, round=1)
         return state, effects + more
+    state, effects = start.begin(state, now, reason)
     state, more = c.drive(state, True, now)
     effects += more
-    if c.output_matches(state) and state.output is not None and state.output.attempt == 0:
+    output = state.output
+    if output is not None and output.relay == output.target and output.attempt == 0:
         state, more = _powered(state, now)  # it was already on: nothing to acknowledge
         effects += more
     return state, effects
+
+
+RUNS = "the machine runs"
+NO_MEASUREMENT = "no measurement"
+
+
+def _press_refused(state: MachineState, now: float, since: float | None = None) -> str | None:
+    """Why a press may not go now: a press is made only when a fresh measurement (online, not
+    stale, read at or after `since`) shows the machine idle, or where nothing measures it."""
+    if state.roles.measure is None:
+        return None  # nothing measures: the gateway's answer is all there is (spec §5)
+    runs = start.measured(state, now, since)
+    if runs is None:
+        return NO_MEASUREMENT
+    return RUNS if runs else None
 
 
 def _powered(state: MachineState, now: float) -> Step:
@@ -336,8 +398,10 @@ def _on_report(state: MachineState, report: DeviceReport, now: float) -> Step:
     device = c.device_spec(state, report.device)
     if device is not None and not report.retained:
         effects.append(c.stale_timer(state, device, report.at))
+    is_switch = state.output is not None and report.device == state.output.device
+    if is_switch and report.relay_on is not None and not report.retained:
+        state = c.confirm_relay(state, report.relay_on, report.at)
     output = state.output
-    is_switch = output is not None and report.device == output.device
     if is_switch and report.online is False:
         state, more = c.stop_waiting(state)
         effects += more
@@ -345,6 +409,8 @@ def _on_report(state: MachineState, report: DeviceReport, now: float) -> Step:
         # Back online: re-assert once the device has had time to subscribe again (rule 3.1).
         effects.append(ArmTimer(BACK_ONLINE, now + state.spec.control.online_reassert_s))
     if output is not None and c.is_ack(output, report):
+        if output.commanded is not None:  # an RPC success says the relay was set
+            state = c.confirm_relay(state, output.commanded, report.at)
         state, more = _on_ack(state, now)
         effects += more
     elif output is not None and c.is_refusal(output, report):
@@ -368,13 +434,10 @@ def _on_report(state: MachineState, report: DeviceReport, now: float) -> Step:
         state, more = _on_local_control(state, report.local_control, now)
         effects += more
     if not report.retained and report.power_w is not None:
-        state, more = start.on_power(state, now)
+        state, more = start.on_power(state, now, report.at)
         effects += more
-    if (
-        not report.retained
-        and report.temperature_c is not None
-        and report.device == state.roles.ambient
-    ):
+    fresh_temperature = not report.retained and report.temperature_c is not None
+    if report.device == state.roles.ambient and (fresh_temperature or report.online is not None):
         state, more = _comfort(state, now)
         effects += more
     state, more = c.refresh_observed(state, now)
@@ -439,11 +502,8 @@ def _after_sequence(state: MachineState, outcome: str, detail: str, now: float) 
         return start.expect_power(state, now)
     if outcome == presses.UNANSWERED and start.verifiable(state):
         return start.expect_power(state, now)  # the power will tell whether it pressed
-    if (
-        outcome == presses.FAILED
-        and presses.round_of(state) == 1
-        and start.running(state) is not True
-    ):
+    refused = _press_refused(state, now)
+    if outcome == presses.FAILED and presses.round_of(state) == 1 and refused is None:
         effects = c.note(
             state, now, f"the gateway reports the press failed ({detail}): repeating once"
         )
@@ -454,6 +514,8 @@ def _after_sequence(state: MachineState, outcome: str, detail: str, now: float) 
         if outcome == presses.FAILED
         else ("the gateway did not answer the press")
     )
+    if outcome == presses.FAILED and presses.round_of(state) == 1 and refused is not None:
+        what = f"{what}, not repeated: {refused}"
     return start.fail(state, now, "press", what)
 
 
@@ -482,12 +544,20 @@ def _cancel_guards() -> Effects:
 def _comfort(state: MachineState, now: float) -> Step:
     """140 with an ambient sensor, heating with requested temperatures: too cold -> force on."""
     comfort = state.details.comfort
-    ambient = state.devices.get(state.roles.ambient or "")
-    temperature = ambient.temperature_c if ambient else None
-    if comfort is None or temperature is None or not state.spec.control.comfort_guard:
+    if comfort is None or not state.spec.control.comfort_guard or state.mode != Mode.PILOTE:
         return state, []
-    if state.mode != Mode.PILOTE:
-        return state, []
+    temperature = _fresh_temperature(state, now)
+    if temperature is None:
+        if state.guard != COMFORT:
+            return state, []
+        # A silent or offline sensor never holds a heater on: back to the plan.
+        state = replace(state, guard=None)
+        return _follow(
+            state,
+            _plan_or_kept(state, now),
+            now,
+            "comfort: no fresh temperature from the sensor, back to the plan",
+        )
     requested = (guards.requested_dk(comfort, now) - guards.KELVIN_DK) / 10
     if state.guard != COMFORT and guards.comfort_needed(comfort, temperature, now):
         state = replace(state, guard=COMFORT)
@@ -496,9 +566,26 @@ def _comfort(state: MachineState, now: float) -> Step:
         )
     if state.guard == COMFORT and guards.comfort_reached(comfort, temperature, now):
         state = replace(state, guard=None)
-        on = state.ems_on if state.ems_on is not None else True  # no plan: leave it warm
+        on = _plan_or_kept(state, now)
         return _follow(state, on, now, f"comfort reached: {temperature:.1f} °C, back to the plan")
     return state, []
+
+
+def _plan_or_kept(state: MachineState, now: float) -> bool:
+    """The valid EMS decision, else the output as it is (no plan: leave it as the guard left it)."""
+    decision = valid_decision(state, now)
+    return decision if decision is not None else state.desired_on is not False
+
+
+def _fresh_temperature(state: MachineState, now: float) -> float | None:
+    """The room temperature, only while the sensor is online and its reading is not stale."""
+    sensor = c.device_spec(state, state.roles.ambient)
+    view = state.devices.get(state.roles.ambient or "")
+    if sensor is None or view is None or view.online is False or view.temperature_at is None:
+        return None
+    if now - view.temperature_at >= c.stale_after(sensor, state):
+        return None
+    return view.temperature_c
 
 
 # --- timers --------------------------------------------------------------------------------------
@@ -507,7 +594,20 @@ def _comfort(state: MachineState, now: float) -> Step:
 def _on_timer(state: MachineState, event: TimerFired, now: float) -> Step:
     token, output = event.token, state.output
     if token.startswith(c.STALE):
-        return c.refresh_observed(state, now)
+        state, effects = c.refresh_observed(state, now)
+        if token == c.STALE + (state.roles.ambient or ""):
+            state, more = _comfort(state, now)
+            effects += more
+        return state, effects
+    if token == presses.PRESS_NEXT and state.presses and state.presses.next_at == event.at:
+        refused = _press_refused(state, now)
+        if refused is not None and state.command_state == CS.PILOTE_EN_ACTIVATION:
+            state, effects = presses.forget(state)
+            if refused == RUNS:
+                state, more = start.started(state, now, "the machine runs: not pressed")
+            else:
+                state, more = start.fail(state, now, "start", f"start not pressed: {refused}")
+            return state, effects + more
     if token in (presses.PRESS_NEXT, presses.PRESS_REPLY):
         state, effects, outcome = presses.on_timer(state, token, event.at, now)
         if outcome is not None:
@@ -561,11 +661,18 @@ def _on_verify_timeout(state: MachineState, now: float) -> Step:
     state = replace(state, verify_deadline=None)
     if state.command_state != CS.PILOTE_EN_ACTIVATION:
         return state, []
-    idle = start.running(state) is not True
-    if state.roles.presses and presses.round_of(state) == 1 and idle:
-        effects = c.note(state, now, "no power rise after the presses: repeating the sequence once")
-        state, more = presses.begin(state, now, round=2)
-        return state, effects + more
+    if state.roles.presses and presses.round_of(state) == 1:
+        # Repeat only when a measurement made after the last press shows the machine idle.
+        last_press = state.presses.sent_at if state.presses else None
+        refused = _press_refused(state, now, since=last_press)
+        if refused is None:
+            effects = c.note(state, now, "no power rise after the presses: repeating once")
+            state, more = presses.begin(state, now, round=2)
+            return state, effects + more
+        if refused == NO_MEASUREMENT:
+            return start.fail(state, now, "start", "start not verified: no measurement")
+    if start.verifiable(state) and start.measured(state, now) is None:
+        return start.fail(state, now, "start", "start not verified: no measurement")
     window = start.verify_window(state)
     return start.fail(state, now, "start", f"no power rise within {window:.0f} s of the start")
 

@@ -46,7 +46,8 @@ def press_next(state: MachineState, now: float) -> Step:
         sent_at=now,
         reply_deadline=deadline,
     )
-    state = replace(state, presses=presses, sequence=sequence)
+    pressed_at = state.pressed_at if state.pressed_at is not None else now
+    state = replace(state, presses=presses, sequence=sequence, pressed_at=pressed_at)
     return state, [SendCommand(device, "PRESS", request_id), ArmTimer(PRESS_REPLY, deadline)]
 
 

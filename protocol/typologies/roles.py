@@ -51,8 +51,14 @@ ROLES: dict[int, Roles] = {
     Typology.RELAI_ET_COMPTEUR: Roles(
         "switchable", switch=(U.SWITCH,), meter=(U.MEASURE,), required=("switch",)
     ),
+    # The inverted relay drives a pilot wire: its own power says nothing of the equipment. A
+    # separate measuring device (usage 21), where there is one, verifies and ends the cycle.
     Typology.RELAI_INVERSE: Roles(
-        "switchable", switch=(U.MEASURE_SWITCH,), inverted=True, required=("switch",)
+        "switchable",
+        switch=(U.MEASURE_SWITCH,),
+        measure=(U.MEASURE,),
+        inverted=True,
+        required=("switch",),
     ),
     Typology.PRISE_ET_DOIGT: Roles(
         "finger",

@@ -43,6 +43,7 @@ def begin(state: MachineState, now: float, reason: str) -> Step:
         error_kind=None,
         verify_deadline=None,
         meter_baseline_w=c.meter_power(state),
+        pressed_at=None,
     )
     return state, [*effects, CancelTimer(DEADLINE)]
 
@@ -85,9 +86,47 @@ def running(state: MachineState) -> bool | None:
     return meter - baseline >= state.spec.control.meter_step_ratio * rated
 
 
+def measured(state: MachineState, now: float, since: float | None = None) -> bool | None:
+    """Whether the equipment runs (above its start threshold), from a *fresh* measurement only:
+    the measuring device (or the house meter) online, not stale, and (with `since`) read at or
+    after `since`. None: unknown."""
+    device = state.roles.measure or state.roles.meter
+    view = c.fresh_view(state, device, now)
+    if view is None or view.power_at is None or (since is not None and view.power_at < since):
+        return None
+    power = c.power_of(state)
+    return power >= start_threshold_w(state) if power is not None else running(state)
+
+
+def start_threshold_w(state: MachineState) -> float:
+    """The power that verifies a start. Where the switch powers the machine on before a finger
+    starts it (170), the electronics draw a little at boot: a start needs `start_power_ratio` of
+    the rated power, when it is declared."""
+    threshold = state.spec.control.on_threshold_w
+    rated = state.details.rated_power_w
+    if state.roles.presses and state.output is not None and rated:
+        return max(threshold, state.spec.control.start_power_ratio * rated)
+    return threshold
+
+
+def _verifies(state: MachineState, at: float) -> bool:
+    """A power reading that proves the start: above the start threshold and, for a finger,
+    measured after its first press (a rise before it is not the start we made)."""
+    power = c.power_of(state)
+    if power is not None and power < start_threshold_w(state):
+        return False
+    pressing = state.command_state == CS.PILOTE_EN_ACTIVATION and not state.resumed_start
+    if pressing and state.output is None:
+        return state.pressed_at is not None and at >= state.pressed_at
+    return True
+
+
 def starting(state: MachineState) -> bool:
+    """Starting (21), or in err after a start that was ordered (a failed OFF is no start)."""
     return state.command_state == CS.PILOTE_EN_ACTIVATION or (
-        state.command_state == CS.ERR and state.error_kind in START_ERRORS
+        state.command_state == CS.ERR
+        and state.error_kind in START_ERRORS
+        and state.desired_on is not False
     )
 
 
@@ -108,15 +147,17 @@ def started(state: MachineState, now: float, reason: str) -> Step:
     return state, [*effects, CancelTimer(VERIFY), CancelTimer(DEADLINE)]
 
 
-def on_power(state: MachineState, now: float) -> Step:
-    """A fresh power reading: a start verified, or a cycle that goes on or ends."""
+def on_power(state: MachineState, now: float, at: float) -> Step:
+    """A fresh power reading (made at `at`): a start verified, or a cycle that goes on or ends."""
     is_running = running(state)
     if is_running is None:
         return state, []
-    if starting(state) and is_running and state.mode == Mode.PILOTE:
+    if starting(state) and is_running and state.mode == Mode.PILOTE and _verifies(state, at):
         power = c.power_of(state)
         what = f"{power:.0f} W" if power is not None else "house meter step"
-        return started(state, now, f"start verified: {what}")
+        state, effects = started(state, now, f"start verified: {what}")
+        state, more = _powered_is_acknowledged(state)
+        return state, effects + more
     if not triggered(state) or state.command_state != CS.MANUEL_PILOTE_ON:
         return state, []
     if state.roles.measure is None:
@@ -127,6 +168,17 @@ def on_power(state: MachineState, now: float) -> Step:
         until = now + state.spec.control.cycle_end_s
         return replace(state, low_power_since=now), [ArmTimer(CYCLE_END, until)]
     return state, []
+
+
+def _powered_is_acknowledged(state: MachineState) -> Step:
+    """The equipment draws power: its switch is on, whatever became of the relay's own answer
+    (a start verified by power is never undone by a lost acknowledgement)."""
+    output = state.output
+    if output is None or output.target != (not output.inverted):
+        return state, []
+    if output.attempt == 0 and output.retry_at is None:
+        return state, []
+    return c.acknowledge(state)
 
 
 def on_cycle_end(state: MachineState, now: float) -> Step:
@@ -141,8 +193,9 @@ def on_cycle_end(state: MachineState, now: float) -> Step:
 def fail(state: MachineState, now: float, kind: str, reason: str) -> Step:
     """State 30 with its reason; the mode stays (in 30 the EMS can plan it again)."""
     state, effects = c.transition(state, now, reason, command_state=CS.ERR)
+    effects = effects or c.note(state, now, reason)  # already 30: the journal still says why
     state = replace(state, error=reason, error_kind=kind, verify_deadline=None)
-    return state, [*effects, CancelTimer(VERIFY)]
+    return state, [*effects, CancelTimer(VERIFY), *arm_deadline(state, now)]
 
 
 # --- deadline guard ------------------------------------------------------------------------------
@@ -156,6 +209,8 @@ def arm_deadline(state: MachineState, now: float) -> Effects:
     deadline = state.details.deadline
     if start_at is None or deadline is None or now >= deadline:
         return [CancelTimer(DEADLINE)]
+    if state.command_state == CS.ERR and start_at <= now:
+        return [CancelTimer(DEADLINE)]  # in err, the guard starts once at its time, never again
     return [ArmTimer(DEADLINE, max(start_at, now))]
 
 

@@ -16,12 +16,15 @@ class DeviceView(msgspec.Struct, frozen=True):
     """The latest facts reported by one device."""
 
     relay_on: bool | None = None  # as the device reports it (inversion not applied)
+    relay_at: float | None = None  # when the newest fresh relay report was made
     power_w: float | None = None
     energy_wh: float | None = None
     online: bool | None = None
     temperature_c: float | None = None
     battery: int | None = None
     last_seen: float | None = None  # last fresh (non-retained) message
+    power_at: float | None = None  # when the last fresh power reading was made
+    temperature_at: float | None = None  # when the last fresh temperature was measured
 
 
 class Output(msgspec.Struct, frozen=True):
@@ -37,7 +40,10 @@ class Output(msgspec.Struct, frozen=True):
     ack_deadline: float | None = None
     retry_at: float | None = None
     deferred_until: float | None = None  # a change held back by anti short-cycling
-    changed_at: float | None = None  # last command that changed the relay
+    relay: bool | None = None  # relay state as last confirmed by the device (fresh report)
+    relay_at: float | None = None  # time of that report (a late report is not newer)
+    changed_at: float | None = None  # last confirmed change of the relay (the report's time)
+    change_sent_at: float | None = None  # last command sent that changes the relay
     changing: bool = False  # the command in flight changes a known relay state
 
 
@@ -76,6 +82,7 @@ class MachineState(msgspec.Struct, frozen=True):
     low_power_since: float | None = None  # cycle end detection
     meter_baseline_w: float | None = None  # 180: the house meter before the start
     presses: Presses | None = None  # the finger start sequence in progress
+    pressed_at: float | None = None  # first press of the current start: a rise must follow it
     resumed_start: bool = False  # restarted in 21: the reports decide, nothing is pressed again
     guard: str | None = None  # a guard holding the output against the plan: "comfort", "max-off"
     off_since: float | None = None  # continuous: held off since (max-off guard)

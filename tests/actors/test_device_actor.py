@@ -64,11 +64,13 @@ def test_startup_reasserts_through_the_codec_and_arms_timers(system: ActorSystem
     got = received(system, gateway)
     publishes = [x for x in got if isinstance(x, m.Publish)]
     assert publishes == [m.Publish("shellies/shellyplug-s-A101/relay/0/command", b"off", 1, False)]
-    assert {x.token for x in got if isinstance(x, m.SetTimer)} == {"ack", "stale:A101"}
+    # a tank held off: the max-off guard counts from the row's last switch-on or mode change
+    assert {x.token for x in got if isinstance(x, m.SetTimer)} == {"ack", "stale:A101", "max-off"}
 
 
 def test_events_that_arrive_before_init_are_applied_after_it(system: ActorSystem) -> None:
-    early = [m.EmsDecision(1, True, 0, 5, time.time())]
+    now = time.time()
+    early = [m.EmsDecision(1, True, int(now // 900 * 900), 5, now)]
     _, gateway = start_device(system, early)
     got = received(system, gateway)
     payloads = [x.payload for x in got if isinstance(x, m.Publish)]
@@ -83,7 +85,7 @@ def test_reports_become_observed_state_writes_and_introspection_shows_why(
     device, gateway = start_device(system)
     now = time.time()
     system.tell(device, m.DeviceReports((m.DeviceReport("A101", now, relay_on=False),)))
-    system.tell(device, m.EmsDecision(1, True, 0, 5, now))
+    system.tell(device, m.EmsDecision(1, True, int(now // 900 * 900), 5, now))
     got = received(system, gateway)
     assert m.WriteObserved(1, ControlState.OFF, int(now)) in got
     reply = system.ask(device, m.Introspect(), 2)
@@ -124,8 +126,9 @@ def test_a_staggered_tank_applies_the_ems_decision_at_its_offset(system: ActorSy
     now = time.time()
     spec = make_spec(row, min_switch_s=0, stagger_s=60.0)
     assert system.ask(device, m.DeviceInit(spec, row, gateways, now), 2) == m.DeviceReady(1)
-    system.tell(device, m.EmsDecision(1, False, 0, 4, now + 1))
-    system.tell(device, m.EmsDecision(1, True, 0, 5, now + 2))
+    slot = int(now // 900 * 900)  # a decision of the current slot (an old one has expired)
+    system.tell(device, m.EmsDecision(1, False, slot, 4, now + 1))
+    system.tell(device, m.EmsDecision(1, True, slot, 5, now + 2))
     got = received(system, gateway)
     offset = stagger_offset(1, 60.0)
     armed = [x for x in got if isinstance(x, m.SetTimer) and x.token == "ems-stagger"]
@@ -140,7 +143,8 @@ def test_a_staggered_tank_applies_the_ems_decision_at_its_offset(system: ActorSy
 
 def test_without_stagger_the_decision_applies_at_once(system: ActorSystem) -> None:
     device, gateway = start_device(system)
-    system.tell(device, m.EmsDecision(1, True, 0, 5, time.time()))
+    now = time.time()
+    system.tell(device, m.EmsDecision(1, True, int(now // 900 * 900), 5, now))
     got = received(system, gateway)
     assert [x.payload for x in got if isinstance(x, m.Publish)] == [b"off", b"on"]
     assert not [x for x in got if isinstance(x, m.SetTimer) and x.token == "ems-stagger"]

@@ -156,20 +156,41 @@ def test_fingers_start_the_machine_once_and_the_database_shows_it(
         assert battery is not None
 
 
-def test_a_finger_whose_gateway_fails_is_repeated_once_then_err(site: Site) -> None:
+def test_a_finger_whose_gateway_fails_is_repeated_once_then_err(
+    site: Site, recorder: Recorder
+) -> None:
+    specs = finger_site(site, 130)
+    config = site.config(devices=FAST, control={"press_gap_s": 0.5, "finger_ack_timeout_s": 5})
+    press_topic = f"{site.prefix}/switchbot/GW10/bot/C110/set"
+    with world(site, specs) as household, supervisor_running(config):
+        gateway = household["GW10"]
+        gateway.fail_next("errorConnect", "C110")
+        gateway.fail_next("errorConnect", "C110")
+        site.add_plan(10, [1])
+        row = wait_until(
+            lambda: (r := site.equipment(10))["command"] == CS.ERR and r,
+            timeout=20,
+            what="err after the press and its single repeat both failed",
+        )
+        assert row["mode"] == Mode.PILOTE  # the EMS may plan it again
+        time.sleep(2)
+        assert len(recorder.on(press_topic)) == 2  # exactly the press and its repeat
+        assert gateway.presses("C110") == []  # the gateway pressed nothing
+
+
+def test_a_finger_whose_first_press_fails_is_started_by_the_repeat(site: Site) -> None:
     specs = finger_site(site, 130)
     config = site.config(devices=FAST, control={"press_gap_s": 0.5, "finger_ack_timeout_s": 5})
     with world(site, specs) as household, supervisor_running(config):
         gateway = household["GW10"]
         gateway.fail_next("errorConnect", "C110")
         site.add_plan(10, [1])
-        wait_until(lambda: len(gateway.presses("C110")) >= 1, what="the repeat")
         row = wait_until(
             lambda: (r := site.equipment(10))["command"] == CS.MANUEL_PILOTE_ON and r,
             timeout=20,
             what="started by the repeated press",
         )
-        assert row["mode"] == Mode.MANUEL
+        assert row["mode"] == Mode.MANUEL and len(gateway.presses("C110")) == 1
 
 
 # --- the house meter (180) on a Shelly Plus relay ------------------------------------------------

@@ -68,7 +68,9 @@ def finger(typology: int = 130, **kw: object) -> Harness:
         160: [bot_row("C101", 32)],
         150: [bot_row("C100", 31), bot_row("C101", 32)],
     }[typology]
-    return machine(typology, [*devices, plug_row("A101", usage=21)], **kw)  # type: ignore[arg-type]
+    h = machine(typology, [*devices, plug_row("A101", usage=21)], **kw)  # type: ignore[arg-type]
+    h.report("A101", power_w=1.0)  # the plug shows the machine idle: a press may go
+    return h
 
 
 def test_finger_start_is_one_press_verified_by_power_then_mode_20() -> None:
@@ -124,11 +126,14 @@ def test_no_power_rise_repeats_the_sequence_once_then_err() -> None:
     h = finger(verify_s=180)
     decide(h, True)
     h.reply("C101")
-    h.report("A101", power_w=1.0)
-    h.advance(181)
+    h.advance(150)
+    h.report("A101", power_w=1.0)  # after the press: idle
+    h.advance(31)
     assert len(presses(h)) == 2
     h.reply("C101")
-    h.advance(181)
+    h.advance(150)
+    h.report("A101", power_w=1.0)
+    h.advance(31)
     assert len(presses(h)) == 2
     assert h.row.command_state == CS.ERR and h.row.mode == Mode.PILOTE
     assert "no power rise" in h.events[-1].reason
@@ -238,7 +243,7 @@ def test_prise_rallume_et_doigt_powers_on_then_presses_after_the_boot_delay() ->
     h = machine(170, [plug_row("A101", usage=11), bot_row("C101", 32)], boot_delay_s=10)
     h.obey("A101")
     decide(h, True)
-    h.obey("A101")
+    h.obey("A101", power_on_w=2.0)
     h.advance(9.9)
     assert presses(h) == []
     h.advance(0.2)

@@ -1,0 +1,389 @@
+"""Household safety when the world is imperfect: restarts, offline or silent devices, lost
+acknowledgements, expired plans (spec typologies.md §3–§6). Each test drives a machine through
+`tests/harness.py` and asserts what goes out: commands with their times, rows as written."""
+
+from __future__ import annotations
+
+import msgspec
+
+from protocol.ids import CommandState as CS
+from protocol.ids import Mode
+from protocol.messages import EmsDecision, ModeRequested
+from protocol.model import ComfortSettings, DeviceRow, EquipmentDetails
+from tests.harness import (
+    Harness,
+    bot_row,
+    equipment_row,
+    make_spec,
+    plug_row,
+    sensor_row,
+)
+
+WASHER, TANK, REGULATED = 112, 131, 155
+DAY = 86400
+
+
+def machine(
+    typology: int,
+    devices: list[DeviceRow],
+    type_id: int = WASHER,
+    mode: int = 30,
+    command_state: int = 11,
+    consigne: bool = False,
+    details: EquipmentDetails | None = None,
+    started_at: int = 0,
+    now: float = 1_000_000.0,
+    **control: object,
+) -> Harness:
+    row = equipment_row(
+        type_id=type_id,
+        typology=typology,
+        mode=mode,
+        command_state=command_state,
+        consigne=consigne,
+        details=details,
+    )
+    row = msgspec.structs.replace(row, started_at=started_at)
+    control.setdefault("min_switch_s", 0)
+    return Harness(make_spec(row, devices, **control), row, now=now).start()
+
+
+def decide(h: Harness, on: bool) -> None:
+    h.feed(EmsDecision(1, on, int(h.now // 900 * 900), 7, h.now))
+
+
+def actions(h: Harness, device: str = "A101") -> list[str]:
+    return [c.action for _, c in h.commands if c.device == device]
+
+
+def presses(h: Harness) -> list[float]:
+    return [t for t, c in h.commands if c.action == "PRESS"]
+
+
+def washer() -> list[DeviceRow]:
+    return [plug_row("A101", usage=11)]
+
+
+def finger_devices() -> list[DeviceRow]:
+    return [bot_row("C101", 32), plug_row("A101", usage=21)]
+
+
+# --- 1. a restart in err (30) keeps what err allowed ---------------------------------------------
+
+
+def test_restart_in_err_is_started_again_by_the_next_decision() -> None:
+    h = machine(120, washer(), command_state=CS.ERR, consigne=True)
+    h.obey()
+    h.report(power_w=1.0)
+    h.advance(900)
+    decide(h, True)
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION
+    h.report(power_w=1800.0)
+    assert (h.row.mode, h.row.command_state) == (Mode.MANUEL, CS.MANUEL_PILOTE_ON)
+
+
+def test_restart_in_err_arms_the_deadline_guard() -> None:
+    details = EquipmentDetails(deadline=1_000_000 + 600 + 3600 + 900, cycle_s=3600)
+    h = machine(120, washer(), command_state=CS.ERR, consigne=True, details=details)
+    h.obey()
+    h.report(power_w=1.0)
+    h.advance(601)
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION
+    assert any(e.reason.startswith("deadline") for e in h.events)
+
+
+def test_restart_in_err_is_cleared_by_a_matching_report() -> None:
+    h = machine(120, washer(), command_state=CS.ERR, consigne=True)
+    h.obey(power_on_w=1900.0)  # the household started it: the power says it runs
+    assert (h.row.mode, h.row.command_state) == (Mode.MANUEL, CS.MANUEL_PILOTE_ON)
+
+
+def test_restart_in_err_of_a_finger_presses_at_the_next_decision() -> None:
+    h = machine(130, finger_devices(), command_state=CS.ERR, consigne=True)
+    h.report("A101", power_w=1.0)
+    decide(h, True)
+    assert len(presses(h)) == 1
+
+
+# --- 2. no press, no comfort hold, without a fresh measurement ------------------------------------
+
+
+def pressed_once(plug_goes_offline: bool) -> Harness:
+    """A finger start whose plug shows the machine idle before the press, then ..."""
+    h = machine(130, finger_devices(), verify_s=180)
+    h.report("A101", power_w=1.0)
+    decide(h, True)
+    h.reply("C101")
+    if plug_goes_offline:
+        h.report("A101", online=False)
+    h.advance(181)
+    return h
+
+
+def test_finger_is_not_pressed_again_when_the_plug_went_offline() -> None:
+    h = pressed_once(plug_goes_offline=True)
+    assert len(presses(h)) == 1 and h.row.command_state == CS.ERR
+    assert "start not verified: no measurement" in h.events[-1].reason
+
+
+def test_finger_is_not_pressed_again_when_the_plug_was_silent_since_the_press() -> None:
+    h = pressed_once(plug_goes_offline=False)  # the plug reported before the press only
+    assert len(presses(h)) == 1 and h.row.command_state == CS.ERR
+    assert "start not verified: no measurement" in h.events[-1].reason
+
+
+def test_finger_is_repeated_once_when_a_fresh_measurement_shows_it_idle() -> None:
+    h = machine(130, finger_devices(), verify_s=180)
+    h.report("A101", power_w=1.0)
+    decide(h, True)
+    h.reply("C101")
+    h.advance(150)
+    h.report("A101", power_w=1.0)  # after the press, online: idle
+    h.advance(31)
+    assert len(presses(h)) == 2
+
+
+def test_finger_is_not_pressed_when_the_plug_was_never_heard() -> None:
+    h = machine(130, finger_devices())
+    decide(h, True)
+    assert presses(h) == []
+    assert h.row.command_state == CS.ERR
+    assert "no measurement" in h.events[-1].reason
+
+
+def comfort_heater(**control: object) -> Harness:
+    comfort = ComfortSettings(
+        eco_dk=2731 + 160, comfort_dk=2731 + 200, delta_dk=10, weekday=((0, DAY),)
+    )
+    return machine(
+        140,
+        [plug_row("A101", usage=11), sensor_row("F101")],
+        type_id=REGULATED,
+        details=EquipmentDetails(comfort=comfort),
+        now=1_764_576_000.0,  # Monday 2025-12-01 08:00 UTC
+        **control,
+    )
+
+
+def test_an_offline_sensor_does_not_hold_a_heater_on() -> None:
+    h = comfort_heater()
+    h.obey()
+    decide(h, False)
+    h.obey()
+    h.report("F101", temperature_c=18.5)
+    assert actions(h)[-1] == "ON"
+    h.report("F101", online=False)
+    assert actions(h)[-1] == "OFF"
+    assert any("comfort" in e.reason and "sensor" in e.reason for e in h.events)
+
+
+def test_a_silent_sensor_does_not_hold_a_heater_on() -> None:
+    h = comfort_heater()
+    h.obey()
+    decide(h, False)
+    h.obey()
+    h.report("F101", temperature_c=18.5)
+    assert actions(h)[-1] == "ON"
+    h.advance(3 * 21600 + 1)  # three report periods of the H&T: stale
+    assert actions(h)[-1] == "OFF"
+
+
+# --- 3. anti short-cycling counts from the confirmed change --------------------------------------
+
+
+def test_min_switch_is_counted_from_the_relay_confirmed_change() -> None:
+    h = machine(120, washer(), type_id=TANK, min_switch_s=60, ack_timeout_s=10)
+    h.obey()
+    h.advance(120)
+    t = h.now
+    decide(h, True)
+    h.advance(100)  # ON at t, t+15, t+40, t+95: no ack yet
+    assert [round(s - t) for s, c in h.commands if c.action == "ON"] == [0, 15, 40, 95]
+    h.advance(2)
+    h.report(relay_on=True)  # confirmed at t+102
+    h.advance(1)
+    decide(h, False)
+    h.advance(58)
+    assert actions(h)[-1] == "ON"
+    h.advance(2)
+    off = [s - t for s, c in h.commands if c.action == "OFF" and s > t]
+    assert off == [162]
+
+
+# --- 4. the max-off clock survives a restart ------------------------------------------------------
+
+
+def test_max_off_clock_survives_a_restart() -> None:
+    h = machine(120, washer(), type_id=TANK, max_off_s=DAY)
+    h.obey()
+    decide(h, True)
+    h.obey()
+    h.advance(3600)
+    decide(h, False)
+    h.obey()
+    off_at = h.now
+    h.advance(22 * 3600)
+    h.restart()
+    h.obey()
+    restarted = h.now
+    h.advance(2 * 3600 + 1)
+    on = [t for t, c in h.commands if c.action == "ON" and t > restarted]
+    assert on and on[0] <= off_at + DAY
+    assert any("max-off" in e.reason for e in h.events)
+
+
+# --- 5. a start verified by power is never undone by a lost ack ----------------------------------
+
+
+def test_a_lost_ack_after_a_power_verified_start_keeps_12_and_the_cycle_end() -> None:
+    h = machine(120, washer(), cycle_end_s=300)
+    h.obey()
+    decide(h, True)
+    h.report(power_w=1800.0)  # the relay's own report is lost, the power says it runs
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON
+    h.advance(200)
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON
+    h.report(relay_on=True)
+    h.report(power_w=2.0)
+    h.advance(301)
+    assert h.row.command_state == CS.MANUEL_ON
+    assert not any(w.command_state == CS.ERR for w in h.writes)
+
+
+# --- 6. an expired decision is never applied ------------------------------------------------------
+
+
+def test_an_expired_decision_is_not_applied_when_piloted_again() -> None:
+    h = machine(120, washer(), type_id=TANK, mode=Mode.MANUEL, command_state=CS.MANUEL_ON)
+    h.obey()
+    h.feed(ModeRequested(1, Mode.PILOTE, "screen", h.now))
+    decide(h, False)
+    h.obey()
+    h.feed(ModeRequested(1, Mode.MANUEL, "screen", h.now))
+    h.obey()
+    h.advance(5 * DAY)
+    h.feed(ModeRequested(1, Mode.PILOTE, "screen", h.now))
+    assert actions(h)[-1] == "ON"
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON
+
+
+# --- 7. 170: only a rise after the press verifies the start ---------------------------------------
+
+
+def prise_rallume(**control: object) -> Harness:
+    details = EquipmentDetails(rated_power_w=2000.0)
+    devices = [plug_row("A101", usage=11), bot_row("C101", 32)]
+    return machine(170, devices, details=details, boot_delay_s=10, **control)
+
+
+def test_170_boot_draw_does_not_cancel_the_start_press() -> None:
+    h = prise_rallume()
+    h.obey()
+    decide(h, True)
+    h.obey()
+    h.report(power_w=12.0)  # the electronics booting
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION
+    h.advance(11)
+    assert len(presses(h)) == 1
+    h.reply("C101")
+    h.report(power_w=30.0)  # above on_threshold_w, far below the rated power
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION
+    h.report(power_w=1500.0)
+    assert (h.row.mode, h.row.command_state) == (Mode.MANUEL, CS.MANUEL_PILOTE_ON)
+
+
+def test_170_restart_in_21_never_presses_and_ends_in_err_when_idle() -> None:
+    h = prise_rallume(command_state=CS.PILOTE_EN_ACTIVATION, verify_s=180)
+    h.obey()
+    h.report(power_w=12.0)
+    h.advance(181)
+    assert presses(h) == []
+    assert h.row.command_state == CS.ERR
+
+
+# --- 8. err clears by a report, not by the next decision ------------------------------------------
+
+
+def test_err_is_not_cleared_by_the_next_decision_but_by_a_matching_report() -> None:
+    h = machine(120, washer(), type_id=TANK)
+    h.obey()
+    decide(h, True)
+    h.advance(200)  # the device is dead: no ack
+    assert h.row.command_state == CS.ERR
+    h.advance(900 - h.now % 900)
+    sent, written = len(actions(h)), len(h.writes)
+    decide(h, True)
+    assert len(actions(h)) == sent + 1 and actions(h)[-1] == "ON"  # tried again
+    assert h.row.command_state == CS.ERR
+    assert not any(w.command_state is not None for w in h.writes[written:])
+    h.report(relay_on=True)
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON
+
+
+# --- 9. mode 20 -> 13 from any state --------------------------------------------------------------
+
+
+def test_manual_requested_while_in_12_goes_to_13() -> None:
+    h = machine(120, washer(), type_id=TANK)
+    h.obey()
+    decide(h, True)
+    h.obey()
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON
+    h.feed(ModeRequested(1, Mode.MANUEL, "screen", h.now))
+    assert (h.row.mode, h.row.command_state) == (Mode.MANUEL, CS.MANUEL_ON)
+
+
+# --- 10. 190 verifies with its measuring device -----------------------------------------------
+
+
+def test_inverted_relay_start_is_verified_by_its_measuring_device() -> None:
+    devices = [plug_row("A101", usage=11), plug_row("A102", usage=21)]
+    h = machine(190, devices, cycle_end_s=300)
+    h.obey()
+    decide(h, True)
+    assert actions(h)[-1] == "OFF"  # inverted: relay open = powered
+    h.obey()
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION  # acknowledged, not yet verified
+    h.report("A102", power_w=1500.0)
+    assert (h.row.mode, h.row.command_state) == (Mode.MANUEL, CS.MANUEL_PILOTE_ON)
+    h.report("A102", power_w=1.0)
+    h.advance(301)
+    assert h.row.command_state == CS.MANUEL_ON
+
+
+# --- an order to an offline device waits for it -------------------------------------------------
+
+
+def test_an_order_to_an_offline_device_waits_for_its_return_instead_of_failing() -> None:
+    h = machine(120, washer(), type_id=TANK)
+    h.report(online=False)  # the startup OFF is in flight: the LWT says offline
+    h.advance(200)
+    assert actions(h) == ["OFF"] and h.row.command_state != CS.ERR
+    h.report(online=True)
+    h.advance(3)  # re-asserted once it has subscribed again
+    assert actions(h) == ["OFF", "OFF"]
+
+
+def test_a_deferred_change_waits_again_when_the_relay_changed_meanwhile() -> None:
+    h = machine(120, washer(), type_id=TANK, min_switch_s=60)
+    h.obey()  # OFF confirmed now
+    t = h.now
+    h.advance(10)
+    decide(h, True)  # deferred to t + 60
+    h.advance(20)
+    h.report(relay_on=True)  # someone switched it at t + 30
+    h.advance(31)
+    assert actions(h) == ["OFF"]  # not at t + 60: the relay changed at t + 30
+    h.advance(30)
+    assert [round(s - t) for s, c in h.commands] == [0, 90]
+
+
+def test_a_failed_press_is_not_repeated_without_a_measurement() -> None:
+    h = machine(130, finger_devices())
+    h.report("A101", power_w=1.0)
+    decide(h, True)
+    h.report("A101", online=False)
+    h.reply("C101", ok=False, detail="errorConnect")
+    h.advance(60)
+    assert len(presses(h)) == 1 and h.row.command_state == CS.ERR
+    assert "not repeated: no measurement" in h.events[-1].reason
