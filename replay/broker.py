@@ -118,6 +118,9 @@ class Client:
 
     broker: Broker  # set by the replay before the gateway creates its client
 
+    def set_inflight_window(self, size: int) -> None:
+        """The replay's broker acknowledges at once: no window to keep."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.connected = False
         self.inbound: deque[Message | str] = deque()

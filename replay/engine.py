@@ -140,10 +140,12 @@ class Replay:
             target = importlib.import_module(f"actors.{module}")
             replacements += [(target, name, getattr(self.database, name)) for name in names]
         psycopg = PsycopgModule(self.database)
+        paho = PahoModule(self.broker)
         replacements += [
             (actors.db_session, "psycopg", psycopg),
             (actors.plan_session, "psycopg", psycopg),
-            (actors.mqtt_link, "mqtt", PahoModule(self.broker)),
+            (actors.mqtt_link, "mqtt", paho),
+            (actors.mqtt_link, "BufferedClient", paho.Client),  # the client the link creates
             (actors.mqtt_gateway, "POLL_S", QUIET_POLL_S),
         ]
         return replacements
