@@ -288,9 +288,7 @@ def device_type_names(conn: psycopg.Connection, schema: str) -> list[str]:
     return [r[0] for r in conn.execute(query).fetchall() if r[0]]
 
 
-def read_table(
-    conn: psycopg.Connection, schema: str, name: str
-) -> tuple[list[str], list[tuple]]:  # type: ignore[type-arg]
+def read_table(conn: psycopg.Connection, schema: str, name: str) -> tuple[list[str], list[tuple]]:  # type: ignore[type-arg]
     """Every row of one table in `id` order, with its column names."""
     cursor = conn.execute(sql.SQL("SELECT * FROM {} ORDER BY id").format(table(schema, name)))
     columns = [c.name for c in cursor.description or []]
