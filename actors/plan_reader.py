@@ -144,7 +144,9 @@ class PlanReader(ActorTypeDispatcher):
     def receiveMsg_PlannedStarts(self, message: PlannedStarts, sender: Any) -> None:
         """For the household screens' labels ("Démarrage prévu 14:30")."""
         now = time.time()
-        starts = tuple((e, next_planned_start(self.book.get(e, ()), now)) for e in message.members)
+        starts = tuple(
+            (e, next_planned_start(self.book.get(e, ()), now)) for e in message.members
+        )
         self.send(message.reply_to, PlannedStartsReply(starts))
 
     def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
