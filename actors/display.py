@@ -255,9 +255,8 @@ class DisplayActor(ActorTypeDispatcher):
     def _warn(self, reason: str) -> None:
         """At most one warning a minute per screen; the others are counted."""
         self.counters["rejected"] += 1
-        held_back = self.limiter.allow(self._node(), time.time())
-        if held_back is not None:
-            more = f" ({held_back} more since the last warning)" if held_back else ""
+        more = self.limiter.suffix(self._node(), time.time())
+        if more is not None:
             logger.warning("screen {}: ignored: {}{}", self._node(), reason, more)
 
     def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:

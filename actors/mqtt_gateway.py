@@ -25,7 +25,7 @@ from actors.mqtt_link import MqttLink
 from protocol import stimulus
 from protocol.batching import ReportBatches
 from protocol.config import Config
-from protocol.devices import DecodeError, codec_named
+from protocol.devices import codec_named, decode
 from protocol.messages import (
     Configure,
     DeviceReports,
@@ -215,12 +215,8 @@ class MqttGateway(Actor):
 
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
         self.counters.received += 1
-        topic, payload, retained, at = (
-            message.topic,
-            message.payload,
-            bool(message.retain),
-            time.time(),
-        )
+        topic, payload, at = message.topic, message.payload, time.time()
+        retained = bool(message.retain)
         if len(payload) > MAX_PAYLOAD:
             self._reject(topic, f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
             return
@@ -232,61 +228,40 @@ class MqttGateway(Actor):
             if route.raw:  # a household screen parses its own topics
                 self.raw.add(str(route.actor), route.actor, raw)
                 continue
-            device = route.device
-            try:
-                report = codec_named(device.codec).decode(device, topic, payload, retained, at)
-            except DecodeError as exc:
-                self._reject(topic, f"device {device.id}: {exc}")
-                continue
-            except Exception as exc:  # a codec bug: same treatment, with the exception name
-                self._reject(topic, f"device {device.id}: {type(exc).__name__}: {exc}")
-                continue
-            if report is not None:
+            report, error = decode(route.device, topic, payload, retained, at)
+            if error is not None:
+                self._reject(topic, error)
+            elif report is not None:
                 self.counters.reports += 1
                 self.batches.add(str(route.actor), route.actor, report)
 
     def _on_stimulus(self, topic: str, payload: bytes, retained: bool, at: float) -> None:
         assert self.config is not None
         base = self.config.mqtt.base_topic
-        try:
-            parsed = stimulus.parse(topic, payload, base)
-        except stimulus.StimulusError as exc:
-            if self.scope.answers(exc.equipment):  # else another partition answers it
-                self._reject(topic, str(exc), report=True)
-            return
-        if parsed is None:
-            self.counters.unrouted += 1
-            logger.debug("ignoring unrouted topic {}", topic)
-            return
-        if retained:
-            logger.debug("ignoring retained stimulus {}", topic)  # would replay at every restart
-            return
-        if not self.scope.answers(parsed.equipment):
-            self.counters.foreign_stimuli += 1  # the partition that owns it handles it
-            return
-        self.counters.stimuli += 1
-        actor = self.targets.get(parsed.equipment)
-        event = stimulus.to_event(parsed, at)
-        if actor is None:
-            self._reject(topic, f"unknown equipment {parsed.equipment}", report=True)
-        elif not isinstance(event, stimulus.Reload):
-            self.send(actor, event)
-        elif self.supervisor is not None:
-            self.send(self.supervisor, event)  # the supervisor has the database re-read
+        verdict = stimulus.judge(topic, payload, retained, base, self.scope, self.targets, at)
+        if verdict.counter is not None:
+            setattr(self.counters, verdict.counter, getattr(self.counters, verdict.counter) + 1)
+        if verdict.ignored is not None:
+            logger.debug("ignoring {} {}", verdict.ignored, topic)
+        if verdict.error is not None:
+            self._reject(topic, verdict.error, report=True)
+        elif isinstance(verdict.event, stimulus.Reload):
+            if self.supervisor is not None:  # the supervisor has the database re-read
+                self.send(self.supervisor, verdict.event)
+        elif verdict.event is not None:
+            self.send(self.targets[verdict.equipment], verdict.event)
 
     def _reject(self, topic: str, reason: str, report: bool = False) -> None:
         """Count a bad message, warn at most once a minute per topic; an operator's error goes
         back on `<base>/equipment/<id>/error`."""
         assert self.config is not None
         self.counters.rejected += 1
-        more = self.warnings.allow(topic, time.time())
-        if more is not None:
-            suffix = f" ({more} more since the last warning)" if more else ""
+        suffix = self.warnings.suffix(topic, time.time())
+        if suffix is not None:
             logger.warning("rejected MQTT message on {}: {}{}", topic, reason, suffix)
-        base, parts = self.config.mqtt.base_topic, topic.split("/")
-        if report and topic.startswith(base + "/equipment/") and len(parts) >= 2:
-            body = stimulus.encode_error(reason)
-            self._publish(stimulus.operator_error_topic(base, parts[-2]), body, 1, False, None)
+        error_topic = stimulus.error_topic_for(topic, self.config.mqtt.base_topic)
+        if report and error_topic is not None:
+            self._publish(error_topic, stimulus.encode_error(reason), 1, False, None)
 
     # --- outbound ------------------------------------------------------------------------------
 

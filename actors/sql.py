@@ -7,14 +7,15 @@ connections, transactions and retries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import psycopg
 from psycopg import sql
 
+from protocol.details import equipment_details
 from protocol.inventory import detail_table
 from protocol.messages import WriteObserved, WriteState
-from protocol.model import ComfortSettings, DetailRow, DeviceRow, EquipmentDetails, EquipmentRow
+from protocol.model import DetailRow, DeviceRow, EquipmentDetails, EquipmentRow
 
 EQUIPMENT = "equipement_pilote_ou_mesure"
 
@@ -120,7 +121,10 @@ def load_equipment_details(conn: psycopg.Connection, schema: str) -> dict[int, E
 
     A type-specific table that does not exist (later schema versions dropped some) is skipped.
     """
-    found: dict[int, dict[str, object]] = {}
+    return equipment_details(_detail_rows(conn, schema))
+
+
+def _detail_rows(conn: psycopg.Connection, schema: str) -> Iterator[tuple[str, tuple]]:  # type: ignore[type-arg]
     for kind, text in _DETAIL_QUERIES.items():
         query = sql.SQL(text.replace("{s}", "{schema}")).format(schema=sql.Identifier(schema))
         try:
@@ -128,49 +132,7 @@ def load_equipment_details(conn: psycopg.Connection, schema: str) -> dict[int, E
         except psycopg.errors.UndefinedTable:
             continue
         for row in rows:
-            fields = found.setdefault(row[0], {})
-            if "kind" in fields:
-                continue  # a second specific row for the same equipment: the first one wins
-            fields["kind"] = kind
-            fields.update(_details_of(kind, row[1:]))
-    return {
-        equipment: EquipmentDetails(**{k: v for k, v in fields.items() if k != "kind"})
-        for equipment, fields in found.items()
-    }
-
-
-def _details_of(kind: str, values: tuple) -> dict[str, object]:  # type: ignore[type-arg]
-    if kind == "machine":
-        deadline, cycle = values
-        return {"deadline": deadline or None, "cycle_s": cycle or None}
-    if kind == "vehicle":
-        deadline, duration, power = values
-        return {
-            "deadline": deadline or None,
-            "cycle_s": duration or None,
-            "rated_power_w": float(power) if power else None,
-        }
-    if kind in ("tank", "heating"):
-        return {"rated_power_w": float(values[0]) if values[0] else None}
-    power, eco, comfort, delta, *periods = values
-    weekday = _periods(periods[:6])
-    weekend = _periods(periods[6:])
-    return {
-        "rated_power_w": float(power) if power else None,
-        "comfort": ComfortSettings(
-            eco_dk=eco, comfort_dk=comfort, delta_dk=delta, weekday=weekday, weekend=weekend
-        ),
-    }
-
-
-def _periods(values: list[object]) -> tuple[tuple[int, int], ...]:
-    """(active, start, end) x 2 -> the active periods."""
-    pairs = []
-    for i in range(0, len(values), 3):
-        active, begin, end = values[i : i + 3]
-        if active and isinstance(begin, int) and isinstance(end, int) and end > begin:
-            pairs.append((begin, end))
-    return tuple(pairs)
+            yield kind, row
 
 
 def load_devices(conn: psycopg.Connection, schema: str) -> list[DeviceRow]:
@@ -326,9 +288,7 @@ def device_type_names(conn: psycopg.Connection, schema: str) -> list[str]:
     return [r[0] for r in conn.execute(query).fetchall() if r[0]]
 
 
-def read_table(
-    conn: psycopg.Connection, schema: str, name: str
-) -> tuple[list[str], list[tuple]]:  # type: ignore[type-arg]
+def read_table(conn: psycopg.Connection, schema: str, name: str) -> tuple[list[str], list[tuple]]:  # type: ignore[type-arg]
     """Every row of one table in `id` order, with its column names."""
     cursor = conn.execute(sql.SQL("SELECT * FROM {} ORDER BY id").format(table(schema, name)))
     columns = [c.name for c in cursor.description or []]

@@ -53,7 +53,7 @@ from protocol.messages import (
 from protocol.model import EquipmentRow, EquipmentSpec
 from protocol.partition import StimulusScope
 from protocol.routing import routes_of
-from protocol.status import Status, encode, overview
+from protocol.status import Status, encode, overview, running_status
 from runtime.status import package_version
 
 INVENTORY_RETRY_S = 5.0
@@ -125,25 +125,18 @@ class Supervisor(ActorTypeDispatcher):
         self.send(gateways.mqtt, PublishStatus(encode(self._status())))
         if not self.ready:
             self.ready = True
-            config = self._config()
-            self.wakeupAfter(
-                timedelta(seconds=config.coordination.reload_seconds), payload="inventory"
-            )
-            faulty = sum(1 for s in self.specs.values() if s.problem)
-            logger.info(
-                "supervisor ready: {} equipment ({} faulty), {} devices",
-                len(self.devices),
-                faulty,
-                self._device_count(),
-            )
+            self._schedule_reload()
+            status = self._status()
+            counts = status.equipment, status.faulty, status.devices
+            logger.info("supervisor ready: {} equipment ({} faulty), {} devices", *counts)
             self._announce()
 
     def _announce(self) -> None:
         """The starter hears `Started` once every actor is up and the broker connected."""
         if self.ready and self.broker_connected and not self.announced and self.starter is not None:
             self.announced = True
-            faulty = sum(1 for s in self.specs.values() if s.problem)
-            self.send(self.starter, Started(len(self.devices), self._device_count(), faulty))
+            status = self._status()
+            self.send(self.starter, Started(status.equipment, status.devices, status.faulty))
 
     # --- inventory reconciliation --------------------------------------------------------------
 
@@ -202,10 +195,12 @@ class Supervisor(ActorTypeDispatcher):
         if message.payload == "inventory" and not self.stopping:
             self.send(self._gateways().db, LoadInventory())
             if self.ready:
-                self.wakeupAfter(
-                    timedelta(seconds=self._config().coordination.reload_seconds),
-                    payload="inventory",
-                )
+                self._schedule_reload()
+
+    def _schedule_reload(self) -> None:
+        """The next periodic reconciliation of the inventory."""
+        seconds = self._config().coordination.reload_seconds
+        self.wakeupAfter(timedelta(seconds=seconds), payload="inventory")
 
     # --- stimuli -------------------------------------------------------------------------------
 
@@ -284,20 +279,9 @@ class Supervisor(ActorTypeDispatcher):
     # --- helpers -------------------------------------------------------------------------------
 
     def _status(self) -> Status:
-        config = self._config()
-        return Status(
-            state="online",
-            version=package_version(),
-            started_at=self.started_at,
-            system_base=config.supervisor.system_base,
-            equipment=len(self.devices),
-            devices=self._device_count(),
-            faulty=sum(1 for s in self.specs.values() if s.problem),
-            plans=self.plans_source,
-        )
-
-    def _device_count(self) -> int:
-        return sum(len(s.devices) for s in self.specs.values())
+        base, version = self._config().supervisor.system_base, package_version()
+        running = len(self.devices), self.started_at, base
+        return running_status(self.specs.values(), *running, self.plans_source, version)
 
     def _gateways(self) -> Gateways:
         assert self.gateways is not None

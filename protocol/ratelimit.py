@@ -17,3 +17,10 @@ class WarnLimiter:
             return None
         self.warned[key] = now
         return self.suppressed.pop(key, 0)
+
+    def suffix(self, key: str, now: float) -> str | None:
+        """None: stay silent; else warn now, ending the line with this (what was held back)."""
+        held_back = self.allow(key, now)
+        if held_back is None:
+            return None
+        return f" ({held_back} more since the last warning)" if held_back else ""

@@ -8,7 +8,7 @@ is online.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import msgspec
@@ -28,6 +28,28 @@ class Status(msgspec.Struct, frozen=True):
     devices: int
     faulty: int
     plans: str = "database"  # or "cached until <local time>" during an EMS database outage
+
+
+def running_status(
+    specs: Iterable[EquipmentSpec],
+    equipment: int,
+    started_at: int,
+    system_base: str,
+    plans: str,
+    version: str,
+) -> Status:
+    """The status of a running supervisor with `equipment` actors for `specs`."""
+    specs = list(specs)
+    return Status(
+        state="online",
+        version=version,
+        started_at=started_at,
+        system_base=system_base,
+        equipment=equipment,
+        devices=sum(len(s.devices) for s in specs),
+        faulty=sum(1 for s in specs if s.problem),
+        plans=plans,
+    )
 
 
 def status_topic(base_topic: str, partition: Partition | None = None) -> str:

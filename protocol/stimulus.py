@@ -7,12 +7,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Container
+from typing import Literal, NamedTuple
 
 import msgspec
 
 from protocol.ids import Mode
 from protocol.messages import ForceStart, Message, ModeRequested, Reassert
+from protocol.partition import StimulusScope
 
 VIRIYA_FILTER = "viriya/update/+"
 
@@ -110,6 +112,14 @@ def _operator(equipment: int, payload: bytes) -> Stimulus:
     return Refresh(equipment, "operator")
 
 
+def error_topic_for(topic: str, base_topic: str) -> str | None:
+    """Where an error about an operator's message on `topic` goes back, None for other topics."""
+    parts = topic.split("/")
+    if topic.startswith(base_topic + "/equipment/") and len(parts) >= 2:
+        return operator_error_topic(base_topic, parts[-2])
+    return None
+
+
 def encode_error(error: str) -> bytes:
     """The body published on `<base>/equipment/<id>/error`."""
     return msgspec.json.encode({"error": error})
@@ -125,3 +135,40 @@ def to_event(parsed: Stimulus, at: float) -> Message | Reload:
     if isinstance(parsed, Refresh):
         return Reassert(f"refresh requested by {parsed.source}", at)
     return parsed
+
+
+class Verdict(NamedTuple):
+    """What the gateway does with a message that no device route takes."""
+
+    counter: str | None = None  # the gateway counter it adds one to
+    event: Message | Reload | None = None  # for the equipment's actor; a Reload for the supervisor
+    equipment: int | None = None
+    error: str | None = None  # answered on `<base>/equipment/<id>/error`
+    ignored: str | None = None  # why it is dropped (a debug line)
+
+
+def judge(
+    topic: str,
+    payload: bytes,
+    retained: bool,
+    base_topic: str,
+    scope: StimulusScope,
+    known: Container[int],
+    at: float,
+) -> Verdict:
+    """The stimulus a message carries, handled by the partition that answers for its equipment
+    (`known`: the equipment it has actors for); a retained one is ignored (it would replay at
+    every restart)."""
+    try:
+        parsed = parse(topic, payload, base_topic)
+    except StimulusError as exc:  # answered by one partition alone
+        return Verdict(error=str(exc)) if scope.answers(exc.equipment) else Verdict()
+    if parsed is None:
+        return Verdict("unrouted", ignored="unrouted topic")
+    if retained:
+        return Verdict(ignored="retained stimulus")
+    if not scope.answers(parsed.equipment):
+        return Verdict("foreign_stimuli")  # the partition that owns it handles it
+    if parsed.equipment not in known:
+        return Verdict("stimuli", error=f"unknown equipment {parsed.equipment}")
+    return Verdict("stimuli", to_event(parsed, at), parsed.equipment)

@@ -22,6 +22,7 @@ import psycopg
 
 from actors import sql
 from protocol import capture
+from protocol.details import equipment_details
 from protocol.ems import SLOTS, Plan
 from protocol.inventory import detail_table
 from protocol.messages import DeviceTelemetry, Event, WriteObserved, WriteState
@@ -200,17 +201,7 @@ class SnapshotDatabase:
 
     def load_equipment_details(self, conn: Any, schema: str) -> dict[int, EquipmentDetails]:
         self.check()
-        found: dict[int, dict[str, object]] = {}
-        for kind, values in self._specific_rows():
-            fields = found.setdefault(values[0], {})  # type: ignore[arg-type]
-            if "kind" in fields:
-                continue  # the first row of an equipment wins, as in sql.py
-            fields["kind"] = kind
-            fields.update(sql._details_of(kind, values[1:]))
-        return {
-            equipment: EquipmentDetails(**{k: v for k, v in fields.items() if k != "kind"})
-            for equipment, fields in found.items()
-        }
+        return equipment_details(self._specific_rows())
 
     def _specific_rows(self) -> Iterable[tuple[str, tuple[Any, ...]]]:
         if "equipement_pilote_machine_generique" in self.tables:

@@ -13,6 +13,8 @@ from protocol.devices.switchbot import SwitchBot
 from protocol.devices.tasmota import Tasmota
 from protocol.devices.tic import Tic
 from protocol.devices.zigbee2mqtt import Zigbee2Mqtt
+from protocol.messages import DeviceReport
+from protocol.model import DeviceSpec
 
 CODECS: dict[str, Codec] = {
     codec.name: codec
@@ -36,3 +38,16 @@ def codec_named(name: str) -> Codec:
 
 
 __all__ = ["CODECS", "Codec", "DecodeError", "Outbound", "codec_named"]
+
+
+def decode(
+    device: DeviceSpec, topic: str, payload: bytes, retained: bool, at: float
+) -> tuple[DeviceReport | None, str | None]:
+    """The report a message carries (None: nothing useful), or why it is rejected; a codec bug
+    is rejected the same way, with the exception's name."""
+    try:
+        return codec_named(device.codec).decode(device, topic, payload, retained, at), None
+    except DecodeError as exc:
+        return None, f"device {device.id}: {exc}"
+    except Exception as exc:
+        return None, f"device {device.id}: {type(exc).__name__}: {exc}"

@@ -138,3 +138,10 @@ def test_a_row_read_before_later_transitions_is_seen_as_they_leave_it() -> None:
     seen = overlay(row, later)
     assert (seen.mode, seen.command_state, seen.consigne) == (20, 13, row.consigne)
     assert overlay(row, {}) == row
+
+
+def test_a_warning_ends_with_what_was_held_back() -> None:
+    limiter = WarnLimiter(60.0)
+    assert limiter.suffix("t", 0.0) == ""
+    assert limiter.suffix("t", 10.0) is None
+    assert limiter.suffix("t", 61.0) == " (1 more since the last warning)"

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.devices import CODECS, Codec, DecodeError, Outbound, codec_named
+from protocol.devices import CODECS, Codec, DecodeError, Outbound, codec_named, decode
 from protocol.devices.shelly_gen1 import ShellyGen1
 from protocol.devices.tasmota import Tasmota
 from protocol.messages import DeviceReport
@@ -492,3 +492,16 @@ def test_every_registered_codec_has_its_tests() -> None:
     tests = Path(__file__).parent
     others = {name for name in CODECS if (tests / f"test_codec_{name}.py").exists()}
     assert here | others == set(CODECS)
+
+
+def test_decode_names_the_device_of_a_bad_payload_or_a_codec_bug() -> None:
+    report, error = decode(shelly_plug(), f"{SHELLY_ROOT}/relay/0", b"on", False, AT)
+    assert report is not None and error is None
+    assert decode(shelly_plug(), f"{SHELLY_ROOT}/relay/0", b"", False, AT)[1].startswith(
+        "device A101: "
+    )  # type: ignore[union-attr]
+    broken = msgspec.structs.replace(shelly_plug(), codec="no such codec")
+    assert decode(broken, f"{SHELLY_ROOT}/relay/0", b"on", False, AT) == (
+        None,
+        "device A101: KeyError: 'no such codec'",
+    )

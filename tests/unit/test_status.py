@@ -13,8 +13,10 @@ from protocol.status import (
     combine,
     encode,
     partition_of_topic,
+    running_status,
     status_topic,
 )
+from tests.harness import equipment_row, make_spec
 
 
 def online(equipment: int, plans: str = "database") -> bytes:
@@ -67,3 +69,20 @@ def test_any_payload_combines_without_raising(parts: dict[int, bytes | None], co
     doc = combine(parts, count, "1.0", 0, "simpleSystemBase")
     assert set(doc.down) <= set(range(count))
     assert doc.state in ("online", "degraded", "offline")
+
+
+def test_the_running_status_counts_devices_and_faulty_equipment() -> None:
+    good = make_spec(equipment_row(1))
+    faulty = msgspec.structs.replace(make_spec(equipment_row(2)), problem="no relay")
+    status = running_status([good, faulty], 2, 1_700_000_000, "simpleSystemBase", "database", "1.0")
+    assert status == Status(
+        state="online",
+        version="1.0",
+        started_at=1_700_000_000,
+        system_base="simpleSystemBase",
+        equipment=2,
+        devices=len(good.devices) + len(faulty.devices),
+        faulty=1,
+        plans="database",
+    )
+    assert status.devices == 2

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from protocol import status
 from protocol.ids import Mode
 from protocol.messages import ForceStart, ModeRequested, Reassert
+from protocol.partition import StimulusScope
 from protocol.stimulus import (
     VIRIYA_FILTER,
     Refresh,
@@ -20,7 +21,10 @@ from protocol.stimulus import (
     StartNow,
     Stimulus,
     StimulusError,
+    Verdict,
     encode_error,
+    error_topic_for,
+    judge,
     operator_error_topic,
     operator_filter,
     parse,
@@ -28,6 +32,7 @@ from protocol.stimulus import (
 )
 
 BASE = "elfe"
+SCOPE = StimulusScope()
 
 
 def operator(payload: bytes, equipment: str = "12", base: str = BASE) -> Stimulus | None:
@@ -266,3 +271,43 @@ def test_each_stimulus_becomes_the_event_of_its_equipment() -> None:
     refresh = Reassert("refresh requested by operator", 5.0)
     assert to_event(Refresh(7, "operator"), 5.0) == refresh
     assert to_event(Reload(7, "viriya"), 5.0) == Reload(7, "viriya")
+
+
+# --- what the gateway does with a message no device route takes ------------------------------
+
+
+def test_an_operator_command_becomes_the_event_of_its_equipment() -> None:
+    verdict = judge("elfe/equipment/12/set", b'{"start": true}', False, BASE, SCOPE, {12}, 5.0)
+    assert verdict == Verdict("stimuli", ForceStart(12, "operator", 5.0), 12)
+
+
+def test_a_viriya_ping_becomes_a_reload() -> None:
+    verdict = judge("viriya/update/12", b"", False, BASE, SCOPE, {12}, 5.0)
+    assert verdict == Verdict("stimuli", Reload(12, "viriya"), 12)
+
+
+def test_an_unknown_equipment_is_answered_with_an_error() -> None:
+    verdict = judge("viriya/update/13", b"", False, BASE, SCOPE, {12}, 5.0)
+    assert verdict == Verdict("stimuli", error="unknown equipment 13")
+
+
+def test_a_bad_command_is_answered_by_the_partition_of_its_equipment() -> None:
+    topic = "elfe/equipment/12/set"
+    assert judge(topic, b"{}", False, BASE, SCOPE, {12}, 5.0).error
+    elsewhere = StimulusScope(partition=1, foreign=frozenset({12}))
+    assert judge(topic, b"{}", False, BASE, elsewhere, {12}, 5.0) == Verdict()
+
+
+def test_retained_foreign_and_unrouted_messages_are_dropped() -> None:
+    ping = "viriya/update/12"
+    assert judge(ping, b"", True, BASE, SCOPE, {12}, 5.0) == Verdict(ignored="retained stimulus")
+    elsewhere = StimulusScope(partition=1, foreign=frozenset({12}))
+    assert judge(ping, b"", False, BASE, elsewhere, set(), 5.0) == Verdict("foreign_stimuli")
+    assert judge("x/y", b"", False, BASE, SCOPE, {12}, 5.0) == Verdict(
+        "unrouted", ignored="unrouted topic"
+    )
+
+
+def test_errors_go_back_only_on_the_operator_topics() -> None:
+    assert error_topic_for("elfe/equipment/12/set", BASE) == "elfe/equipment/12/error"
+    assert error_topic_for("viriya/update/12", BASE) is None
