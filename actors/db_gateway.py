@@ -4,9 +4,10 @@ Loads the inventory, re-reads single equipment rows, and writes transitions, obs
 telemetry and the event journal in batches (`protocol/batching.py`: one transaction per batch,
 each transition atomic, nothing reordered). The database work runs in `actors/db_session.py` on a
 worker thread (`runtime/blocking.py`) so that a slow or hung database never delays the pump; one
-job is in flight at a time. During an outage the writes wait in order in memory (nothing is lost)
-and the last inventory is served from disk. A read always goes with everything queued before it:
-a row is never read before the writes that would overwrite it.
+job is in flight at a time. During an outage the writes wait in order, bounded, and are kept in the
+state directory (`actors/pending_store.py`, `protocol/pending.py`) so that a restart loses none;
+the last inventory is served from disk, as those writes leave it. A read always goes with
+everything queued before it: a row is never read before the writes that would overwrite it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from loguru import logger
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
 from actors.db_session import CoordinationSession, read_snapshot, snapshot_path
+from actors.pending_store import PendingStore, pending_path
 from protocol.batching import WriteQueue, overlay
 from protocol.config import Config
 from protocol.failures import Outage, backoff_delay
@@ -45,6 +47,7 @@ from protocol.messages import (
     WriteState,
 )
 from protocol.partition import share
+from protocol.pending import MAX_QUEUED_TRANSITIONS, bound, by_equipment, pending
 from runtime.blocking import Offload
 
 FLUSH_S = 1.0
@@ -71,6 +74,10 @@ class DbGateway(ActorTypeDispatcher):
         self.ticking = False
         self.written = 0
         self.dropped = 0
+        self.store: PendingStore | None = None
+        self.in_flight_batch: WriteBatch | None = None
+        self.unsaved = False  # the queue changed since the pending writes were last kept
+        self.merged = self.dropped_at_bound = 0
         # the last states of every driven equipment, for monitoring (err, errcom)
         self.command_states: dict[int, int] = {}
         self.control_states: dict[int, int] = {}
@@ -81,6 +88,11 @@ class DbGateway(ActorTypeDispatcher):
         self.config = message.config
         self.session = CoordinationSession(message.config)
         self.offload = Offload(self, "db-gateway")
+        self.store = PendingStore(pending_path(message.config))
+        left = self.store.load()
+        if left is not None:  # an earlier run's writes go before any newer one
+            self.queue.give_back(left)
+            self.unsaved = True
         self._tick_soon()
 
     def receiveMsg_LoadInventory(self, message: LoadInventory, sender: Any) -> None:
@@ -95,19 +107,25 @@ class DbGateway(ActorTypeDispatcher):
         if message.command_state is not None:
             self.command_states[message.equipment] = int(message.command_state)
         self.queue.add(message)
+        self.unsaved = True
+        self._bound()
         if self.in_flight is not None and self.in_flight[1] is not None:
             self.since_read.setdefault(message.equipment, []).append(message)  # unseen by the read
         self._kick()  # a transition goes at once (or with the next batch if one is in flight)
+        self._keep(time.time())
 
     def receiveMsg_WriteObserved(self, message: WriteObserved, sender: Any) -> None:
         self.control_states[message.equipment] = int(message.control_state)
         self.queue.add(message)  # coalesced, written with the next batch
+        self.unsaved = True
 
     def receiveMsg_DeviceTelemetry(self, message: DeviceTelemetry, sender: Any) -> None:
         self.queue.add(message)
+        self.unsaved = True
 
     def receiveMsg_Event(self, message: Event, sender: Any) -> None:
         self.queue.add(message)
+        self.unsaved = True
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: Any) -> None:
         self.ticking = False
@@ -116,22 +134,26 @@ class DbGateway(ActorTypeDispatcher):
             logger.error("coordination database: no answer for {:.0f} s, reconnecting", stuck)
             self._session().abort()
         self._kick()
+        self._keep(time.time())
         self._tick_soon()
 
     def receiveMsg_DbJobDone(self, message: DbJobDone, sender: Any) -> None:
         _, read, reply_to = self.in_flight or (0.0, None, None)
-        self.in_flight = None
+        self.in_flight = self.in_flight_batch = None
         self.written += message.written
         self.dropped += message.dropped
         if message.error is not None:
             if message.unwritten is not None:
                 self.queue.give_back(message.unwritten)
+                self.unsaved = True
             self._down(message.error)
             if read is not None:
                 self._read_failed(read, reply_to)
         else:
             self._up()
             self.own_schema_ready = message.own_schema
+            if self.store is not None and self.store.on_disk:  # what is left, or nothing
+                self.store.save(pending(None, self.queue), time.time())
             if isinstance(read, LoadInventory):
                 self._reply_inventory(reply_to, message.inventory, None)
             elif isinstance(read, LoadRow):
@@ -157,6 +179,9 @@ class DbGateway(ActorTypeDispatcher):
                     "own_schema": self.own_schema_ready,
                     "written": self.written,
                     "dropped": self.dropped,
+                    "pending_file": bool(self.store and self.store.on_disk),
+                    "merged_at_bound": self.merged,
+                    "dropped_at_bound": self.dropped_at_bound,
                     **state_counts(self.command_states, self.control_states),
                 }
             ),
@@ -185,6 +210,7 @@ class DbGateway(ActorTypeDispatcher):
         batch = self.queue.take() if not self.queue.empty() else WriteBatch()
         session = self.session
         self.in_flight = (time.time(), read, reply_to)
+        self.in_flight_batch = batch
         self.since_read = {}
         if isinstance(read, LoadInventory):
             self.offload.run(lambda: session.run(batch, "inventory"))
@@ -199,9 +225,19 @@ class DbGateway(ActorTypeDispatcher):
         if self.offload is None or self.session is None:
             return
         offload, session, self.offload = self.offload, self.session, None
+        store = self.store
+        left = pending(self.in_flight_batch, self.queue)
+        if store is not None:  # kept first: a final write that hangs loses nothing
+            store.save(left, time.time())
         if self.in_flight is None and not self.queue.empty() and self.down_since is None:
             batch = self.queue.take()
-            offload.run(lambda: session.run(batch))
+
+            def final() -> None:
+                done = session.run(batch)
+                if store is not None and done.error is None and self.queue.empty():
+                    store.clear()
+
+            offload.run(final)
         offload.run(lambda: session.close())
         offload.close()
 
@@ -213,18 +249,23 @@ class DbGateway(ActorTypeDispatcher):
             error = "coordination database unreachable" + (
                 ", using the last inventory saved on disk" if snapshot else ""
             )
-            self._reply_inventory(reply_to, snapshot, error)
+            later = by_equipment(pending(self.in_flight_batch, self.queue).transitions)
+            self._reply_inventory(reply_to, snapshot, error, later)
         # a LoadRow is dropped: Viriya pings again, the reconciliation re-reads every row
 
     def _reply_inventory(
-        self, reply_to: Any, snapshot: InventorySnapshot | None, error: str | None
+        self,
+        reply_to: Any,
+        snapshot: InventorySnapshot | None,
+        error: str | None,
+        later: dict[int, list[WriteState]] | None = None,
     ) -> None:
         if snapshot is None:
             self.send(reply_to, Inventory(rows=(), specs=(), error=error))
             return
         config = self._config()  # a partition builds only its share of the households
         mine = share(list(snapshot.rows), list(snapshot.devices), config.supervisor.share)
-        rows = tuple(overlay(row, self.since_read) for row in mine.rows)
+        rows = tuple(overlay(row, later or self.since_read) for row in mine.rows)
         specs = build_inventory(list(rows), mine.devices, config)
         ids = {spec.id for spec in specs}
         driven = [row for row in rows if row.id in ids]
@@ -264,6 +305,29 @@ class DbGateway(ActorTypeDispatcher):
             logger.info(line)
         self.down_since = None
         self.attempt = 0
+
+    def _bound(self) -> None:
+        if len(self.queue.transitions) <= MAX_QUEUED_TRANSITIONS:
+            return
+        kept, merged, dropped = bound(self.queue.transitions, MAX_QUEUED_TRANSITIONS)
+        self.queue.transitions = deque(kept)
+        self.merged += merged
+        self.dropped_at_bound += dropped
+        logger.error(
+            "coordination database: {} transitions waiting, {} merged per equipment, {} dropped",
+            len(kept) + merged + dropped,
+            merged,
+            dropped,
+        )
+
+    def _keep(self, now: float) -> None:
+        """Keep what waits in the state directory while the database does not answer."""
+        stuck = self.in_flight is not None and now - self.in_flight[0] > FLUSH_S
+        if self.store is None or not (self.down_since is not None or stuck):
+            return
+        if (self.unsaved or not self.store.on_disk) and self.store.due(now):
+            self.store.save(pending(self.in_flight_batch, self.queue), now)
+            self.unsaved = False
 
     def _tick_soon(self) -> None:
         if not self.ticking:
