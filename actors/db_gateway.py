@@ -271,9 +271,7 @@ class DbGateway(ActorTypeDispatcher):
         driven = [row for row in rows if row.id in ids]
         self.command_states = {row.id: row.command_state for row in driven}
         self.control_states = {row.id: row.control_state for row in driven}
-        self.send(
-            reply_to, Inventory(rows=rows, specs=tuple(specs), error=error, scope=mine.scope)
-        )
+        self.send(reply_to, Inventory(rows=rows, specs=tuple(specs), error=error, scope=mine.scope))
 
     def _reply_row(self, read: LoadRow, reply_to: Any, done: DbJobDone) -> None:
         if done.row is None:

@@ -8,6 +8,7 @@ The long profiles (`-m slow`) run the same faults for a minute or two."""
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import subprocess
 import time
@@ -15,13 +16,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from actors.pending_store import pending_path
 from protocol import pending
+from protocol.devices import codec_named
 from protocol.ids import CommandState as CS
-from protocol.ids import Mode
+from protocol.ids import ControlState, Mode
 from protocol.messages import WriteBatch
+from replay import record
 from runtime import control
 from simulators.household import SimulatedHousehold
 from tests.faults import MOSQUITTO, PrivateBroker, database_proxy
@@ -236,3 +242,154 @@ def test_a_daemon_killed_and_restarted_does_not_start_a_running_machine_again(
             f"daemon SIGKILLed with the washer running: answering again {ready:.1f} s later,"
             f" {reasserted} power re-assert, 0 second start"
         )
+
+
+# --- a device flapping ----------------------------------------------------------------------
+
+
+def _flapping(site: Site, tmp_path: Path, seconds: float) -> None:
+    config = site.config()
+    path = site.write_config(config, tmp_path / "elfe.toml")
+    with site.household() as household, daemon(site, path, tmp_path / "daemon.log"):
+        tank = household["A102"]
+        site.add_plan(WATER, [1] * 8, machine_type=131)
+        wait_until(lambda: tank.relay_on, timeout=20, what="tank on from its plan")
+        time.sleep(1.0)
+        before = orders(tank, "on")
+        began = time.monotonic()
+        returns = 0
+        while time.monotonic() - began < seconds:
+            tank.go_offline()
+            time.sleep(0.5)
+            tank.come_online()
+            returns += 1
+            time.sleep(0.5)
+        reasserts = orders(tank, "on") - before
+        time.sleep(4.0)  # online for good: the re-assert after the last return
+        assert tank.relay_on and answers(site)
+        total = orders(tank, "on") - before
+        print(
+            f"device flapping every second for {seconds:.0f} s ({returns} returns):"
+            f" {reasserts} re-asserts during it, {total} in all"
+        )
+        assert total <= returns // 2 + 2, (total, returns)
+
+
+def test_a_flapping_device_gets_a_bounded_number_of_reasserts(site: Site, tmp_path: Path) -> None:
+    _flapping(site, tmp_path, seconds=20)
+
+
+@pytest.mark.slow
+def test_a_device_flapping_for_a_minute_gets_a_bounded_number_of_reasserts(
+    site: Site, tmp_path: Path
+) -> None:
+    _flapping(site, tmp_path, seconds=60)
+
+
+# --- fuzzed payloads ------------------------------------------------------------------------
+
+
+def _concrete(topic_filter: str) -> str:
+    return topic_filter.replace("+", "x").replace("#", "x/y")
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner),
+    max_leaves=12,
+)
+KEYS = [
+    "mode",
+    "start",
+    "refresh",
+    "POWER",
+    "ison",
+    "power",
+    "total",
+    "Energy",
+    "online",
+    "ENERGY",
+    "StatusSNS",
+    "apower",
+    "output",
+    "params",
+    "result",
+    "id",
+    "src",
+]
+PAYLOADS = st.one_of(
+    st.binary(max_size=300),
+    JSON.map(lambda v: json.dumps(v).encode()),
+    st.dictionaries(st.sampled_from(KEYS), JSON, max_size=4).map(lambda v: json.dumps(v).encode()),
+    st.sampled_from(
+        [
+            b"on",
+            b"off",
+            b"ON",
+            b"OFF",
+            b"true",
+            b"false",
+            b"online",
+            b"offline",
+            b"-1",
+            b"1e999",
+            b"NaN",
+            b"\xff\xfe",
+            b"",
+            b"{",
+            b"[]",
+            b"null",
+        ]
+    ),
+)
+
+
+def _fuzz(site: Site, recorder: Recorder, tmp_path: Path) -> None:
+    config = site.config()
+    path = site.write_config(config, tmp_path / "elfe.toml")
+    with psycopg.connect(site.dsn) as conn:
+        specs = record.inventory(conn, config)
+    topics = sorted(
+        {
+            _concrete(t)
+            for s in specs
+            for d in s.devices
+            for t in codec_named(d.codec).subscriptions(d)
+        }
+        | {f"{site.base_topic}/equipment/{s.id}/set" for s in specs}
+        | {f"{site.base_topic}/equipment/x/set", f"{site.base_topic}/equipment/999/set"}
+    )
+    sent = 0
+
+    @settings(max_examples=settings().max_examples * 3, deadline=None)
+    @given(st.sampled_from(topics), PAYLOADS, st.booleans())
+    def publish(topic: str, payload: bytes, retain: bool) -> None:
+        nonlocal sent
+        recorder.publish(topic, payload, retain=retain and topic.endswith("LWT"))
+        sent += 1
+
+    with site.household(), daemon(site, path, tmp_path / "daemon.log") as process:
+        wait_until(lambda: answers(site), timeout=20, what="the daemon up")
+        began = time.monotonic()
+        publish()
+        time.sleep(2.0)  # the last ones handled, their writes batched
+        assert process.poll() is None and answers(site)
+        rows = site.sql(
+            "SELECT id, equipement_pilote_ou_mesure_mode_id, etat_commande_id, etat_controle_id"
+            " FROM bdd_coordination_schema.equipement_pilote_ou_mesure"
+        )
+        for equipment, mode, command, observed in rows:
+            assert mode in set(Mode), (equipment, mode)
+            assert command is None or command in set(CS), (equipment, command)
+            assert observed is None or observed in set(ControlState), (equipment, observed)
+        print(
+            f"fuzz: {sent} payloads on {len(topics)} topics in {time.monotonic() - began:.0f} s,"
+            " the daemon up and answering, every row valid"
+        )
+    assert "Traceback" not in (tmp_path / "daemon.log").read_text()
+
+
+def test_fuzzed_payloads_on_every_subscribed_topic_leave_the_daemon_up_and_rows_valid(
+    site: Site, recorder: Recorder, tmp_path: Path
+) -> None:
+    _fuzz(site, recorder, tmp_path)

@@ -33,7 +33,7 @@ def test_the_file_gives_back_every_write_in_order() -> None:
 
 
 def test_a_damaged_or_foreign_file_is_named_not_a_crash() -> None:
-    assert "not a pending-writes file" in str(pending.decode(b"{\"truncated"))
+    assert "not a pending-writes file" in str(pending.decode(b'{"truncated'))
     other = b'{"format": "other", "version": 1, "saved_at": 0}'
     assert "unknown format 'other'" in str(pending.decode(other))
     assert isinstance(pending.decode(b'{"format": "elfe-pending-writes", "version": 1}'), str)
