@@ -138,7 +138,7 @@ class PrivateBroker:
             lines += [
                 "persistence true",
                 f"persistence_location {store}/",
-                "autosave_interval 0",
+                "autosave_interval 1",  # with autosave_on_changes: after every change
                 "autosave_on_changes true",
             ]
         self.conf.write_text("\n".join(lines) + "\n")

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.pending_store import pending_path
-from protocol import pending
+from protocol import ems, pending
 from protocol.devices import codec_named
 from protocol.ids import CommandState as CS
 from protocol.ids import ControlState, Mode
@@ -115,6 +115,58 @@ def test_a_database_outage_with_a_restart_loses_no_state_write(
     site: Site, recorder: Recorder, tmp_path: Path
 ) -> None:
     _database_outage(site, recorder, tmp_path, outage_s=15)
+
+
+@pytest.mark.slow
+def test_two_minutes_without_database_across_a_slot_boundary(
+    site: Site, recorder: Recorder, tmp_path: Path
+) -> None:
+    """The tank's plan switches it off at the next quarter hour, which falls inside a 2-minute
+    outage of both databases; the daemon is restarted inside it too, so that the plan can only
+    come from the copy on disk. (Waits for the next quarter hour: up to 17 minutes.)"""
+    boundary = ems.next_boundary(time.time())
+    if boundary - time.time() < 90:
+        boundary += ems.SLOT_SECONDS
+    time.sleep(max(0.0, boundary - 80 - time.time()))
+    with database_proxy(site.dsn) as proxy, site.household() as household:
+        dsn = proxy.dsn(site.dsn)
+        config = site.config(coordination={"dsn": dsn}, ems={"dsn": dsn})
+        path = site.write_config(config, tmp_path / "elfe.toml")
+        tank, log = household["A102"], tmp_path / "daemon.log"
+        with daemon(site, path, log) as first:
+            site.add_plan(WATER, [1, 0, 0, 0], first_valid=ems.slot_start(time.time()))
+            wait_until(lambda: tank.relay_on, timeout=20, what="tank on from its plan")
+            time.sleep(max(0.0, boundary - 60 - time.time()))
+            proxy.black_hole()
+            began = time.monotonic()
+            time.sleep(max(0.0, boundary - 40 - time.time()))
+            first.send_signal(signal.SIGTERM)
+            assert first.wait(30) == 0
+        with daemon(site, path, log):
+            wait_until(lambda: answers(site), timeout=30, what="the daemon restarted")
+            assert tank.relay_on
+            off = wait_until(
+                lambda: not tank.relay_on and time.time(),
+                timeout=boundary + 20 - time.time(),
+                what="the tank off at the boundary, from the plans on disk",
+            )
+            assert off >= boundary - 1
+            wait_until(lambda: pending_path(config).exists(), what="the writes kept on disk")
+            time.sleep(max(0.0, 120 - (time.monotonic() - began)))
+            assert site.equipment(WATER)["consigne"] is True  # nothing written yet
+            restored = time.monotonic()
+            proxy.restore()
+            wait_until(
+                lambda: site.equipment(WATER)["consigne"] is False,
+                timeout=40,
+                what="the transition of the boundary written",
+            )
+            recovered = time.monotonic() - restored
+            assert not tank.relay_on and answers(site)
+    print(
+        f"databases unreachable for 2 min across {boundary} with a restart: the tank off"
+        f" {off - boundary:.1f} s after the boundary, written {recovered:.1f} s after the return"
+    )
 
 
 # --- the broker SIGKILLed -------------------------------------------------------------------
