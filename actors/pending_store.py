@@ -7,6 +7,7 @@ a second, and removed once everything it held is written. At start-up it is read
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from loguru import logger
@@ -43,7 +44,8 @@ class PendingStore:
         batch = pending.decode(data)
         if isinstance(batch, str):
             logger.error("ignoring the pending writes {}: {}", self.path, batch)
-            self.path.replace(self.path.with_suffix(".damaged"))
+            with contextlib.suppress(OSError):  # kept for a look, never read again
+                self.path.replace(self.path.with_suffix(".damaged"))
             return None
         logger.warning(
             "{} transitions and {} observed states left by the previous run are written first",
