@@ -4,14 +4,14 @@ Loads the inventory, re-reads single equipment rows, and writes transitions, obs
 telemetry and the event journal in batches (`protocol/batching.py`: one transaction per batch,
 each transition atomic, nothing reordered). The database work runs in `actors/db_session.py` on a
 worker thread (`runtime/blocking.py`) so that a slow or hung database never delays the pump; one
-job is in flight at a time. During an outage the writes wait in order in memory (nothing is lost)
-and the last inventory is served from disk. A read always goes with everything queued before it:
-a row is never read before the writes that would overwrite it.
+job is in flight at a time. During an outage the writes wait in order, bounded, and are kept in the
+state directory (`actors/pending_store.py`, `protocol/pending.py`) so that a restart loses none;
+the last inventory is served from disk, as those writes leave it. A read always goes with
+everything queued before it: a row is never read before the writes that would overwrite it.
 """
 
 from __future__ import annotations
 
-import random
 import time
 from collections import deque
 from datetime import timedelta
@@ -20,11 +20,12 @@ from typing import Any
 from loguru import logger
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
+from actors.availability import Availability
 from actors.db_screens import ScreenQueries
 from actors.db_session import CoordinationSession, read_snapshot, snapshot_path
+from actors.pending_store import PendingWrites, pending_path
 from protocol.batching import WriteQueue, overlay
 from protocol.config import Config
-from protocol.failures import Outage, backoff_delay
 from protocol.health import state_counts
 from protocol.inventory import build_inventory
 from protocol.messages import (
@@ -46,6 +47,7 @@ from protocol.messages import (
     WriteState,
 )
 from protocol.partition import share
+from protocol.pending import by_equipment, pending
 from runtime.blocking import Offload
 
 FLUSH_S = 1.0
@@ -64,14 +66,12 @@ class DbGateway(ScreenQueries, ActorTypeDispatcher):
         self.since_read: dict[int, list[WriteState]] = {}  # made while a read is in flight
         self.in_flight: tuple[float, LoadInventory | LoadRow | None, Any] | None = None
         self.own_schema_ready: bool | None = None
-        self.down_since: float | None = None
-        self.connected = False
-        self.retry_at = 0.0
-        self.attempt = 0  # failed attempts since the last success: the backoff step
-        self.outage = Outage("coordination database")
+        self.db = Availability("coordination database", RETRY_MAX_S)
         self.ticking = False
         self.written = 0
         self.dropped = 0
+        self.kept: PendingWrites | None = None  # the queue as kept on disk
+        self.in_flight_batch: WriteBatch | None = None
         # the last states of every driven equipment, for monitoring (err, errcom)
         self.command_states: dict[int, int] = {}
         self.control_states: dict[int, int] = {}
@@ -82,6 +82,8 @@ class DbGateway(ScreenQueries, ActorTypeDispatcher):
         self.config = message.config
         self.session = CoordinationSession(message.config)
         self.offload = Offload(self, "db-gateway")
+        self.kept = PendingWrites(pending_path(message.config))
+        self.kept.restore(self.queue)
         self._tick_soon()
 
     def receiveMsg_LoadInventory(self, message: LoadInventory, sender: Any) -> None:
@@ -96,19 +98,24 @@ class DbGateway(ScreenQueries, ActorTypeDispatcher):
         if message.command_state is not None:
             self.command_states[message.equipment] = int(message.command_state)
         self.queue.add(message)
+        self._changed()
         if self.in_flight is not None and self.in_flight[1] is not None:
             self.since_read.setdefault(message.equipment, []).append(message)  # unseen by the read
         self._kick()  # a transition goes at once (or with the next batch if one is in flight)
+        self._keep(time.time())
 
     def receiveMsg_WriteObserved(self, message: WriteObserved, sender: Any) -> None:
         self.control_states[message.equipment] = int(message.control_state)
         self.queue.add(message)  # coalesced, written with the next batch
+        self._changed()
 
     def receiveMsg_DeviceTelemetry(self, message: DeviceTelemetry, sender: Any) -> None:
         self.queue.add(message)
+        self._changed()
 
     def receiveMsg_Event(self, message: Event, sender: Any) -> None:
         self.queue.add(message)
+        self._changed()
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: Any) -> None:
         self.ticking = False
@@ -117,22 +124,26 @@ class DbGateway(ScreenQueries, ActorTypeDispatcher):
             logger.error("coordination database: no answer for {:.0f} s, reconnecting", stuck)
             self._session().abort()
         self._kick()
+        self._keep(time.time())
         self._tick_soon()
 
     def receiveMsg_DbJobDone(self, message: DbJobDone, sender: Any) -> None:
         _, read, reply_to = self.in_flight or (0.0, None, None)
-        self.in_flight = None
+        self.in_flight = self.in_flight_batch = None
         self.written += message.written
         self.dropped += message.dropped
         if message.error is not None:
             if message.unwritten is not None:
                 self.queue.give_back(message.unwritten)
+                self._changed()
             self._down(message.error)
             if read is not None:
                 self._read_failed(read, reply_to)
         else:
-            self._up()
+            self.db.up(time.time())
             self.own_schema_ready = message.own_schema
+            if self.kept is not None:
+                self.kept.written(self.queue, time.time())
             if isinstance(read, LoadInventory):
                 self._reply_inventory(reply_to, message.inventory, None)
             elif isinstance(read, LoadRow):
@@ -149,8 +160,8 @@ class DbGateway(ScreenQueries, ActorTypeDispatcher):
             message.reply_to or sender,
             IntrospectReply(
                 {
-                    "connected": self.connected,
-                    "down_since": self.down_since,
+                    "connected": self.db.connected,
+                    "down_since": self.db.down_since,
                     **self.queue.sizes(),
                     "job_in_flight_s": round(time.time() - self.in_flight[0], 3)
                     if self.in_flight
@@ -158,6 +169,7 @@ class DbGateway(ScreenQueries, ActorTypeDispatcher):
                     "own_schema": self.own_schema_ready,
                     "written": self.written,
                     "dropped": self.dropped,
+                    **(self.kept.counters() if self.kept else {}),
                     **state_counts(self.command_states, self.control_states),
                 }
             ),
@@ -175,7 +187,7 @@ class DbGateway(ScreenQueries, ActorTypeDispatcher):
         """Start the next job unless one is in flight or the database is in its retry delay."""
         if self.in_flight is not None or self.session is None or self.offload is None:
             return
-        if self.down_since is not None and time.time() < self.retry_at:
+        if self.db.waiting(time.time()):
             while self.reads:  # answered from what is at hand; writes wait for the retry
                 self._read_failed(*self.reads.popleft())
             return
@@ -186,6 +198,7 @@ class DbGateway(ScreenQueries, ActorTypeDispatcher):
         batch = self.queue.take() if not self.queue.empty() else WriteBatch()
         session = self.session
         self.in_flight = (time.time(), read, reply_to)
+        self.in_flight_batch = batch
         self.since_read = {}
         if isinstance(read, LoadInventory):
             self.offload.run(lambda: session.run(batch, "inventory"))
@@ -200,9 +213,19 @@ class DbGateway(ScreenQueries, ActorTypeDispatcher):
         if self.offload is None or self.session is None:
             return
         offload, session, self.offload = self.offload, self.session, None
-        if self.in_flight is None and not self.queue.empty() and self.down_since is None:
+        store = self.kept.store if self.kept else None
+        left = pending(self.in_flight_batch, self.queue)
+        if store is not None:  # kept first: a final write that hangs loses nothing
+            store.save(left, time.time())
+        if self.in_flight is None and not self.queue.empty() and self.db.down_since is None:
             batch = self.queue.take()
-            offload.run(lambda: session.run(batch))
+
+            def final() -> None:
+                done = session.run(batch)
+                if store is not None and done.error is None and self.queue.empty():
+                    store.clear()
+
+            offload.run(final)
         offload.run(lambda: session.close())
         offload.close()
 
@@ -214,17 +237,22 @@ class DbGateway(ScreenQueries, ActorTypeDispatcher):
             error = "coordination database unreachable" + (
                 ", using the last inventory saved on disk" if snapshot else ""
             )
-            self._reply_inventory(reply_to, snapshot, error)
+            later = by_equipment(pending(self.in_flight_batch, self.queue).transitions)
+            self._reply_inventory(reply_to, snapshot, error, later)
         # a LoadRow is dropped: Viriya pings again, the reconciliation re-reads every row
 
     def _reply_inventory(
-        self, reply_to: Any, snapshot: InventorySnapshot | None, error: str | None
+        self,
+        reply_to: Any,
+        snapshot: InventorySnapshot | None,
+        error: str | None,
+        later: dict[int, list[WriteState]] | None = None,
     ) -> None:
         if snapshot is None:
             self.send(reply_to, Inventory(rows=(), specs=(), error=error))
             return
         config = self._config()  # a partition builds only its share of the households
-        overlaid = [overlay(row, self.since_read) for row in snapshot.rows]
+        overlaid = [overlay(row, later or self.since_read) for row in snapshot.rows]
         mine = share(overlaid, list(snapshot.devices), config.supervisor.share)
         rows = tuple(mine.rows)
         specs = build_inventory(list(rows), mine.devices, config)
@@ -232,9 +260,7 @@ class DbGateway(ScreenQueries, ActorTypeDispatcher):
         driven = [row for row in rows if row.id in ids]
         self.command_states = {row.id: row.command_state for row in driven}
         self.control_states = {row.id: row.control_state for row in driven}
-        self.send(
-            reply_to, Inventory(rows=rows, specs=tuple(specs), error=error, scope=mine.scope)
-        )
+        self.send(reply_to, Inventory(rows=rows, specs=tuple(specs), error=error, scope=mine.scope))
 
     def _reply_row(self, read: LoadRow, reply_to: Any, done: DbJobDone) -> None:
         if done.row is None:
@@ -245,27 +271,19 @@ class DbGateway(ScreenQueries, ActorTypeDispatcher):
     # --- availability --------------------------------------------------------------------------
 
     def _down(self, error: str) -> None:
-        """Retry after a capped backoff with jitter; log when it goes down, every 10 minutes
-        while it stays down, and when it is back, never once per attempt."""
-        self.connected = False
-        now = time.time()
-        if self.down_since is None:
-            self.down_since = now
         sizes = self.queue.sizes()
         queued = sizes["queued_transitions"] + sizes["queued_observed"]
-        self.outage, line = self.outage.failed(now, f"{error} ({queued} writes queued)")
-        if line:
-            logger.error(line)
-        self.retry_at = now + backoff_delay(self.attempt, random.random(), cap=RETRY_MAX_S)
-        self.attempt += 1
+        self.db.down(f"{error} ({queued} writes queued)", time.time())
 
-    def _up(self) -> None:
-        self.connected = True
-        self.outage, line = self.outage.recovered(time.time())
-        if line:
-            logger.info(line)
-        self.down_since = None
-        self.attempt = 0
+    def _changed(self) -> None:
+        if self.kept is not None:
+            self.kept.changed(self.queue)
+
+    def _keep(self, now: float) -> None:
+        """Keep what waits in the state directory while the database does not answer."""
+        stuck = self.in_flight is not None and now - self.in_flight[0] > FLUSH_S
+        if self.kept is not None and (self.db.down_since is not None or stuck):
+            self.kept.keep(now, self.queue, self.in_flight_batch)
 
     def _tick_soon(self) -> None:
         if not self.ticking:

@@ -66,6 +66,7 @@ class Counters:
     published: int = 0
     stimuli: int = 0
     foreign_stimuli: int = 0  # about equipment of another partition, left to it
+    dropped_offline: int = 0  # publishes not queued while the broker is unreachable
 
 
 class MqttGateway(Actor):
@@ -268,6 +269,14 @@ class MqttGateway(Actor):
     def _publish(
         self, topic: str, payload: bytes, qos: int, retain: bool, expiry_s: int | None
     ) -> None:
+        if (
+            self.link is not None
+            and self.link.ever_connected
+            and not self.link.connected
+            and not retain
+        ):
+            self.counters.dropped_offline += 1  # stale by the time the broker is back:
+            return  # orders are re-asserted on reconnection, presses wait for their answer
         if self.link is not None and self.link.publish(topic, payload, qos, retain, expiry_s):
             self.counters.published += 1
 

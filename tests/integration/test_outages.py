@@ -4,8 +4,6 @@ after a database outage, and the last EMS plans keep being applied when their da
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,38 +16,10 @@ from psycopg import sql
 from protocol.ids import CommandState as CS
 from protocol.ids import Mode
 from simulators.household import SimulatedHousehold
+from tests.faults import MOSQUITTO, PrivateBroker
 from tests.site import PG_DSN, Recorder, Site, free_port, supervisor_running, wait_until
 
 pytestmark = pytest.mark.integration
-
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-
-
-class PrivateBroker:
-    """A Mosquitto of the test's own, so that it can be killed and restarted."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.conf = directory / "mosquitto.conf"
-        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        wait_until(self._listening, timeout=5, what="private broker")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait(5)
-
-    def _listening(self) -> bool:
-        import socket
-
-        with socket.socket() as sock:
-            return sock.connect_ex(("127.0.0.1", self.port)) == 0
 
 
 @pytest.fixture

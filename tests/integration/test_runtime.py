@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-import select
 import signal
-import socket
 import stat
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from runtime import control
+from tests.faults import database_proxy
 from tests.site import Recorder, Site, cli, start_daemon, supervisor_running, wait_until
 from tests.sockets import listening_sockets, pids_running
 
@@ -63,65 +60,8 @@ def test_the_in_process_daemon_listens_on_no_tcp_port_and_answers_on_its_control
     assert nobody.returncode == 1 and "no supervisor answers" in nobody.stderr
 
 
-class BlackHoleProxy:
-    """A TCP proxy to PostgreSQL that can stop answering: connections stay open, nothing more
-    comes back, new ones are accepted and never answered (a hung server, not a refused one)."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.holed = threading.Event()
-        self.closed = threading.Event()
-        self.sockets: list[socket.socket] = [self.server]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self.closed.is_set():
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            self.sockets.append(client)
-            if self.holed.is_set():
-                continue  # accepted, never answered
-            upstream = socket.create_connection(self.target)
-            self.sockets.append(upstream)
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
-
-    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            while not self.closed.is_set():
-                if self.holed.is_set():
-                    self.closed.wait(0.2)
-                    continue
-                if not select.select([src], [], [], 0.1)[0]:
-                    continue
-                data = src.recv(65536)
-                if not data:
-                    break
-                dst.sendall(data)
-
-    def close(self) -> None:
-        self.closed.set()
-        for sock in self.sockets:
-            with contextlib.suppress(OSError):
-                sock.close()
-
-
-@contextlib.contextmanager
-def black_hole_proxy(dsn: str) -> Iterator[BlackHoleProxy]:
-    info = psycopg.conninfo.conninfo_to_dict(dsn)
-    proxy = BlackHoleProxy((str(info.get("host", "127.0.0.1")), int(info.get("port", 5432))))
-    try:
-        yield proxy
-    finally:
-        proxy.close()
-
-
 def test_a_hung_database_does_not_delay_operator_orders(site: Site, recorder: Recorder) -> None:
-    with black_hole_proxy(site.dsn) as proxy:
+    with database_proxy(site.dsn) as proxy:
         dsn = psycopg.conninfo.make_conninfo(site.dsn, host="127.0.0.1", port=proxy.port)
         config = site.config(coordination={"dsn": dsn}, ems={"dsn": dsn})
         command = f"{site.prefix}/cmnd/A102/POWER"
@@ -129,7 +69,7 @@ def test_a_hung_database_does_not_delay_operator_orders(site: Site, recorder: Re
         operator_client = Recorder(f"{site.prefix}-operator")  # publishes; `recorder` listens
         with site.household(), supervisor_running(config), contextlib.closing(operator_client):
             wait_until(lambda: recorder.on(command), what="start-up order")
-            proxy.holed.set()
+            proxy.black_hole()
             recorder.publish(operator, b'{"mode": "manuel"}')  # a transition: a write that hangs
             wait_until(lambda: b"ON" in recorder.on(command), what="manual order")
             latencies = []
