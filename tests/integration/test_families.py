@@ -141,6 +141,7 @@ def test_fingers_start_the_machine_once_and_the_database_shows_it(
     config = site.config(devices=FAST, control={"press_gap_s": 1.0})
     with world(site, specs) as household, supervisor_running(config):
         gateway = household["GW10"]
+        wait_until(lambda: site.equipment(10)["control"] == 25, what="the plug's first report")
         site.add_plan(10, [1])
         row = wait_until(
             lambda: (r := site.equipment(10))["command"] == CS.MANUEL_PILOTE_ON and r,
@@ -166,6 +167,7 @@ def test_a_finger_whose_gateway_fails_is_repeated_once_then_err(
         gateway = household["GW10"]
         gateway.fail_next("errorConnect", "C110")
         gateway.fail_next("errorConnect", "C110")
+        wait_until(lambda: site.equipment(10)["control"] == 25, what="the plug's first report")
         site.add_plan(10, [1])
         row = wait_until(
             lambda: (r := site.equipment(10))["command"] == CS.ERR and r,
@@ -184,6 +186,8 @@ def test_a_finger_whose_first_press_fails_is_started_by_the_repeat(site: Site) -
     with world(site, specs) as household, supervisor_running(config):
         gateway = household["GW10"]
         gateway.fail_next("errorConnect", "C110")
+        # a press needs a fresh idle measurement: the plan comes once the plug has reported
+        wait_until(lambda: site.equipment(10)["control"] == 25, what="the plug's first report")
         site.add_plan(10, [1])
         row = wait_until(
             lambda: (r := site.equipment(10))["command"] == CS.MANUEL_PILOTE_ON and r,

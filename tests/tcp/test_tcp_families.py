@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -43,7 +42,8 @@ def test_finger_and_meter_typologies_on_the_tcp_base(site: Site, tmp_path: Path)
         daemon = start_daemon(path, log, env)
         try:
             wait_until(lambda: device_state(site, "B111"), timeout=30, what="the meter heard")
-            time.sleep(1.0)
+            # a press needs a fresh idle measurement: the plan comes once the plug has reported
+            wait_until(lambda: site.equipment(10)["control"] == 25, what="the plug's first report")
             site.add_plan(10, [1])
             site.add_plan(11, [1], machine_type=221)
             row = wait_until(
