@@ -348,7 +348,7 @@ def _start(state: MachineState, now: float, reason: str) -> Step:
     if state.output is None:
         refused = _press_refused(state, now)
         if refused == RUNS:
-            return start.started(state, now, f"{reason}: already running, not pressed")
+            return start.started_running(state, now, f"{reason}: already running, not pressed")
         if refused is not None:
             return start.fail(state, now, "start", f"{reason}: start not pressed: {refused}")
         state, effects = start.begin(state, now, reason)
@@ -604,7 +604,7 @@ def _on_timer(state: MachineState, event: TimerFired, now: float) -> Step:
         if refused is not None and state.command_state == CS.PILOTE_EN_ACTIVATION:
             state, effects = presses.forget(state)
             if refused == RUNS:
-                state, more = start.started(state, now, "the machine runs: not pressed")
+                state, more = start.started_running(state, now, "the machine runs: not pressed")
             else:
                 state, more = start.fail(state, now, "start", f"start not pressed: {refused}")
             return state, effects + more
@@ -652,6 +652,11 @@ def _on_ack_timeout(state: MachineState, now: float) -> Step:
     )
     if state.mode not in (Mode.MANUEL, Mode.PILOTE):
         return state, effects + c.note(state, now, reason)  # the release ON of mode 70
+    powering = output.target != output.inverted
+    if start.triggered(state) and state.command_state == CS.MANUEL_PILOTE_ON and powering:
+        # A verified start is never undone by a lost ack (a re-assert after the plug came back):
+        # 12 keeps the cycle-end watch; etat_controle says the device is silent.
+        return state, effects + c.note(state, now, f"{reason}; the start was verified, 12 kept")
     state, more = start.fail(state, now, "ack", reason)
     return state, effects + more
 

@@ -155,9 +155,7 @@ def on_power(state: MachineState, now: float, at: float) -> Step:
     if starting(state) and is_running and state.mode == Mode.PILOTE and _verifies(state, at):
         power = c.power_of(state)
         what = f"{power:.0f} W" if power is not None else "house meter step"
-        state, effects = started(state, now, f"start verified: {what}")
-        state, more = _powered_is_acknowledged(state)
-        return state, effects + more
+        return started_running(state, now, f"start verified: {what}")
     if not triggered(state) or state.command_state != CS.MANUEL_PILOTE_ON:
         return state, []
     if state.roles.measure is None:
@@ -168,6 +166,13 @@ def on_power(state: MachineState, now: float, at: float) -> Step:
         until = now + state.spec.control.cycle_end_s
         return replace(state, low_power_since=now), [ArmTimer(CYCLE_END, until)]
     return state, []
+
+
+def started_running(state: MachineState, now: float, reason: str) -> Step:
+    """Start verified by the power the machine draws (a rise, or it already runs)."""
+    state, effects = started(state, now, reason)
+    state, more = _powered_is_acknowledged(state)
+    return state, effects + more
 
 
 def _powered_is_acknowledged(state: MachineState) -> Step:

@@ -58,7 +58,7 @@ DB_MODES = {1, 10, 20, 30, 70, 80}
 DB_COMMAND_STATES = {1, 11, 21, 12, 13, 30, 99}
 DB_CONTROL_STATES = {15, 25, 60, 70}
 MANUAL, PILOTED, DISABLED = 20, 30, 70
-STARTING, ERR = 21, 30
+STARTING, ON_PILOTED, ERR = 21, 12, 30
 GUARD_WORDS = ("comfort", "max-off", "held on", "force start")
 
 DETAILS = EquipmentDetails(
@@ -436,6 +436,12 @@ class TypologyMachine(RuleBasedStateMachine):
         assert all(c.action == sent[-1][1].action for _, c in series), "a retry changed the order"
         gaps = [b[0] - a[0] for a, b in itertools.pairwise(series)]
         assert len(series) == 4 and gaps == [15.0, 25.0, 55.0], f"retries {gaps}"
+        powered = (sent[-1][1].action == "ON") != self.inverted
+        if h.row.command_state == ON_PILOTED:  # a verified start is never undone by it
+            assert self.kind == Kind.TRIGGERED and powered
+            kept = [e for e in h.events if e.at >= sent[-1][0] and "12 kept" in e.reason]
+            assert kept, "an unanswered order left no trace"
+            return
         assert h.row.command_state == ERR, "an order never answered did not end in 30"
 
     @rule(on=st.booleans())
@@ -507,6 +513,9 @@ class TypologyMachine(RuleBasedStateMachine):
             self.attempt_since_restart = False
             self.decision = None  # the new process has no decision until the plans are read
             self.forgotten = {d: len(v.changes) for d, v in self.seen.items()}
+            # A new process knows the devices from what the broker delivers next (a retained
+            # LWT or state is a drawn report); the confirmed relay changes stay, as `forgotten`.
+            self.seen = {d: Seen(changes=v.changes) for d, v in self.seen.items()}
             self.temperature, self.sensor_online = None, None
             h.start()
         elif kind == "advance":

@@ -292,6 +292,20 @@ def test_170_boot_draw_does_not_cancel_the_start_press() -> None:
     assert (h.row.mode, h.row.command_state) == (Mode.MANUEL, CS.MANUEL_PILOTE_ON)
 
 
+def test_170_found_running_at_the_press_is_not_failed_by_the_lost_ack_of_its_on() -> None:
+    h = prise_rallume(min_switch_s=60)
+    h.obey()
+    decide(h, True)
+    h.obey()  # the relay is on: the start press is due after the boot delay
+    h.report(online=False)
+    h.report(online=True, power_w=1500.0)  # back: the ON is re-sent, its answer is lost
+    h.advance(11)
+    assert presses(h) == []  # the household started it meanwhile
+    assert (h.row.mode, h.row.command_state) == (Mode.MANUEL, CS.MANUEL_PILOTE_ON)
+    h.advance(200)  # no ack ever comes: the power already said the switch is on
+    assert not any(w.command_state == CS.ERR for w in h.writes)
+
+
 def test_170_restart_in_21_never_presses_and_ends_in_err_when_idle() -> None:
     h = prise_rallume(command_state=CS.PILOTE_EN_ACTIVATION, verify_s=180)
     h.obey()
