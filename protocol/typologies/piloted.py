@@ -36,6 +36,7 @@ from protocol.typologies.roles import Roles, resolve, roles_of
 from protocol.typologies.state import MachineState, Output, from_row
 
 BACK_ONLINE = "back-online"
+FIRST_MEASURE = "first-measure"
 COMFORT = "comfort"
 MAX_OFF = "max-off"
 
@@ -257,8 +258,9 @@ def _arm(state: MachineState, now: float, reason: str, write_mode: bool) -> Step
 def _leave_start(state: MachineState) -> Step:
     """Whatever the start was doing stops: no press after this, no verification."""
     state, effects = presses.forget(state)
-    state = replace(state, verify_deadline=None)
-    return state, [*effects, CancelTimer(start.VERIFY), CancelTimer(start.DEADLINE)]
+    state = replace(state, verify_deadline=None, start_awaits_measure=None)
+    cancel = [CancelTimer(start.VERIFY), CancelTimer(start.DEADLINE), CancelTimer(FIRST_MEASURE)]
+    return state, [*effects, *cancel]
 
 
 # --- EMS decisions -------------------------------------------------------------------------------
@@ -286,7 +288,7 @@ def _on_decision(state: MachineState, event: EmsDecision, now: float) -> Step:
         state, more = _comfort(state, now)  # a force start may have hidden a cold room
         return state, effects + more
     if event.on and start.may_start(state):
-        return _start(state, now, reason)
+        return _start(state, now, reason, asked_by="plan")
     return state, []
 
 
@@ -339,14 +341,19 @@ def _on_force_start(state: MachineState, source: str, now: float) -> Step:
         return state, effects
     if not start.may_start(state):
         return state, c.note(state, now, f"{reason} ignored: state {state.command_state}")
-    return _start(state, now, reason)
+    return _start(state, now, reason, asked_by="operator")
 
 
-def _start(state: MachineState, now: float, reason: str) -> Step:
+def _start(state: MachineState, now: float, reason: str, asked_by: str) -> Step:
     """The start order: power on (then, 170, the start press after the boot delay), or the press
     sequence (fingers)."""
     if state.output is None:
         refused = _press_refused(state, now)
+        grace_until = _first_measure_grace(state, now)
+        if refused == NO_MEASUREMENT and grace_until is not None:
+            state = replace(state, start_awaits_measure=(asked_by, reason))
+            note = c.note(state, now, f"{reason}: waiting for the first measurement")
+            return state, [*note, ArmTimer(FIRST_MEASURE, grace_until)]
         if refused == RUNS:
             return start.started_running(state, now, f"{reason}: already running, not pressed")
         if refused is not None:
@@ -377,6 +384,32 @@ def _press_refused(state: MachineState, now: float, since: float | None = None) 
     if runs is None:
         return NO_MEASUREMENT
     return RUNS if runs else None
+
+
+def _first_measure_grace(state: MachineState, now: float) -> float | None:
+    """Until when a start may wait for the measuring device's first report since start-up (one
+    stale period: it reports at least that often); None once it has been heard or that is past."""
+    device = c.device_spec(state, state.roles.measure)
+    view = state.devices.get(state.roles.measure or "")
+    if device is None or (view is not None and view.last_seen is not None):
+        return None
+    until = state.booted_at + c.stale_after(device, state)
+    return until if now < until else None
+
+
+def _start_awaited(state: MachineState, now: float) -> Step:
+    """The first measurement came, or its grace ended: the start asked meanwhile is decided now,
+    unless the plan has since said otherwise (or the machine left its wait)."""
+    awaited = state.start_awaits_measure
+    state = replace(state, start_awaits_measure=None)
+    effects: Effects = [CancelTimer(FIRST_MEASURE)]
+    if awaited is None or not start.may_start(state):
+        return state, effects
+    asked_by, reason = awaited
+    if asked_by == "plan" and valid_decision(state, now) is not True:
+        return state, effects + c.note(state, now, f"{reason}: no longer planned")
+    state, more = _start(state, now, reason, asked_by)
+    return state, effects + more
 
 
 def _powered(state: MachineState, now: float) -> Step:
@@ -436,6 +469,9 @@ def _on_report(state: MachineState, report: DeviceReport, now: float) -> Step:
     if not report.retained and report.power_w is not None:
         state, more = start.on_power(state, now, report.at)
         effects += more
+        if state.start_awaits_measure is not None and report.device == state.roles.measure:
+            state, more = _start_awaited(state, now)
+            effects += more
     fresh_temperature = not report.retained and report.temperature_c is not None
     if report.device == state.roles.ambient and (fresh_temperature or report.online is not None):
         state, more = _comfort(state, now)
@@ -620,8 +656,10 @@ def _on_timer(state: MachineState, event: TimerFired, now: float) -> Step:
         return start.on_cycle_end(state, now)
     if token == start.DEADLINE:
         if start.may_start(state) and guards.deadline_due(state.details, state.spec.control, now):
-            return _start(state, now, start.deadline_reason(state))
+            return _start(state, now, start.deadline_reason(state), asked_by="deadline")
         return state, []
+    if token == FIRST_MEASURE:
+        return _start_awaited(state, now)
     if token == COMFORT:
         state, effects = _comfort(state, now)
         return state, effects + _arm_comfort(state, now)

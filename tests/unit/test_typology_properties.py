@@ -176,6 +176,7 @@ class TypologyMachine(RuleBasedStateMachine):
         self.verified_in_arming = 0
         self.verified_at: float | None = None  # a start verified, and not re-armed since
         self.attempt_since_restart = False  # a start attempt (21) was written since the restart
+        self.booted_at = 0.0  # when the machine (the process) last started
         self.last_press: float | None = None
         self.forgotten: dict[str, int] = {}  # relay changes confirmed before the last restart
         self.quiet = False  # nothing that could answer has come from the switch since its order
@@ -339,6 +340,15 @@ class TypologyMachine(RuleBasedStateMachine):
         self._run("advance", HORIZON_SECONDS + 3600.0)
         self.mode_requested(PILOTED, "screen")
 
+    def _awaiting_first_measure(self) -> bool:
+        """A finger start waits for the measuring device's first report since the restart, for
+        three report periods at most (README, "What it does")."""
+        h = self._h()
+        if self.measure is None or self.seen.get(self.measure, Seen()).last_seen is not None:
+            return False
+        waiting = [e for e in h.events if "waiting for the first measurement" in e.reason]
+        return bool(waiting) and h.now < self.booted_at + self.stale_s[self.measure]
+
     def _check_guards_acted(self) -> None:
         """The deadline and max-off guards did what they are for."""
         h = self._h()
@@ -347,7 +357,8 @@ class TypologyMachine(RuleBasedStateMachine):
         details = h.row.details
         if self.kind == Kind.TRIGGERED and details.deadline and h.row.command_state == 11:
             start_at = details.deadline - (details.cycle_s or 0) - h.spec.control.deadline_margin_s
-            assert not start_at <= h.now < details.deadline, "waiting past its deadline start"
+            due = start_at <= h.now < details.deadline
+            assert not due or self._awaiting_first_measure(), "waiting past its deadline start"
         max_off = h.spec.control.max_off_s
         if self.kind == Kind.CONTINUOUS and max_off and self.off_since is not None:
             assert h.now - self.off_since <= max_off + 200, "held off longer than max_off_s"
@@ -510,7 +521,7 @@ class TypologyMachine(RuleBasedStateMachine):
         h = self._h()
         self.log.append((kind, h.now, argument))
         if kind in ("start", "restart"):
-            self.attempt_since_restart = False
+            self.attempt_since_restart, self.booted_at = False, h.now
             self.decision = None  # the new process has no decision until the plans are read
             self.forgotten = {d: len(v.changes) for d, v in self.seen.items()}
             # A new process knows the devices from what the broker delivers next (a retained

@@ -132,6 +132,46 @@ def test_finger_is_not_pressed_again_when_the_plug_was_silent_since_the_press() 
     assert "start not verified: no measurement" in h.events[-1].reason
 
 
+def test_a_finger_start_planned_before_the_first_measurement_waits_for_it() -> None:
+    h = machine(130, finger_devices(), verify_s=180)  # just started: the plug not heard yet
+    decide(h, True)
+    assert presses(h) == [] and h.row.command_state == CS.PILOTE_STAND_BY
+    assert not any(w.command_state == CS.ERR for w in h.writes)
+    h.advance(20)
+    h.report("A101", power_w=1.0)  # its first report: idle
+    assert presses(h) == [h.now] and h.row.command_state == CS.PILOTE_EN_ACTIVATION
+
+
+def test_a_finger_start_whose_plug_is_never_heard_ends_in_err_after_the_grace() -> None:
+    h = machine(130, finger_devices(), verify_s=180)
+    decide(h, True)
+    h.advance(3 * 30 + 1)  # three report periods of the Shelly plug
+    assert presses(h) == [] and h.row.command_state == CS.ERR
+    assert "no measurement" in h.events[-1].reason
+
+
+def test_a_machine_found_running_at_the_first_measurement_is_not_pressed() -> None:
+    h = machine(130, finger_devices(), verify_s=180)
+    decide(h, True)
+    h.report("A101", power_w=1900.0)
+    assert presses(h) == []
+    assert (h.row.mode, h.row.command_state) == (Mode.MANUEL, CS.MANUEL_PILOTE_ON)
+
+
+def test_a_start_awaiting_its_measurement_is_dropped_when_the_plan_or_the_mode_changes() -> None:
+    h = machine(130, finger_devices(), verify_s=180, now=1_000_750.0)
+    decide(h, True)
+    h.advance(50)  # the next slot, within the grace: the plan says off
+    decide(h, False)
+    h.report("A101", power_w=1.0)
+    assert presses(h) == [] and h.row.command_state == CS.PILOTE_STAND_BY
+    h = machine(130, finger_devices(), verify_s=180)
+    decide(h, True)
+    h.feed(ModeRequested(1, Mode.MANUEL, "screen", h.now))
+    h.report("A101", power_w=1.0)
+    assert presses(h) == [] and h.row.mode == Mode.MANUEL
+
+
 def test_finger_is_repeated_once_when_a_fresh_measurement_shows_it_idle() -> None:
     h = machine(130, finger_devices(), verify_s=180)
     h.report("A101", power_w=1.0)
@@ -141,14 +181,6 @@ def test_finger_is_repeated_once_when_a_fresh_measurement_shows_it_idle() -> Non
     h.report("A101", power_w=1.0)  # after the press, online: idle
     h.advance(31)
     assert len(presses(h)) == 2
-
-
-def test_finger_is_not_pressed_when_the_plug_was_never_heard() -> None:
-    h = machine(130, finger_devices())
-    decide(h, True)
-    assert presses(h) == []
-    assert h.row.command_state == CS.ERR
-    assert "no measurement" in h.events[-1].reason
 
 
 def comfort_heater(**control: object) -> Harness:
