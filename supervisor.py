@@ -236,25 +236,31 @@ def inspect_running(
 
 def print_health(state_dir: str) -> int:
     """The health document (protocol/health.py); {"alive": 0, ...} when nothing answers."""
-    from protocol.health import health
+    from protocol.health import combine, health
+
+    def document(path: Path) -> dict[str, object]:
+        def ask(query: dict[str, object]) -> dict[str, object] | None:
+            try:
+                reply = control.request(path, query)
+            except (OSError, ValueError):
+                return None
+            return None if "error" in reply else reply
+
+        ping = ask({"ping": True})
+        replies = {}
+        if ping is not None:
+            replies = {
+                "overview": ask({}),
+                **{name: ask({"gateway": name}) for name in ("mqtt", "db", "plans")},
+            }
+        return health(time.time(), ping, **replies)  # type: ignore[arg-type]
 
     path = control.control_path(state_dir)
-
-    def ask(query: dict[str, object]) -> dict[str, object] | None:
-        try:
-            reply = control.request(path, query)
-        except (OSError, ValueError):
-            return None
-        return None if "error" in reply else reply
-
-    ping = ask({"ping": True})
-    replies = {}
-    if ping is not None:
-        replies = {
-            "overview": ask({}),
-            **{name: ask({"gateway": name}) for name in ("mqtt", "db", "plans")},
-        }
-    print(json.dumps(health(time.time(), ping, **replies)))  # type: ignore[arg-type]
+    sockets = partitions.partition_sockets(state_dir)
+    if sockets and not partitions.answers(path):  # partitions: every one, combined
+        print(json.dumps(combine([document(p) for p in sockets.values()])))
+    else:
+        print(json.dumps(document(path)))
     return 0
 
 

@@ -5,7 +5,7 @@ item is one JSONPath. Built from the introspection replies; a missing reply or k
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 Reply = Mapping[str, Any] | None
@@ -40,7 +40,40 @@ def health(
         "ems_db_up": _flag(((plans or {}).get("database") == "up") if plans else None),
         "plan_age_s": _age(now, read_at),
         "plans_left_s": round(runs_out - now) if isinstance(runs_out, int | float) else None,
+        "partitions": 1,
+        "partitions_alive": int(alive),
     }
+
+
+# How the documents of several partitions combine: the daemon is as healthy as its sickest part.
+_SUMS = ("equipment", "devices", "faulty", "equipment_err", "equipment_errcom", "db_queued")
+_WORST_FLAGS = ("mqtt_connected", "db_connected", "ems_db_up")
+
+
+def combine(documents: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One health document for K partitions (`partitions = K` on one host): alive when every
+    partition answers; counts summed; a connection up only when it is up in every partition;
+    the oldest plan read, the shortest time the plans hold, the youngest uptime."""
+
+    def values(key: str) -> list[Any]:
+        return [d.get(key) for d in documents if isinstance(d.get(key), int | float)]
+
+    def reduce(key: str, how: Callable[[list[Any]], Any]) -> Any:
+        found = values(key)
+        return how(found) if found else None
+
+    alive = sum(1 for d in documents if d.get("alive") == 1)
+    combined: dict[str, Any] = {
+        "alive": int(bool(documents) and alive == len(documents)),
+        "pid": None,  # one per partition: `inspect` lists them
+        "version": next((d["version"] for d in documents if d.get("version")), None),
+        "uptime_s": reduce("uptime_s", min),
+        **{key: reduce(key, sum) for key in _SUMS},
+        **{key: reduce(key, min) for key in _WORST_FLAGS},
+        "plan_age_s": reduce("plan_age_s", max),
+        "plans_left_s": reduce("plans_left_s", min),
+    }
+    return {**combined, "partitions": len(documents), "partitions_alive": alive}
 
 
 def _flag(value: Any) -> int | None:

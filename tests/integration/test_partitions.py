@@ -147,6 +147,9 @@ def test_two_partitions_share_the_households(
             counters = json.loads(cli("inspect", "--config", str(path), "--gateway", "mqtt").stdout)
             first, second = counters["partitions"]["0"], counters["partitions"]["1"]
             assert (first["foreign_stimuli"], second["stimuli"]) == (1, 1)  # the refresh of 10
+            health = json.loads(cli("health", "--config", str(path)).stdout)
+            assert (health["alive"], health["partitions"], health["partitions_alive"]) == (1, 2, 2)
+            assert health["equipment"] == 4  # 3 + 1
 
             # A partition killed is restarted and drives its equipment again.
             victim = control.request(site.state_dir / "control-1.sock", {"ping": True})["pid"]
