@@ -19,11 +19,11 @@ import msgspec
 import psycopg
 from loguru import logger
 
-from actors import sql, sql_own
+from actors import sql, sql_own, sql_screens
 from protocol.batching import same_column_runs
 from protocol.config import Config
 from protocol.inventory import attach_details
-from protocol.messages import DbJobDone, InventorySnapshot, WriteBatch, WriteState
+from protocol.messages import DbJobDone, Declaration, InventorySnapshot, WriteBatch, WriteState
 from protocol.partition import state_file
 from runtime.secrets import coordination_dsn
 
@@ -117,7 +117,7 @@ class CoordinationSession(Session):
     # --- writes --------------------------------------------------------------------------------
 
     def _write(self, conn: psycopg.Connection, batch: WriteBatch) -> tuple[int, int]:
-        if not batch.transitions and not batch.observed:
+        if not batch.transitions and not batch.observed and not batch.declarations:
             return 0, 0
         schema = self.config.coordination.schema
         try:
@@ -126,6 +126,8 @@ class CoordinationSession(Session):
                     self._warn_missing(sql.write_state_run(conn, schema, fields, writes), writes)
                 if batch.observed:
                     sql.write_observed(conn, schema, batch.observed)
+                for declaration in batch.declarations:
+                    _write_declaration(conn, schema, declaration)
             return len(batch.transitions), 0
         except CONNECTION_ERRORS:
             raise
@@ -157,6 +159,18 @@ class CoordinationSession(Session):
                     raise
                 except psycopg.Error as exc:
                     logger.error("observed states refused, dropped: {}", first_line(exc))
+            for declaration in batch.declarations:
+                try:
+                    with conn.transaction():
+                        _write_declaration(conn, schema, declaration)
+                except CONNECTION_ERRORS:
+                    raise
+                except psycopg.Error as exc:
+                    logger.error(
+                        "equipment {}: declaration refused, dropped: {}",
+                        declaration.update.equipment,
+                        first_line(exc),
+                    )
         return written, dropped
 
     @staticmethod
@@ -241,3 +255,16 @@ def read_snapshot(path: Path) -> InventorySnapshot | None:
     except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
         logger.warning("ignoring the damaged inventory file {}: {}", path, exc)
         return None
+
+
+def _write_declaration(conn: psycopg.Connection, schema: str, declaration: Declaration) -> None:
+    """A declaration made on a screen while the database was unreachable, written late."""
+    if sql_screens.write_screen_update(conn, schema, declaration.update, declaration.at) == 0:
+        logger.warning(
+            "equipment {}: declaration not written (no type-specific row for it)",
+            declaration.update.equipment,
+        )
+    else:
+        logger.info(
+            "equipment {}: declaration made during the outage written", declaration.update.equipment
+        )

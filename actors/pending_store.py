@@ -50,9 +50,11 @@ class PendingStore:
                 self.path.replace(self.path.with_suffix(".damaged"))
             return None
         logger.warning(
-            "{} transitions and {} observed states left by the previous run are written first",
+            "{} transitions, {} observed states and {} declarations left by the previous run are"
+            " written first",
             len(batch.transitions),
             len(batch.observed),
+            len(batch.declarations),
         )
         return batch
 
@@ -61,7 +63,9 @@ class PendingStore:
 
     def save(self, batch: WriteBatch, now: float) -> None:
         self.saved_at = now
-        if not (batch.transitions or batch.observed or batch.telemetry or batch.events):
+        if not (
+            batch.transitions or batch.observed or batch.telemetry or batch.events
+        ) and not batch.declarations:
             self.clear()
             return
         try:

@@ -3,7 +3,8 @@
 - `ReportBatches`: the decoded reports of one socket read, one `DeviceReports` per actor.
 - `WriteQueue`: the database writes waiting for the next transaction. Transitions keep their
   order (each one stays atomic inside the batch transaction), observed states are coalesced per
-  equipment, telemetry per device, the event journal is bounded. A batch taken and not written
+  equipment, telemetry per device, the event journal is bounded; the households' declarations
+  made during an outage keep their order. A batch taken and not written
   (the database went away) is given back in front, in order, so nothing is lost or reordered.
 - `same_column_runs`: consecutive transitions that set the same columns, written with one
   statement each run without changing the order of the writes of any equipment.
@@ -20,6 +21,7 @@ from typing import Any
 import msgspec
 
 from protocol.messages import (
+    Declaration,
     DeviceReport,
     DeviceTelemetry,
     Event,
@@ -29,6 +31,8 @@ from protocol.messages import (
     WriteState,
 )
 from protocol.model import EquipmentRow
+
+Write = WriteState | WriteObserved | DeviceTelemetry | Event | Declaration
 
 MAX_TRANSITIONS = 2000  # transitions per transaction: bounds its duration (latency of the rest)
 MAX_JOURNAL_BACKLOG = 10000  # events kept while the database is down (the oldest go first)
@@ -62,10 +66,13 @@ class WriteQueue:
         self.observed: dict[int, WriteObserved] = {}
         self.telemetry: dict[str, DeviceTelemetry] = {}
         self.events: deque[Event] = deque(maxlen=max_events)
+        self.declarations: deque[Declaration] = deque()
 
-    def add(self, write: WriteState | WriteObserved | DeviceTelemetry | Event) -> None:
+    def add(self, write: Write) -> None:
         if isinstance(write, WriteState):
             self.transitions.append(write)
+        elif isinstance(write, Declaration):
+            self.declarations.append(write)
         elif isinstance(write, WriteObserved):
             self.observed[write.equipment] = write
         elif isinstance(write, DeviceTelemetry):
@@ -74,7 +81,9 @@ class WriteQueue:
             self.events.append(write)
 
     def empty(self) -> bool:
-        return not (self.transitions or self.observed or self.telemetry or self.events)
+        return not (
+            self.transitions or self.observed or self.telemetry or self.events or self.declarations
+        )
 
     def take(self) -> WriteBatch:
         """The next batch: up to `max_transitions` transitions (oldest first) and, with the last
@@ -88,10 +97,12 @@ class WriteQueue:
             observed=tuple(self.observed.values()),
             telemetry=tuple(self.telemetry.values()),
             events=tuple(self.events),
+            declarations=tuple(self.declarations),
         )
         self.observed.clear()
         self.telemetry.clear()
         self.events.clear()
+        self.declarations.clear()
         return batch
 
     def give_back(self, batch: WriteBatch) -> None:
@@ -104,6 +115,7 @@ class WriteQueue:
         room = (self.events.maxlen or 0) - len(self.events)
         older = batch.events[-room:] if room > 0 else ()
         self.events.extendleft(reversed(older))
+        self.declarations.extendleft(reversed(batch.declarations))
 
     def sizes(self) -> dict[str, int]:
         return {
@@ -111,6 +123,7 @@ class WriteQueue:
             "queued_observed": len(self.observed),
             "queued_telemetry": len(self.telemetry),
             "queued_events": len(self.events),
+            "queued_declarations": len(self.declarations),
         }
 
 

@@ -328,6 +328,14 @@ class PlanTargets(Message):
     targets: tuple[tuple[int, Any], ...]
 
 
+class Declaration(Message):
+    """A household's declaration from a screen (deadline, cycle, charge) that waits for the
+    coordination database (it was unreachable): written in order with the next batch."""
+
+    update: ScreenUpdate
+    at: int
+
+
 class WriteBatch(Message):
     """Writes taken from the DbGateway's queue for one transaction (see protocol/batching.py)."""
 
@@ -335,6 +343,7 @@ class WriteBatch(Message):
     observed: tuple[WriteObserved, ...] = ()
     telemetry: tuple[DeviceTelemetry, ...] = ()
     events: tuple[Event, ...] = ()
+    declarations: tuple[Declaration, ...] = ()
 
 
 class InventorySnapshot(Message):
@@ -498,16 +507,19 @@ class WriteScreenUpdate(Message):
 
 
 class ScreenJobDone(Message):
-    """From the DbGateway's worker: a screen job's answer, for `reply_to`."""
+    """From the DbGateway's worker: a screen job's answer, for `reply_to`; a declaration the
+    database could not take (unreachable) comes back to wait in the gateway's queue."""
 
     reply_to: Any
     answer: Message
+    unwritten: Declaration | None = None
 
 
 class ScreenUpdateWritten(Message):
     update: ScreenUpdate
     error: str | None
     at: float
+    queued: bool = False  # the database was unreachable: written once it answers again
 
 
 class PlannedStarts(Message):

@@ -21,7 +21,14 @@ from collections.abc import Iterable
 import msgspec
 
 from protocol.batching import STATE_FIELDS, WriteQueue
-from protocol.messages import DeviceTelemetry, Event, WriteBatch, WriteObserved, WriteState
+from protocol.messages import (
+    Declaration,
+    DeviceTelemetry,
+    Event,
+    WriteBatch,
+    WriteObserved,
+    WriteState,
+)
 
 FORMAT = "elfe-pending-writes"
 VERSION = 1
@@ -36,6 +43,7 @@ class PendingFile(msgspec.Struct, frozen=True):
     observed: tuple[WriteObserved, ...] = ()
     telemetry: tuple[DeviceTelemetry, ...] = ()
     events: tuple[Event, ...] = ()
+    declarations: tuple[Declaration, ...] = ()  # absent from files of earlier versions
 
 
 def pending(in_flight: WriteBatch | None, queue: WriteQueue) -> WriteBatch:
@@ -49,6 +57,7 @@ def pending(in_flight: WriteBatch | None, queue: WriteQueue) -> WriteBatch:
         observed=tuple(observed.values()),
         telemetry=tuple(telemetry.values()),
         events=(*first.events, *queue.events),
+        declarations=(*first.declarations, *queue.declarations),
     )
 
 
@@ -62,6 +71,7 @@ def encode(batch: WriteBatch, now: float) -> bytes:
             observed=batch.observed,
             telemetry=batch.telemetry,
             events=batch.events,
+            declarations=batch.declarations,
         )
     )
 
@@ -79,6 +89,7 @@ def decode(data: bytes) -> WriteBatch | str:
         observed=kept.observed,
         telemetry=kept.telemetry,
         events=kept.events,
+        declarations=kept.declarations,
     )
 
 

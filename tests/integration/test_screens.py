@@ -22,6 +22,7 @@ from runtime import control
 from simulators import database
 from simulators.household import SimulatedHousehold
 from simulators.openhasp import SimulatedOpenHasp
+from tests.integration.test_outages import database_outage
 from tests.site import MQTT_HOST, MQTT_PORT, Recorder, Site, supervisor_running, wait_until
 
 pytestmark = pytest.mark.integration
@@ -153,6 +154,26 @@ def test_rollers_write_the_declaration_and_redraw(site: Site, recorder: Recorder
         time.sleep(0.5)
         assert (end_time(site), cycle(site)) == (deadline, 9000)
         assert site.equipment(1)["mode"] == Mode.PILOTE
+
+
+def test_a_declaration_made_during_a_database_outage_is_written_when_it_returns(
+    site: Site,
+) -> None:
+    with world(site) as household, supervisor_running(site.config()):
+        g101, g102 = screen(household, "g101"), screen(household, "g102")
+        drawn(g102, GREEN)
+        before = end_time(site)
+        with database_outage(site):
+            g101.touch_roller(3, 8, 15)  # end hour 15:00, nowhere to write it
+            g102.wait_until(lambda core: core.prop(3, 8, "val") == 15)  # shown at once
+            time.sleep(1.5)  # the write failed and waits in the queue
+            g101.touch_roller(3, 5, 3)  # then the cycle: 3 h, written after the end time
+            g102.wait_until(lambda core: core.prop(3, 5, "val") == 3)
+        deadline = wait_until(
+            lambda: (d := end_time(site)) != before and d, timeout=40, what="the end time written"
+        )
+        assert datetime.fromtimestamp(deadline, PARIS).hour == 15
+        wait_until(lambda: cycle(site) // 3600 == 3, timeout=10, what="the cycle written")
 
 
 def cycle(site: Site) -> int:

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from protocol import pending
 from protocol.batching import WriteQueue, overlay
-from protocol.messages import Event, WriteBatch, WriteObserved, WriteState
+from protocol.messages import Declaration, Event, WriteBatch, WriteObserved, WriteState
+from protocol.screens.state import ScreenUpdate
 from tests.harness import equipment_row
 
 
@@ -30,6 +31,23 @@ def test_the_file_gives_back_every_write_in_order() -> None:
     assert [o.control_state for o in batch.observed] == [15]  # the newer observed state wins
     assert pending.decode(pending.encode(batch, 100.0)) == batch
     assert not queue.empty()  # nothing taken
+
+
+def test_declarations_made_during_an_outage_are_kept_in_order_across_a_failed_batch() -> None:
+    queue = WriteQueue()
+    first = Declaration(ScreenUpdate(1, deadline=1000, deadline_column="d"), at=10)
+    second = Declaration(ScreenUpdate(1, cycle_s=5400), at=11)
+    queue.add(first)
+    queue.add(transition(1, 12, mode=30))
+    taken = queue.take()
+    assert taken.declarations == (first,) and queue.empty()
+    queue.add(second)
+    queue.give_back(taken)  # the database went away during the batch
+    batch = pending.pending(None, queue)
+    assert batch.declarations == (first, second)
+    assert pending.decode(pending.encode(batch, 100.0)) == batch
+    older = b'{"format": "elfe-pending-writes", "version": 1, "saved_at": 0, "transitions": []}'
+    assert pending.decode(older) == WriteBatch()  # a file written before declarations were kept
 
 
 def test_a_damaged_or_foreign_file_is_named_not_a_crash() -> None:
