@@ -5,6 +5,8 @@
     {"time": ..., "kind": "state", "equipment": 1, "columns": {"etat_commande_id": 21},
      "reason": "..."}
     {"time": ..., "kind": "event", "equipment": 1, "from": 11, "to": 21, "reason": "..."}
+    {"time": ..., "kind": "declaration", "equipment": 1,
+     "table": "equipement_pilote_machine_generique", "columns": {"timestamp_de_fin_souhaite": 1}}
 
 `time` is the supervisor's clock (UTC, milliseconds); an event carries the time of its
 transition, the other lines the time they left the supervisor. A payload that is not UTF-8 is
