@@ -29,8 +29,10 @@ from thespian.actors import (
 )
 
 from actors.plan_session import PlanSession, listen_loop, save_plans
+from actors.vitals import Vital
 from protocol import ems
 from protocol.config import Config
+from protocol.introspection import next_decisions
 from protocol.messages import (
     Configure,
     EmsDecision,
@@ -52,7 +54,7 @@ from runtime.blocking import NotifyThread, Offload
 JOB_TIMEOUT_S = 90.0  # a read still running after this is stuck on a server that stopped answering
 
 
-class PlanReader(ActorTypeDispatcher):
+class PlanReader(Vital, ActorTypeDispatcher):
     def __init__(self) -> None:
         super().__init__()
         self.config: Config | None = None
@@ -151,6 +153,9 @@ class PlanReader(ActorTypeDispatcher):
 
     def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
         now = time.time()
+        if message.equipment is not None:  # its next planned decisions
+            decisions = next_decisions(self.book.get(message.equipment, ()), now)
+            return self.send(message.reply_to or sender, IntrospectReply({"decisions": decisions}))
         self.send(
             message.reply_to or sender,
             IntrospectReply(

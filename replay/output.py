@@ -18,19 +18,14 @@ from __future__ import annotations
 
 import base64
 import difflib
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
+from protocol.introspection import stamp
 from replay.clock import VirtualClock
 
-
-def stamp(t: float) -> str:
-    """Epoch seconds as UTC ISO 8601 with milliseconds (rounded)."""
-    ms = round(t * 1000)
-    seconds, millis = divmod(ms, 1000)
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{millis:03d}Z"
+__all__ = ["Output", "diff", "stamp"]
 
 
 class Output:

@@ -281,7 +281,7 @@ def test_inspect_at_shows_the_equipment_then() -> None:
     view = json.loads(done.stdout)
     assert view["time"] == "2026-11-30T10:30:00.000Z"
     assert view["state"]["mode"] == 70
-    extras = view["replay"]
+    extras = view["inside"]
     assert extras["next_decisions"][0] == {
         "slot": "2026-11-30T10:45:00.000Z",
         "on": True,
@@ -291,9 +291,12 @@ def test_inspect_at_shows_the_equipment_then() -> None:
     overview = json.loads(cli(str(HERE / "hot-water-tank"), "--inspect-at", "10:05:03").stdout)
     assert overview["equipment"]["2"]["name"] == "Ballon ECS"
     assert overview["gateways"]["mqtt"]["connected"] is True
+    tree = overview["actors"]["supervisor"]  # the actor tree, on the virtual clock
+    assert tree["uptime_s"] == 10 * 3600 + 5 * 60 + 3  # started at 00:00
+    assert tree["children"]["equipment 2"]["messages"] > 100  # ten hours of reports
     timers = json.loads(
         cli(str(HERE / "hot-water-tank"), "--inspect-at", "10:00:03", "--equipment", "2").stdout
-    )["replay"]["timers"]
+    )["inside"]["timers"]
     assert timers and all(t["in_s"] > 0 for t in timers)  # the acknowledgement is awaited
     assert any("manuel" in str(e.get("reason")) or e.get("to_state") for e in view["events"])
 
