@@ -114,13 +114,13 @@ class PlanReader(Vital, ActorTypeDispatcher):
         if added:
             self.full_read_needed = True
             self.targets_version += 1
-        self._dispatch(time.time(), boundary=False)
+        self._dispatch(time.time())
         self._read()
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: Any) -> None:
         now = time.time()
         if message.payload == "boundary":
-            self._dispatch(now, boundary=True)  # from the plans at hand, never late
+            self._dispatch(now)  # from the plans at hand, never late
         self._read()
         if message.payload in ("boundary", "first"):
             self._schedule_boundary(now)
@@ -136,7 +136,7 @@ class PlanReader(Vital, ActorTypeDispatcher):
         else:
             self._up(now)
             self._merge(message, now)
-        self._dispatch(now, boundary=False)
+        self._dispatch(now)
         if self.read_again:
             self._read()
 
@@ -227,13 +227,16 @@ class PlanReader(Vital, ActorTypeDispatcher):
             path, data = self._path(), ems.encode_book(self.book)
             self.offload.run(lambda: save_plans(path, data))
 
-    def _dispatch(self, now: float, boundary: bool) -> None:
-        """Send each equipment its decision when it is new, changed, or at a slot boundary."""
+    def _dispatch(self, now: float) -> None:
+        """Send each equipment its decision once per slot, and again when it changes within the
+        slot (a new plan). A decision names its slot, so the first dispatch after a boundary
+        sends it (a poll's, or the boundary's a few seconds later): every slot re-asserts the
+        state of a continuous load once, never twice."""
         for equipment, decision in ems.decisions(self.book, now).items():
             actor = self.targets.get(equipment)
             if actor is None:
                 continue
-            if boundary or self.sent.get(equipment) != decision:
+            if self.sent.get(equipment) != decision:
                 self.sent[equipment] = decision
                 self.send(
                     actor,

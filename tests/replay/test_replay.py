@@ -118,11 +118,40 @@ def test_the_tank_follows_its_slots_and_its_plug_going_offline() -> None:
     lines = replay("hot-water-tank")
     tank = states(lines, 2)
     assert ("10:00:01", {"etat_controle_id": 60}) in tank  # the LWT: offline
-    assert any(t.startswith("10:0") and c.get("etat_commande_id") == 30 for t, c in tank)
+    # no acknowledgement awaited while it is offline; the 10:15 slot re-asserts ON, unanswered
+    # four times (10:15:00, :15, :40, 10:16:35): err
+    errs = [t for t, c in tank if c.get("etat_commande_id") == 30]
+    assert errs == ["10:16:45"]
     assert any(t.startswith("11:00") and c.get("etat_commande_id") == 11 for t, c in tank)
     consignes = [(t, c["ems_consigne_marche"]) for t, c in tank if "ems_consigne_marche" in c]
     assert consignes[0] == ("00:01:00", True)  # the plan came at 00:00:30, read at the poll
     assert ("06:00:00", False) in consignes and ("22:00:00", True) in consignes
+
+
+@pytest.mark.parametrize(
+    ("name", "topic", "boundaries"),
+    [
+        ("hot-water-tank", "cmnd/A102/POWER", [*range(1, 40), *range(45, 96)]),  # plug online
+        ("screen-session", "cmnd/A102/POWER", range(69, 80)),  # 17:15 to 19:45
+        ("socorel-local-manual", "Socorel/123456789/sortie3", [37, 38, 39, 44, 45, 46, 47]),
+    ],
+)
+def test_a_continuous_load_is_ordered_once_per_slot_boundary(
+    name: str, topic: str, boundaries: list[int]
+) -> None:
+    """The plan poll and the boundary dispatch (5 s later) do not both order it: one
+    re-assertion per slot, at the boundary."""
+    orders = [
+        str(line["time"])[11:23]
+        for line in replay(name)
+        if line["kind"] == "publish" and line["topic"] == topic and line["payload"]
+    ]
+    for boundary in boundaries:
+        hour, minute = divmod(boundary * 15, 60)
+        slot = f"{hour:02d}:{minute:02d}"
+        next_hour, next_minute = divmod(boundary * 15 + 15, 60)
+        within = [t for t in orders if slot <= t < f"{next_hour:02d}:{next_minute:02d}"]
+        assert within == [f"{slot}:00.000"], (slot, within)
 
 
 def test_the_socorel_output_goes_to_70_and_back() -> None:
