@@ -213,6 +213,8 @@ def inspect_running(
         query["equipment"] = equipment
     if gateway is not None:
         query["gateway"] = gateway
+    if not query:  # the overview: with the gateways' counters and the actor tree
+        query["actors"] = True
     sockets = partitions.partition_sockets(state_dir)
     try:
         if sockets and not partitions.answers(path):  # partitions: ask every one, combine

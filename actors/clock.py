@@ -14,6 +14,8 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
+from actors.vitals import Vital
+from protocol.introspection import timers_of
 from protocol.messages import (
     ClearAllTimers,
     ClearTimer,
@@ -26,7 +28,7 @@ from protocol.messages import (
 EARLY_S = 0.0005  # fire what is due within half a millisecond in the same wakeup
 
 
-class Clock(ActorTypeDispatcher):
+class Clock(Vital, ActorTypeDispatcher):
     def __init__(self) -> None:
         super().__init__()
         self.heap: list[tuple[float, int, str, str]] = []  # (deadline, seq, owner key, token)
@@ -65,10 +67,11 @@ class Clock(ActorTypeDispatcher):
         self._arm(now)
 
     def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
-        self.send(
-            message.reply_to or sender,
-            IntrospectReply({"timers": len(self.deadlines), "heap": len(self.heap)}),
-        )
+        if message.owner is not None:  # one equipment's pending timers
+            reply = {"timers": timers_of(self.deadlines, str(message.owner))}
+        else:
+            reply = {"timers": len(self.deadlines), "heap": len(self.heap)}
+        self.send(message.reply_to or sender, IntrospectReply(reply))
 
     def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: Any) -> None:
         self.heap.clear()

@@ -24,6 +24,7 @@ from actors.availability import Availability
 from actors.db_screens import ScreenQueries
 from actors.db_session import CoordinationSession, read_snapshot, snapshot_path
 from actors.pending_store import PendingWrites, pending_path
+from actors.vitals import Vital
 from protocol.batching import WriteQueue, overlay
 from protocol.config import Config
 from protocol.health import state_counts
@@ -55,7 +56,7 @@ RETRY_MAX_S = 10.0
 JOB_TIMEOUT_S = 60.0  # a job still running after this is stuck on a server that stopped answering
 
 
-class DbGateway(ScreenQueries, ActorTypeDispatcher):
+class DbGateway(Vital, ScreenQueries, ActorTypeDispatcher):
     def __init__(self) -> None:
         super().__init__()
         self.config: Config | None = None

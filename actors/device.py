@@ -13,6 +13,7 @@ import msgspec
 from loguru import logger
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher
 
+from actors.vitals import Vital
 from protocol import ems, typologies
 from protocol.devices import codec_named
 from protocol.ids import Kind
@@ -53,7 +54,7 @@ STAGGER = "ems-stagger"
 EVENTS = (EmsDecision, ModeRequested, RestoreMode, ForceStart, TimerFired, Reassert, RowChanged)
 
 
-class DeviceActor(ActorTypeDispatcher):
+class DeviceActor(Vital, ActorTypeDispatcher):
     def __init__(self) -> None:
         super().__init__()
         self.state: MachineState | None = None

@@ -13,6 +13,7 @@ import msgspec
 from loguru import logger
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher
 
+from actors.vitals import Vital
 from protocol.ems import next_boundary
 from protocol.messages import (
     ClearAllTimers,
@@ -63,7 +64,7 @@ WARN_EVERY_S = 60.0
 REFRESH_REQUEST = b'{"refresh": true}'
 
 
-class DisplayActor(ActorTypeDispatcher):
+class DisplayActor(Vital, ActorTypeDispatcher):
     def __init__(self) -> None:
         super().__init__()
         self.init: ScreenInit | None = None

@@ -14,6 +14,7 @@ from loguru import logger
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ChildActorExited, WakeupMessage
 
 from actors.display import DisplayActor
+from actors.vitals import Vital
 from protocol.config import Config
 from protocol.messages import (
     Configure,
@@ -35,7 +36,7 @@ from protocol.screens.inventory import households, screens_of
 from protocol.screens.state import ScreenSpec
 
 
-class Displays(ActorTypeDispatcher):
+class Displays(Vital, ActorTypeDispatcher):
     def __init__(self) -> None:
         super().__init__()
         self.config: Config | None = None
@@ -153,6 +154,9 @@ class Displays(ActorTypeDispatcher):
 
     def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: Any) -> None:
         self.stopping = True
+
+    def vital_children(self) -> list[tuple[str, Any]]:
+        return [(f"screen {node}", actor) for node, (_, actor) in sorted(self.screens.items())]
 
     def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
         reply_to = message.reply_to or sender

@@ -22,6 +22,7 @@ from loguru import logger
 from thespian.actors import Actor, ActorExitRequest, ThespianWatch, WakeupMessage, WatchMessage
 
 from actors.mqtt_link import MqttLink
+from actors.vitals import Vital
 from protocol import stimulus
 from protocol.batching import ReportBatches
 from protocol.config import Config
@@ -69,7 +70,7 @@ class Counters:
     dropped_offline: int = 0  # publishes not queued while the broker is unreachable
 
 
-class MqttGateway(Actor):
+class MqttGateway(Vital, Actor):
     def __init__(self) -> None:
         super().__init__()
         self.config: Config | None = None

@@ -29,8 +29,10 @@ from thespian.actors import (
 )
 
 from actors.plan_session import PlanSession, listen_loop, save_plans
+from actors.vitals import Vital
 from protocol import ems
 from protocol.config import Config
+from protocol.introspection import next_decisions
 from protocol.messages import (
     Configure,
     EmsDecision,
@@ -52,7 +54,7 @@ from runtime.blocking import NotifyThread, Offload
 JOB_TIMEOUT_S = 90.0  # a read still running after this is stuck on a server that stopped answering
 
 
-class PlanReader(ActorTypeDispatcher):
+class PlanReader(Vital, ActorTypeDispatcher):
     def __init__(self) -> None:
         super().__init__()
         self.config: Config | None = None
@@ -112,13 +114,13 @@ class PlanReader(ActorTypeDispatcher):
         if added:
             self.full_read_needed = True
             self.targets_version += 1
-        self._dispatch(time.time(), boundary=False)
+        self._dispatch(time.time())
         self._read()
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: Any) -> None:
         now = time.time()
         if message.payload == "boundary":
-            self._dispatch(now, boundary=True)  # from the plans at hand, never late
+            self._dispatch(now)  # from the plans at hand, never late
         self._read()
         if message.payload in ("boundary", "first"):
             self._schedule_boundary(now)
@@ -134,7 +136,7 @@ class PlanReader(ActorTypeDispatcher):
         else:
             self._up(now)
             self._merge(message, now)
-        self._dispatch(now, boundary=False)
+        self._dispatch(now)
         if self.read_again:
             self._read()
 
@@ -151,6 +153,9 @@ class PlanReader(ActorTypeDispatcher):
 
     def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
         now = time.time()
+        if message.equipment is not None:  # its next planned decisions
+            decisions = next_decisions(self.book.get(message.equipment, ()), now)
+            return self.send(message.reply_to or sender, IntrospectReply({"decisions": decisions}))
         self.send(
             message.reply_to or sender,
             IntrospectReply(
@@ -222,13 +227,16 @@ class PlanReader(ActorTypeDispatcher):
             path, data = self._path(), ems.encode_book(self.book)
             self.offload.run(lambda: save_plans(path, data))
 
-    def _dispatch(self, now: float, boundary: bool) -> None:
-        """Send each equipment its decision when it is new, changed, or at a slot boundary."""
+    def _dispatch(self, now: float) -> None:
+        """Send each equipment its decision once per slot, and again when it changes within the
+        slot (a new plan). A decision names its slot, so the first dispatch after a boundary
+        sends it (a poll's, or the boundary's a few seconds later): every slot re-asserts the
+        state of a continuous load once, never twice."""
         for equipment, decision in ems.decisions(self.book, now).items():
             actor = self.targets.get(equipment)
             if actor is None:
                 continue
-            if boundary or self.sent.get(equipment) != decision:
+            if self.sent.get(equipment) != decision:
                 self.sent[equipment] = decision
                 self.send(
                     actor,

@@ -15,12 +15,14 @@ from typing import Any
 from loguru import logger
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ChildActorExited, WakeupMessage
 
+from actors.census import Census
 from actors.clock import Clock
 from actors.db_gateway import DbGateway
 from actors.device import DeviceActor
 from actors.displays import Displays
 from actors.mqtt_gateway import MqttGateway
 from actors.plan_reader import PlanReader
+from actors.vitals import Vital
 from protocol import stimulus
 from protocol.config import Config
 from protocol.messages import (
@@ -28,8 +30,6 @@ from protocol.messages import (
     DeviceInit,
     DeviceReady,
     Gateways,
-    Introspect,
-    IntrospectReply,
     Inventory,
     LoadInventory,
     LoadRow,
@@ -53,13 +53,13 @@ from protocol.messages import (
 from protocol.model import EquipmentRow, EquipmentSpec
 from protocol.partition import StimulusScope
 from protocol.routing import routes_of
-from protocol.status import Status, encode, overview, running_status
+from protocol.status import Status, encode, running_status
 from runtime.status import package_version
 
 INVENTORY_RETRY_S = 5.0
 
 
-class Supervisor(ActorTypeDispatcher):
+class Supervisor(Vital, Census, ActorTypeDispatcher):
     def __init__(self) -> None:
         super().__init__()
         self.config: Config | None = None
@@ -77,6 +77,7 @@ class Supervisor(ActorTypeDispatcher):
         self.shutdown_requester: Any = None
         self.plans_source = "database"
         self.scope = StimulusScope()  # the stimuli this partition answers
+        self.censuses: dict[int, Any] = {}  # actor tree censuses in progress (actors/census.py)
 
     # --- start-up ------------------------------------------------------------------------------
 
@@ -192,6 +193,8 @@ class Supervisor(ActorTypeDispatcher):
         self.send(actor, ActorExitRequest())
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: Any) -> None:
+        if self.census_expired(message.payload):
+            return
         if message.payload == "inventory" and not self.stopping:
             self.send(self._gateways().db, LoadInventory())
             if self.ready:
@@ -241,24 +244,6 @@ class Supervisor(ActorTypeDispatcher):
             logger.critical("a gateway actor died ({}): stopping so systemd restarts us", gone)
             if self.starter is not None:
                 self.send(self.starter, "fatal: gateway died")
-
-    # --- introspection -------------------------------------------------------------------------
-
-    def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
-        """Overview here; one equipment or gateway answers the requester itself."""
-        target: Any = None
-        if message.equipment is not None:
-            target = self.devices.get(message.equipment)
-        elif message.gateway is not None and self.gateways is not None:
-            target = getattr(self.gateways, message.gateway, None)
-        else:
-            self.send(sender, IntrospectReply(overview(self._status(), self.specs, self.rows)))
-            return
-        if target is None:
-            what = message.equipment if message.equipment is not None else message.gateway
-            self.send(sender, IntrospectReply({"error": f"no such equipment or gateway: {what}"}))
-            return
-        self.send(target, Introspect(None, None, sender, message.screen, message.refresh))
 
     # --- shutdown ------------------------------------------------------------------------------
 

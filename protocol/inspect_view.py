@@ -1,8 +1,10 @@
 """The human view of `elfe-supervisor inspect`: the control socket's JSON replies as text that
 fits a terminal of `width` columns (100 by default). Pure: a reply in, lines out.
 
-- the overview: the status on two lines, then one row per equipment;
-- one equipment: its state machine and devices as `key: value` lines, then its last events;
+- the overview: the status on two lines, then one row per equipment, then the actor tree (one
+  row per actor, indented under its parent) when the reply has it;
+- one equipment: its state machine and devices as `key: value` lines, then its last events,
+  then what is inside it (pending timers, next decisions, age of the last reports);
 - a gateway: its counters as `key: value` lines.
 """
 
@@ -48,7 +50,28 @@ def _overview(reply: Mapping[str, Any], width: int) -> list[str]:
         for eid, e in sorted((reply.get("equipment") or {}).items(), key=_by_id)
     ]
     header = ["id", "name", "typology", "type", "mode", "devices", "problem"]
-    return lines + _table(header, rows, width, flexible=(1, 5, 6))
+    lines += _table(header, rows, width, flexible=(1, 5, 6))
+    actors = reply.get("actors")
+    if isinstance(actors, Mapping) and actors:
+        tree = _tree(actors)
+        lines += ["", "actors", *_table(["actor", "uptime (s)", "messages"], tree, width, (0,))]
+    return lines
+
+
+def _tree(nodes: Mapping[str, Any], depth: int = 0) -> list[list[str]]:
+    rows = []
+    for name, node in nodes.items():
+        node = node if isinstance(node, Mapping) else {}
+        answered = node.get("answered", True)
+        rows.append(
+            [
+                "  " * depth + str(name),
+                _blank(node.get("uptime_s")) if answered else "no answer",
+                _blank(node.get("messages")) if answered else "",
+            ]
+        )
+        rows += _tree(node.get("children") or {}, depth + 1)
+    return rows
 
 
 def _equipment(reply: Mapping[str, Any], width: int) -> list[str]:
@@ -68,7 +91,28 @@ def _equipment(reply: Mapping[str, Any], width: int) -> list[str]:
         ]
         for e in events
     ]
-    return lines + _table(["at (UTC)", "states", "reason"], rows, width, flexible=(2,))
+    lines += _table(["at (UTC)", "states", "reason"], rows, width, flexible=(2,))
+    inside = reply.get("inside")
+    if isinstance(inside, Mapping):
+        lines += _inside(inside, width)
+    return lines
+
+
+def _inside(inside: Mapping[str, Any], width: int) -> list[str]:
+    timers = [
+        [str(t.get("token", "")), str(t.get("at", "")), _blank(t.get("in_s"))]
+        for t in inside.get("timers") or []
+    ]
+    decisions = [
+        [str(d.get("slot", "")), {True: "on", False: "off"}.get(d.get("on"), "-"),
+         _blank(d.get("plan"))]
+        for d in inside.get("next_decisions") or []
+    ]  # fmt: skip
+    lines = ["", f"inside, at {inside.get('now', '?')}: pending timers"]
+    lines += _table(["timer", "at", "in (s)"], timers, width, flexible=(0,))
+    lines += ["", "next decisions", *_table(["slot", "on", "plan"], decisions, width, ())]
+    ages = inside.get("report_age_s") or {}
+    return [*lines, "", "last report (s ago)", *_pairs((k, _blank(v)) for k, v in ages.items())]
 
 
 def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:

@@ -393,13 +393,36 @@ class JobFailed(Message):
 class Introspect(Message):
     """Ask for an actor's state. To the supervisor: `equipment` or `gateway` ("mqtt", "db",
     "plans", "clock", "displays"; with `screen`, a node, "displays" asks that screen, which
-    `refresh` redraws) is forwarded there, and the answer goes straight to `reply_to`."""
+    `refresh` redraws) is forwarded there, and the answer goes straight to `reply_to`. Both
+    `equipment` and `gateway` ask that gateway about that equipment ("clock": its pending timers,
+    `owner` being its actor; "plans": its next planned decisions). `actors`: the actor tree."""
 
     equipment: int | None = None
     gateway: str | None = None
     reply_to: Any = None
     screen: str | None = None
     refresh: bool = False
+    actors: bool = False
+    owner: Any = None
+
+
+class Vitals(Message):
+    """Census `census` of the actor tree: the actor answers `VitalsReply` under `name`."""
+
+    census: int
+    name: str
+    reply_to: Any
+
+
+class VitalsReply(Message):
+    """Since when an actor runs, how many messages it handled, the names of its children (each
+    answers the same census under its name)."""
+
+    census: int
+    name: str
+    since: float
+    handled: int
+    children: tuple[str, ...] = ()
 
 
 class IntrospectReply(Message):

@@ -217,6 +217,9 @@ def combine_introspection(
             continue
         owned = reply.get("equipment") or {}
         partitions[str(k)] = {"status": reply.get("status"), "equipment": len(owned)}
+        for extra in ("gateways", "actors"):  # the overview asked with the actor tree
+            if extra in reply:
+                partitions[str(k)][extra] = reply[extra]
         for key, entry in owned.items():
             equipment[str(key)] = {**entry, "partition": k} if isinstance(entry, dict) else entry
     ordered = dict(sorted(equipment.items(), key=lambda item: _id_order(item[0])))

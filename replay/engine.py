@@ -302,9 +302,3 @@ class Replay:
             if isinstance(reply, IntrospectReply):
                 return dict(reply.data)
         return {"error": "no answer"}
-
-    def instance(self, kind: type) -> Any:
-        """The (single) actor object of that class, to read what only a replay may read."""
-        address = self._actor(kind)
-        ref = self._base().actorRegistry.get(address.actorAddressString) if address else None
-        return getattr(ref, "instance", None)

@@ -5,6 +5,8 @@
     {"time": ..., "kind": "state", "equipment": 1, "columns": {"etat_commande_id": 21},
      "reason": "..."}
     {"time": ..., "kind": "event", "equipment": 1, "from": 11, "to": 21, "reason": "..."}
+    {"time": ..., "kind": "declaration", "equipment": 1,
+     "table": "equipement_pilote_machine_generique", "columns": {"timestamp_de_fin_souhaite": 1}}
 
 `time` is the supervisor's clock (UTC, milliseconds); an event carries the time of its
 transition, the other lines the time they left the supervisor. A payload that is not UTF-8 is
@@ -16,19 +18,14 @@ from __future__ import annotations
 
 import base64
 import difflib
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
+from protocol.introspection import stamp
 from replay.clock import VirtualClock
 
-
-def stamp(t: float) -> str:
-    """Epoch seconds as UTC ISO 8601 with milliseconds (rounded)."""
-    ms = round(t * 1000)
-    seconds, millis = divmod(ms, 1000)
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{millis:03d}Z"
+__all__ = ["Output", "diff", "stamp"]
 
 
 class Output:

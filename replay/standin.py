@@ -27,6 +27,7 @@ from protocol.ems import SLOTS, Plan
 from protocol.inventory import detail_table
 from protocol.messages import DeviceTelemetry, Event, WriteObserved, WriteState
 from protocol.model import DetailRow, DeviceRow, EquipmentDetails, EquipmentRow
+from protocol.screens.state import MACHINE_TYPES, ScreenEquipment, ScreenUpdate
 from protocol.snapshot import Scalar, Snapshot
 
 Record = dict[str, Scalar]
@@ -128,6 +129,7 @@ class SnapshotDatabase:
         self.on_write = on_write
         self.down = False
         self.connections: list[Connection] = []
+        self.reasons: dict[int, str] = {}  # the last journal reason of each equipment
 
     # --- faults and the recorded changes --------------------------------------------------------
 
@@ -359,6 +361,7 @@ class SnapshotDatabase:
     def write_events(self, conn: Any, schema: str, events: Iterable[Event]) -> None:
         self.check()
         for event in events:
+            self.reasons[event.equipment] = event.reason
             self.on_write(
                 "event",
                 {
@@ -369,6 +372,115 @@ class SnapshotDatabase:
                     "reason": event.reason,
                 },
             )
+
+    # --- the household screens (the signatures of actors/sql_screens.py) ----------------------
+
+    def load_screen_household(
+        self, conn: Any, schema: str, own_schema: str | None, members: list[int]
+    ) -> list[ScreenEquipment]:
+        self.check()
+        wanted = set(members)
+        rows = sorted(
+            (r for r in self.tables.get(sql.EQUIPMENT, []) if r["id"] in wanted),
+            key=lambda r: r["id"],  # type: ignore[arg-type,return-value]
+        )
+        return [self._screen_equipment(r, own_schema) for r in rows]
+
+    def _screen_equipment(self, row: Record, own_schema: str | None) -> ScreenEquipment:
+        key = row["id"]
+        machine = self._specific_of("equipement_pilote_machine_generique", key)
+        cycle = self._cycle_of(machine)
+        vehicle = self._specific_of("equipement_pilote_vehicule_electrique_generique", key)
+        type_id = int(row["equipement_pilote_ou_mesure_type_id"])  # type: ignore[arg-type]
+        deadline = (
+            (machine or {}).get("timestamp_de_fin_souhaite")
+            if type_id in MACHINE_TYPES
+            else (vehicle or {}).get("timestamp_dispo_souhaitee")
+        )
+        return ScreenEquipment(
+            id=int(key),  # type: ignore[arg-type]
+            type_id=type_id,
+            name=str(row["nom_humain"]),
+            mode=int(row["equipement_pilote_ou_mesure_mode_id"]),  # type: ignore[arg-type]
+            command_state=int(row["etat_commande_id"]),  # type: ignore[arg-type]
+            deadline=deadline or None,  # type: ignore[arg-type]
+            cycle_s=(cycle or {}).get("duree_cycle") or None,  # type: ignore[arg-type]
+            charge_percent=(vehicle or {}).get("pourcentage_charge_restant"),  # type: ignore[arg-type]
+            reason=self.reasons.get(int(key)) if own_schema else None,  # type: ignore[arg-type]
+        )
+
+    def write_screen_update(self, conn: Any, schema: str, update: ScreenUpdate, now: int) -> int:
+        """A declaration from a screen: the rows are changed; one `declaration` line per table
+        says which columns, then a `state` line its `timestamp_derniere_programmation`."""
+        self.check()
+        machine = self._specific_of("equipement_pilote_machine_generique", update.equipment)
+        vehicle = self._specific_of(
+            "equipement_pilote_vehicule_electrique_generique", update.equipment
+        )
+        changes: list[tuple[str, Record | None, dict[str, Scalar]]] = []
+        if update.deadline is not None and update.deadline_column == "timestamp_de_fin_souhaite":
+            changes.append(
+                (
+                    "equipement_pilote_machine_generique",
+                    machine,
+                    {"timestamp_de_fin_souhaite": update.deadline},
+                )
+            )
+        vehicle_columns: dict[str, Scalar] = {}
+        if update.deadline is not None and update.deadline_column == "timestamp_dispo_souhaitee":
+            vehicle_columns["timestamp_dispo_souhaitee"] = update.deadline
+        if update.charge_percent is not None:
+            vehicle_columns["pourcentage_charge_restant"] = update.charge_percent
+        if vehicle_columns:
+            changes.append(
+                ("equipement_pilote_vehicule_electrique_generique", vehicle, vehicle_columns)
+            )
+        if update.cycle_s is not None:
+            changes.append(
+                (
+                    "equipement_pilote_machine_generique_cycle",
+                    self._cycle_of(machine),
+                    {"duree_cycle": update.cycle_s},
+                )
+            )
+        written = [(name, columns) for name, record, columns in changes if record is not None]
+        for _, record, columns in changes:
+            if record is not None:
+                record.update(columns)
+        for name, columns in written:
+            self.on_write(
+                "declaration", {"equipment": update.equipment, "table": name, "columns": columns}
+            )
+        row = self._equipment(update.equipment)
+        if written and row is not None:
+            row["timestamp_derniere_programmation"] = now
+            self.on_write(
+                "state",
+                {
+                    "equipment": update.equipment,
+                    "columns": {"timestamp_derniere_programmation": now},
+                    "reason": "declared on a screen",
+                },
+            )
+        return len(written)
+
+    def _cycle_of(self, machine: Record | None) -> Record | None:
+        if machine is None:
+            return None
+        key = machine.get("cycle_equipement_pilote_machine_generique_id")
+        cycles = self.tables.get("equipement_pilote_machine_generique_cycle", [])
+        return next((c for c in cycles if c.get("id") == key), None)
+
+    def _specific_of(self, name: str, equipment: Scalar) -> Record | None:
+        rows = sorted(
+            (
+                r
+                for r in self.tables.get(name, [])
+                if r.get("equipement_pilote_ou_mesure_id") == equipment
+            ),
+            key=lambda r: r["id"],  # type: ignore[arg-type,return-value]
+        )
+        return rows[0] if rows else None
 
     def _equipment(self, equipment: int) -> Record | None:
         return next((r for r in self.tables.get(sql.EQUIPMENT, []) if r["id"] == equipment), None)
@@ -388,4 +500,5 @@ REPLACED = {
     ),
     "sql_plans": ("max_plan_id", "load_current_plans", "load_new_plans"),
     "sql_own": ("ensure_own_schema", "prune_events", "write_telemetry", "write_events"),
+    "sql_screens": ("load_screen_household", "write_screen_update"),
 }

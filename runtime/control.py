@@ -7,7 +7,9 @@ on one line out, then the connection closes.
 | request | reply |
 |---|---|
 | `{}` | the overview: status and every equipment |
-| `{"equipment": 12}` | equipment 12's state machine, devices and last events |
+| `{"actors": true}` | the overview, every gateway's counters and the actor tree |
+| `{"equipment": 12}` | equipment 12's state machine, devices, last events, and `inside`: |
+| | its pending timers, next planned decisions, the age of each device's last report |
 | `{"gateway": "mqtt"}` (or "db", "plans", "clock", "displays") | that gateway's counters |
 | `{"screen": "g001"}` (`"refresh": true` redraws it in full) | a household screen |
 | `{"ping": true}` | `{"pong": true, "pid": ..., "system_base": ...}` |
@@ -30,7 +32,9 @@ from typing import Any
 
 from loguru import logger
 
-from protocol.messages import Introspect
+from protocol.introspection import introspect_message
+
+__all__ = ["introspect_message"]  # used by the daemon through protocol.introspection.view
 
 GATEWAYS = ("mqtt", "db", "plans", "clock", "displays")
 MAX_REQUEST = 4096
@@ -57,7 +61,7 @@ def parse_request(line: bytes) -> dict[str, Any]:
         raise RequestError(f"the request is not one JSON object: {exc}") from None
     if not isinstance(request, dict):
         raise RequestError("the request is not a JSON object")
-    unknown = set(request) - {"equipment", "gateway", "ping", "screen", "refresh"}
+    unknown = set(request) - {"equipment", "gateway", "ping", "screen", "refresh", "actors"}
     if unknown:
         raise RequestError(f"unknown request key(s): {', '.join(sorted(unknown))}")
     equipment = request.get("equipment")
@@ -72,18 +76,9 @@ def parse_request(line: bytes) -> dict[str, Any]:
     refresh = request.get("refresh", False)
     if not isinstance(refresh, bool) or (refresh and screen is None):
         raise RequestError("refresh is true or false, and goes with a screen")
+    if not isinstance(request.get("actors", False), bool):
+        raise RequestError("actors is true or false")
     return request
-
-
-def introspect_message(request: dict[str, Any]) -> Introspect:
-    """The actor message asking what `request` asks (not for pings)."""
-    screen = request.get("screen")
-    return Introspect(
-        equipment=request.get("equipment"),
-        gateway="displays" if screen is not None else request.get("gateway"),
-        screen=screen,
-        refresh=bool(request.get("refresh", False)),
-    )
 
 
 def encode_reply(reply: dict[str, Any]) -> bytes:

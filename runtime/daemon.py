@@ -21,6 +21,7 @@ from typing import Any
 
 from loguru import logger
 
+from protocol import introspection
 from protocol.config import Config
 from protocol.partition import state_file
 from runtime import control, logs
@@ -186,7 +187,7 @@ def _ping(config: Config) -> dict[str, Any]:
 
 def _run_in_process(config: Config, starter: Starter, stop: Stop) -> int:
     from actors.supervisor import Supervisor
-    from protocol.messages import IntrospectReply, Shutdown, ShutdownDone, Start
+    from protocol.messages import Introspect, IntrospectReply, Shutdown, ShutdownDone, Start
     from runtime.pump import Pump
 
     asys = start_actor_system(config)
@@ -202,11 +203,14 @@ def _run_in_process(config: Config, starter: Starter, stop: Stop) -> int:
     try:
         supervisor = asys.createActor(Supervisor, globalName=SUPERVISOR_NAME)
 
+        def ask(message: Introspect) -> dict[str, Any]:
+            reply = pump.ask(supervisor, message, IntrospectReply)
+            return dict(reply.data) if reply is not None else {"error": "no answer"}
+
         def handle(request: dict[str, Any]) -> dict[str, Any]:
             if request.get("ping"):
                 return _ping(config)
-            reply = pump.ask(supervisor, control.introspect_message(request), IntrospectReply)
-            return reply.data if reply is not None else {"error": "no answer"}
+            return introspection.view(ask, request, time.time())
 
         control.PumpControl(control_path(config), pump, handle)
         starter.service = service = Service(config, handle)
@@ -240,21 +244,24 @@ def _run_in_process(config: Config, starter: Starter, stop: Stop) -> int:
 
 def _run_multiproc(config: Config, starter: Starter, stop: Stop) -> int:
     from actors.supervisor import Supervisor
-    from protocol.messages import IntrospectReply, Shutdown, Start
+    from protocol.messages import Introspect, IntrospectReply, Shutdown, Start
 
     asys = start_actor_system(config)
     server: control.ThreadControl | None = None
     try:
         supervisor = asys.createActor(Supervisor, globalName=SUPERVISOR_NAME)
 
+        def ask(message: Introspect) -> dict[str, Any]:
+            with asys.private() as context:
+                reply = context.ask(supervisor, message, 5)
+            if not isinstance(reply, IntrospectReply):
+                return {"error": "no answer from the supervisor within 5 s"}
+            return dict(reply.data)
+
         def handle(request: dict[str, Any]) -> dict[str, Any]:
             if request.get("ping"):
                 return _ping(config)
-            with asys.private() as context:
-                reply = context.ask(supervisor, control.introspect_message(request), 5)
-            if not isinstance(reply, IntrospectReply):
-                return {"error": "no answer from the supervisor within 5 s"}
-            return reply.data
+            return introspection.view(ask, request, time.time())
 
         server = control.ThreadControl(control_path(config), handle)
         starter.service = service = Service(config, handle)

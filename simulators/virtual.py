@@ -85,6 +85,18 @@ class VirtualHousehold:
         self.at(start, down)
         self.at(end, up)
 
+    def reboot(self, index: int, moment: float) -> None:
+        """Device `index` reboots at `moment` within the broker's keepalive (a persistent
+        session): no will, its state forgotten, then its connection sequence again."""
+        member = self.members[index]
+
+        def restart(now: float) -> list[Publish]:
+            member.core.reboot(now)
+            actions = member.core.connect_sequence(now, initial=True)
+            return [a for a in self._subscribe(member, actions) if isinstance(a, Publish)]
+
+        self.at(moment, restart)
+
     def run_script(self, script: Script, now: float) -> list[Message]:
         return [_message(p) for p in script(now)]
 

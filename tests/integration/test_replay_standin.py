@@ -8,9 +8,10 @@ import time
 import psycopg
 import pytest
 
-from actors import sql, sql_plans
+from actors import sql, sql_plans, sql_screens
 from protocol.ems import Plan
 from protocol.messages import WriteObserved, WriteState
+from protocol.screens.state import ScreenEquipment, ScreenUpdate
 from protocol.snapshot import decode, encode
 from replay.database import take_snapshot
 from replay.standin import SnapshotDatabase
@@ -63,3 +64,37 @@ def test_the_stand_in_reads_the_inventory_and_the_plans_as_postgresql_does(site:
         standin.write_state(None, SCHEMA, write)
         standin.write_observed(None, SCHEMA, [WriteObserved(1, 15, now)])
         assert standin.load_equipment(None, SCHEMA) == sql.load_equipment(conn, SCHEMA)
+
+
+def test_the_stand_in_reads_and_writes_the_screens_rows_as_postgresql_does(site: Site) -> None:
+    database.add_equipment(site.dsn, 13, 221, 120, household="R001")  # a vehicle
+    now = int(time.time())
+    snapshot = decode(encode(take_snapshot(site.config(), now=now)))
+    written: list[tuple[str, dict[str, object]]] = []
+    standin = SnapshotDatabase(snapshot, lambda kind, fields: written.append((kind, fields)))
+    members = [1, 2, 3, 13]
+    machine, vehicle = "timestamp_de_fin_souhaite", "timestamp_dispo_souhaitee"
+    updates = [
+        ScreenUpdate(1, deadline=now + 7200, deadline_column=machine, cycle_s=3600),
+        ScreenUpdate(13, deadline=now + 3600, deadline_column=vehicle, charge_percent=40),
+        ScreenUpdate(2, cycle_s=600),  # a tank has no cycle: nothing written
+    ]
+    with psycopg.connect(site.dsn, autocommit=True) as conn:
+
+        def household() -> list[ScreenEquipment]:
+            return sql_screens.load_screen_household(conn, SCHEMA, None, members)
+
+        assert standin.load_screen_household(None, SCHEMA, None, members) == household()
+        for update in updates:
+            with conn.transaction():
+                rows = sql_screens.write_screen_update(conn, SCHEMA, update, now)
+            assert (standin.write_screen_update(None, SCHEMA, update, now) > 0) == (rows > 0)
+        assert standin.load_screen_household(None, SCHEMA, None, members) == household()
+        assert [e.deadline for e in household() if e.id in (1, 13)] == [now + 7200, now + 3600]
+    assert [(kind, fields["equipment"]) for kind, fields in written] == [
+        ("declaration", 1),
+        ("declaration", 1),
+        ("state", 1),
+        ("declaration", 13),
+        ("state", 13),
+    ]

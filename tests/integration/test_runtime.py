@@ -42,8 +42,16 @@ def test_the_in_process_daemon_listens_on_no_tcp_port_and_answers_on_its_control
             overview = json.loads(cli("inspect", "--config", str(path)).stdout)
             assert overview["status"]["system_base"] == "simpleSystemBase"
             assert sorted(overview["equipment"]) == ["1", "2", "3"]
-            shown = cli("inspect", "--state-dir", config.supervisor.state_dir, str(WASHER))
-            assert shown.returncode == 0 and json.loads(shown.stdout)
+            tree = overview["actors"]["supervisor"]  # the actor tree, as a replay shows it
+            named = {"mqtt", "db", "plans", "clock", "displays", "equipment 1"}
+            assert named <= set(tree["children"])
+            assert tree["children"]["mqtt"]["messages"] > 0 and tree["uptime_s"] >= 0
+            assert overview["gateways"]["db"]["connected"] is True
+            shown = cli("inspect", "--state-dir", config.supervisor.state_dir, str(WATER))
+            assert shown.returncode == 0
+            inside = json.loads(shown.stdout)["inside"]
+            assert len(inside["next_decisions"]) == 8
+            assert any(t["token"].startswith("stale:") for t in inside["timers"])
             gateway = json.loads(cli("inspect", "--config", str(path), "--gateway", "db").stdout)
             assert gateway["connected"] is True
             missing = cli("inspect", "--config", str(path), "99")

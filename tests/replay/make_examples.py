@@ -24,7 +24,7 @@ import psycopg
 from psycopg import sql
 
 from protocol import capture, snapshot
-from protocol.config import Config, config_from_mapping
+from protocol.config import Config, ScreensConfig, config_from_mapping
 from protocol.ems import SLOTS
 from replay.command import load
 from replay.database import take_snapshot
@@ -32,6 +32,7 @@ from replay.engine import Replay
 from simulators import database
 from simulators.appliance import Appliance
 from simulators.core import Publish
+from simulators.openhasp import OpenHaspCore, elfe_startup_layout
 from simulators.shelly_gen1 import ShellyGen1Core
 from simulators.socorel import SocorelCore
 from simulators.tasmota import TasmotaCore
@@ -221,10 +222,58 @@ class SocorelLocal(Example):
         return household
 
 
+class ScreenSession(Example):
+    """The household's two openHASP screens (g101, g102) with its washer and its tank, 17:00 to
+    20:00 UTC (18:00 to 21:00 in Paris): both come online (full refresh); at 17:30 the washer is
+    switched to manual on g101 and back to piloted at 17:45 (mode written, LEDs redrawn on both
+    screens); at 18:00 its end time is set to 21h on g102 (deadline written, the deadline guard
+    starts it at 18:15); the tank follows a plan (on 18:00-19:00); g102 is offline 18:30-18:40
+    (the indicators are asked to refresh, full refresh); g101 reboots at 19:00 within the
+    keepalive (no will, its uptime restarts: full refresh)."""
+
+    def __init__(self) -> None:
+        super().__init__("screen-session", at(17), at(20))
+        self.plan(at(17) + 30, 2, at(17), [0, 0, 0, 0, 1, 1, 1, 1], 131)
+        startup = elfe_startup_layout(ScreensConfig())
+        self.screens = [
+            OpenHaspCore(f"hasp/{node}", now=DAY, startup=startup) for node in ("g101", "g102")
+        ]
+
+    def prepare(self, dsn: str) -> None:
+        keep_only(dsn, [1, 2])  # the washer (A101, and the screen G101) and the tank (A102)
+        database.add_device(
+            dsn,
+            "G102",
+            2,
+            711,
+            71,
+            "hasp/g102/state",
+            "hasp/g102/command/jsonl",
+            "hasp/g102/LWT",
+            hardware_id="g102",
+            household="R001",
+        )
+
+    def household(self) -> VirtualHousehold:
+        washer = Appliance("triggered", cycle_power_w=2000, cycle_s=5400)
+        tank = Appliance("continuous", rated_power_w=2400)
+        g101, g102 = self.screens
+        household = VirtualHousehold(
+            [plug("shellyplug-s-A101", washer), TasmotaCore("A102", tank, now=DAY), g101, g102]
+        )
+        household.at(at(17.5), lambda now: g101.touch_switch(3, 3, 0, now))  # manual
+        household.at(at(17.75), lambda now: g101.touch_switch(3, 3, 1, now))  # piloted
+        household.at(at(18), lambda now: g102.touch_roller(3, 8, 21, now))  # ends at 21h
+        household.offline(3, at(18.5), at(18.5 + 1 / 6))
+        household.reboot(2, at(19))
+        return household
+
+
 EXAMPLES: dict[str, Callable[[], Example]] = {
     "washing-machines": WashingMachines,
     "hot-water-tank": HotWaterTank,
     "socorel-local-manual": SocorelLocal,
+    "screen-session": ScreenSession,
 }
 
 

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -39,8 +40,13 @@ def cli(*args: str, seed: str = "0") -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(command, cwd=ROOT, capture_output=True, timeout=120, env=env)
 
 
-def test_the_three_examples_are_shipped() -> None:
-    assert EXAMPLES == ["hot-water-tank", "socorel-local-manual", "washing-machines"]
+def test_the_four_examples_are_shipped() -> None:
+    assert EXAMPLES == [
+        "hot-water-tank",
+        "screen-session",
+        "socorel-local-manual",
+        "washing-machines",
+    ]
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
@@ -49,8 +55,9 @@ def test_each_example_replays_its_golden_output(name: str) -> None:
     assert done.returncode == 0, done.stderr.decode()
 
 
-def test_two_runs_are_byte_identical_whatever_the_hash_seed() -> None:
-    directory = str(HERE / "socorel-local-manual")
+@pytest.mark.parametrize("name", ["socorel-local-manual", "screen-session"])
+def test_two_runs_are_byte_identical_whatever_the_hash_seed(name: str) -> None:
+    directory = str(HERE / name)
     first, second = cli(directory, seed="1"), cli(directory, seed="2")
     assert first.returncode == second.returncode == 0
     assert first.stdout == second.stdout
@@ -111,11 +118,40 @@ def test_the_tank_follows_its_slots_and_its_plug_going_offline() -> None:
     lines = replay("hot-water-tank")
     tank = states(lines, 2)
     assert ("10:00:01", {"etat_controle_id": 60}) in tank  # the LWT: offline
-    assert any(t.startswith("10:0") and c.get("etat_commande_id") == 30 for t, c in tank)
+    # no acknowledgement awaited while it is offline; the 10:15 slot re-asserts ON, unanswered
+    # four times (10:15:00, :15, :40, 10:16:35): err
+    errs = [t for t, c in tank if c.get("etat_commande_id") == 30]
+    assert errs == ["10:16:45"]
     assert any(t.startswith("11:00") and c.get("etat_commande_id") == 11 for t, c in tank)
     consignes = [(t, c["ems_consigne_marche"]) for t, c in tank if "ems_consigne_marche" in c]
     assert consignes[0] == ("00:01:00", True)  # the plan came at 00:00:30, read at the poll
     assert ("06:00:00", False) in consignes and ("22:00:00", True) in consignes
+
+
+@pytest.mark.parametrize(
+    ("name", "topic", "boundaries"),
+    [
+        ("hot-water-tank", "cmnd/A102/POWER", [*range(1, 40), *range(45, 96)]),  # plug online
+        ("screen-session", "cmnd/A102/POWER", range(69, 80)),  # 17:15 to 19:45
+        ("socorel-local-manual", "Socorel/123456789/sortie3", [37, 38, 39, 44, 45, 46, 47]),
+    ],
+)
+def test_a_continuous_load_is_ordered_once_per_slot_boundary(
+    name: str, topic: str, boundaries: list[int]
+) -> None:
+    """The plan poll and the boundary dispatch (5 s later) do not both order it: one
+    re-assertion per slot, at the boundary."""
+    orders = [
+        str(line["time"])[11:23]
+        for line in replay(name)
+        if line["kind"] == "publish" and line["topic"] == topic and line["payload"]
+    ]
+    for boundary in boundaries:
+        hour, minute = divmod(boundary * 15, 60)
+        slot = f"{hour:02d}:{minute:02d}"
+        next_hour, next_minute = divmod(boundary * 15 + 15, 60)
+        within = [t for t in orders if slot <= t < f"{next_hour:02d}:{next_minute:02d}"]
+        assert within == [f"{slot}:00.000"], (slot, within)
 
 
 def test_the_socorel_output_goes_to_70_and_back() -> None:
@@ -126,6 +162,91 @@ def test_the_socorel_output_goes_to_70_and_back() -> None:
     ]
     assert [m for _, m in modes] == [70, 30]
     assert modes[0][0].startswith("10:00") and modes[1][0].startswith("10:45")
+
+
+def jsonl(lines: list[dict[str, object]], node: str) -> list[tuple[str, list[dict]]]:
+    """The commands drawn on screen `node`: (time, the jsonl lines of one publish)."""
+    return [
+        (str(line["time"])[11:23], [json.loads(x) for x in str(line["payload"]).split("\n")])
+        for line in lines
+        if line["kind"] == "publish" and line["topic"] == f"hasp/{node}/command/jsonl"
+    ]
+
+
+def pages(drawn: list[dict]) -> set[int]:
+    return {int(x["page"]) for x in drawn}
+
+
+def test_the_screens_are_drawn_in_full_when_they_come_online_or_reboot() -> None:
+    lines = replay("screen-session")
+    g101, g102 = jsonl(lines, "g101"), jsonl(lines, "g102")
+    # both online at start: every page of the household (washer 3, tank 6, summary 8, link 9)
+    for screen in (g101, g102):
+        assert screen[0][0] == "17:00:00.250" and pages(screen[0][1]) == {3, 6, 8, 9}
+        assert {"page": 9, "id": 8, "text": "ecran connecté"} in screen[0][1]
+    indicators = [
+        (str(line["time"])[11:19], line["payload"])
+        for line in lines
+        if line["kind"] == "publish" and line["topic"] == "INDICATEURS/refresh"
+    ]
+    # g102 offline 18:30-18:40, g101 rebooted at 19:00 without an offline (a new uptime)
+    assert indicators == [
+        ("17:00:00", "g101"),
+        ("17:00:00", "g102"),
+        ("18:40:00", "g102"),
+        ("19:00:00", "g101"),
+    ]
+    assert [t for t, drawn in g102 if pages(drawn) == {3, 6, 8, 9}] == [
+        "17:00:00.250",
+        "18:40:00.050",
+    ]
+    assert [t for t, drawn in g101 if pages(drawn) == {3, 6, 8, 9}] == [
+        "17:00:00.250",
+        "19:00:00.050",
+    ]
+    assert not [t for t, _ in g102 if "18:30" <= t < "18:40"]  # nothing while it is offline
+
+
+def test_a_touch_on_the_pilot_switch_writes_the_mode_and_redraws_every_screen() -> None:
+    lines = replay("screen-session")
+    modes = [
+        (t, c["equipement_pilote_ou_mesure_mode_id"])
+        for t, c in states(lines, 1)
+        if "equipement_pilote_ou_mesure_mode_id" in c and t < "18:00"
+    ]
+    assert modes == [("17:30:00", 20), ("17:45:00", 30)]  # touched on g101
+    for node in ("g101", "g102"):
+        redrawn = dict(jsonl(lines, node))
+        manual, piloted = redrawn["17:30:00.050"], redrawn["17:45:00.050"]
+        assert {"page": 3, "id": 10, "bg_color": "#FF0000"} in manual
+        assert {"page": 8, "id": 13, "bg_color": "#FF0000"} in manual  # the summary LED
+        assert {"page": 3, "id": 3, "val": 1} in piloted
+        assert {"page": 8, "id": 13, "bg_color": "#00FF00"} in piloted
+        assert pages(manual) == {3, 8}  # only the washer's page and the summary
+
+
+def test_an_end_time_set_on_a_screen_is_written_and_moves_the_guarded_start() -> None:
+    lines = replay("screen-session")
+    deadline = int(datetime(2026, 11, 30, 20, 0, tzinfo=UTC).timestamp())  # 21h in Paris
+    declarations = [line for line in lines if line["kind"] == "declaration"]
+    assert declarations == [
+        {
+            "time": "2026-11-30T18:00:00.000Z",
+            "kind": "declaration",
+            "equipment": 1,
+            "table": "equipement_pilote_machine_generique",
+            "columns": {"timestamp_de_fin_souhaite": deadline},
+        }
+    ]
+    assert ("18:00:00", {"timestamp_derniere_programmation": deadline - 7200}) in states(lines, 1)
+    for node in ("g101", "g102"):  # the end hour, redrawn on both screens
+        assert {"page": 3, "id": 8, "val": 21} in dict(jsonl(lines, node))["18:00:00.050"]
+    starts = [
+        (str(line["time"])[11:19], line["reason"])
+        for line in lines
+        if line["kind"] == "event" and line["equipment"] == 1 and line["to"] == 21
+    ]  # 20:00 - 90 min cycle - 15 min margin
+    assert starts == [("18:15:00", f"deadline: the household wants it finished by {deadline}")]
 
 
 # --- faults ------------------------------------------------------------------------------------
@@ -189,7 +310,7 @@ def test_inspect_at_shows_the_equipment_then() -> None:
     view = json.loads(done.stdout)
     assert view["time"] == "2026-11-30T10:30:00.000Z"
     assert view["state"]["mode"] == 70
-    extras = view["replay"]
+    extras = view["inside"]
     assert extras["next_decisions"][0] == {
         "slot": "2026-11-30T10:45:00.000Z",
         "on": True,
@@ -199,9 +320,12 @@ def test_inspect_at_shows_the_equipment_then() -> None:
     overview = json.loads(cli(str(HERE / "hot-water-tank"), "--inspect-at", "10:05:03").stdout)
     assert overview["equipment"]["2"]["name"] == "Ballon ECS"
     assert overview["gateways"]["mqtt"]["connected"] is True
+    tree = overview["actors"]["supervisor"]  # the actor tree, on the virtual clock
+    assert tree["uptime_s"] == 10 * 3600 + 5 * 60 + 3  # started at 00:00
+    assert tree["children"]["equipment 2"]["messages"] > 100  # ten hours of reports
     timers = json.loads(
         cli(str(HERE / "hot-water-tank"), "--inspect-at", "10:00:03", "--equipment", "2").stdout
-    )["replay"]["timers"]
+    )["inside"]["timers"]
     assert timers and all(t["in_s"] > 0 for t in timers)  # the acknowledgement is awaited
     assert any("manuel" in str(e.get("reason")) or e.get("to_state") for e in view["events"])
 

@@ -57,8 +57,11 @@ def test_daemon_on_tcp_base_end_to_end_then_sigterm(
             shown = cli("inspect", "--config", str(path), "1")
             assert shown.returncode == 0, shown.stderr
             assert json.loads(shown.stdout)["state"]["command_state"] == CS.MANUEL_PILOTE_ON
+            assert len(json.loads(shown.stdout)["inside"]["next_decisions"]) == 8
             overview = json.loads(cli("inspect", "--config", str(path)).stdout)
             assert set(overview["equipment"]) == {"1", "2", "3"}
+            actors = overview["actors"]["supervisor"]["children"]  # one process each, counted
+            assert actors["equipment 1"]["messages"] > 0 and actors["clock"]["messages"] > 0
 
             # A device actor that dies is recreated from the database, its devices still driven.
             victim = json.loads(cli("inspect", "--config", str(path), "2").stdout)["pid"]

@@ -49,6 +49,7 @@ def test_requests_become_introspection_messages(line: bytes, message: Introspect
         (b'{"screen": 7}', "screen must be a node name"),
         (b'{"refresh": true}', "goes with a screen"),
         (b'{"screen": "g101", "refresh": 1}', "refresh is true or false"),
+        (b'{"actors": "all"}', "actors is true or false"),
         (b"\xff", "not one JSON object"),
     ],
 )

@@ -84,3 +84,46 @@ def test_gateway() -> None:
 def test_every_line_fits_100_columns(equipment: dict) -> None:
     text = render({"status": OVERVIEW["status"], "equipment": equipment})
     assert all(len(line) <= 100 for line in text.splitlines())
+
+
+def test_the_actor_tree_is_indented_under_its_parents() -> None:
+    actors = {
+        "supervisor": {
+            "uptime_s": 60.0,
+            "messages": 12,
+            "children": {
+                "displays": {"uptime_s": 59.5, "messages": 4, "children": {"screen g1": {}}},
+                "equipment 1": {"answered": False},
+            },
+        }
+    }
+    lines = render({**OVERVIEW, "actors": actors}).splitlines()
+    tree = lines[lines.index("actors") + 1 :]
+    assert tree[0].split() == ["actor", "uptime", "(s)", "messages"]
+    assert tree[1].split() == ["supervisor", "60.0", "12"]
+    assert tree[2].startswith("  displays") and tree[2].split()[1:] == ["59.5", "4"]
+    assert tree[3].startswith("    screen g1")
+    assert tree[4].startswith("  equipment 1") and "no answer" in tree[4]
+
+
+def test_what_is_inside_an_equipment() -> None:
+    reply = {
+        "pid": 42,
+        "state": {"spec": {"id": 2, "name": "Ballon"}},
+        "events": [],
+        "inside": {
+            "now": "2026-11-30T10:00:03.000Z",
+            "timers": [{"token": "ack", "at": "2026-11-30T10:00:10.000Z", "in_s": 7.0}],
+            "next_decisions": [
+                {"slot": "2026-11-30T10:15:00.000Z", "on": True, "plan": 100},
+                {"slot": "2026-11-30T10:30:00.000Z", "on": None, "plan": None},
+            ],
+            "report_age_s": {"A102": 3.5},
+        },
+    }
+    lines = render(reply).splitlines()
+    assert "inside, at 2026-11-30T10:00:03.000Z: pending timers" in lines
+    assert ["ack", "2026-11-30T10:00:10.000Z", "7.0"] in [line.split() for line in lines]
+    assert ["2026-11-30T10:15:00.000Z", "on", "100"] in [line.split() for line in lines]
+    assert ["2026-11-30T10:30:00.000Z", "-", "-"] in [line.split() for line in lines]
+    assert lines[-1] == "A102: 3.5"

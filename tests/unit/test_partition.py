@@ -290,3 +290,11 @@ def test_a_gateway_is_shown_per_partition() -> None:
     replies = {0: {"received": 3}, 1: {"received": 5}}
     combined = partition.combine_introspection(replies, {"gateway": "mqtt"})
     assert combined == {"partitions": {"0": {"received": 3}, "1": {"received": 5}}}
+
+
+def test_the_actor_tree_and_the_gateways_of_each_partition_are_kept() -> None:
+    tree = {"supervisor": {"uptime_s": 5.0, "messages": 9}}
+    replies = {0: {**overview("online", 1), "actors": tree, "gateways": {"db": {"up": True}}}}
+    combined = partition.combine_introspection(replies, {"actors": True})
+    assert combined["partitions"]["0"]["actors"] == tree
+    assert combined["partitions"]["0"]["gateways"] == {"db": {"up": True}}
