@@ -109,8 +109,10 @@ class PlanReader(Vital, ActorTypeDispatcher):
 
     def receiveMsg_PlanTargets(self, message: PlanTargets, sender: Any) -> None:
         added = [e for e, _ in message.targets if e not in self.targets]
+        # a new actor for an equipment (respawned after a crash) gets the decision at hand
+        renewed = {e for e, actor in message.targets if self.targets.get(e, actor) != actor}
         self.targets = dict(message.targets)
-        self.sent = {e: d for e, d in self.sent.items() if e in self.targets}
+        self.sent = {e: d for e, d in self.sent.items() if e in self.targets and e not in renewed}
         if added:
             self.full_read_needed = True
             self.targets_version += 1
