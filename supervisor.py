@@ -54,7 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     inspect = commands.add_parser("inspect", help="show the state of a running supervisor")
     _where(inspect, config_help)
-    inspect.add_argument("equipment", nargs="?", type=int, help="one equipment id")
+    inspect.add_argument(
+        "target",
+        nargs="*",
+        metavar="[equipment] ID | screen NODE",
+        help="one equipment (`12` or `equipment 12`) or one household screen (`screen g101`)",
+    )
     inspect.add_argument("--gateway", choices=["mqtt", "db", "plans", "clock", "displays"])
     inspect.add_argument("--screen", help="one household screen (its node name)")
     inspect.add_argument("--refresh", action="store_true", help="with --screen: redraw it")
@@ -107,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("--config", help="replace the recorded configuration")
     replay.add_argument("--verbose", action="store_true", help="the supervisor's log, virtual time")
     args = parser.parse_args(argv)
+    if args.command == "inspect":
+        args.equipment, screen = _inspect_target(inspect, args.target)
+        args.screen = args.screen or screen
 
     if args.command == "demo":
         try:
@@ -234,6 +242,20 @@ def inspect_running(
     else:
         print(json.dumps(reply, indent=2, ensure_ascii=False, default=str))
     return 0
+
+
+def _inspect_target(
+    parser: argparse.ArgumentParser, target: list[str]
+) -> tuple[int | None, str | None]:
+    """`inspect 12`, `inspect equipment 12`, `inspect screen g101` -> (equipment, screen)."""
+    if not target:
+        return None, None
+    if len(target) == 2 and target[0] == "screen":
+        return None, target[1]
+    number = target[1] if len(target) == 2 and target[0] == "equipment" else target[0]
+    if len(target) > 2 or (len(target) == 2 and target[0] != "equipment") or not number.isdigit():
+        parser.error(f"not an equipment id or a screen: {' '.join(target)}")
+    return int(number), None
 
 
 def print_health(state_dir: str) -> int:
