@@ -28,6 +28,7 @@ from thespian.actors import (
     WatchMessage,
 )
 
+from actors.plan_labels import PlanLabels
 from actors.plan_session import PlanSession, listen_loop, save_plans
 from actors.vitals import Vital
 from protocol import ems
@@ -39,8 +40,6 @@ from protocol.messages import (
     Introspect,
     IntrospectReply,
     JobFailed,
-    PlannedStarts,
-    PlannedStartsReply,
     PlansNotified,
     PlansRead,
     PlansSource,
@@ -48,13 +47,12 @@ from protocol.messages import (
     Shutdown,
 )
 from protocol.partition import state_file
-from protocol.screens.state import next_planned_start
 from runtime.blocking import NotifyThread, Offload
 
 JOB_TIMEOUT_S = 90.0  # a read still running after this is stuck on a server that stopped answering
 
 
-class PlanReader(Vital, ActorTypeDispatcher):
+class PlanReader(Vital, PlanLabels, ActorTypeDispatcher):
     def __init__(self) -> None:
         super().__init__()
         self.config: Config | None = None
@@ -62,6 +60,7 @@ class PlanReader(Vital, ActorTypeDispatcher):
         self.offload: Offload | None = None
         self.listener: NotifyThread | None = None
         self.book: ems.PlanBook = {}
+        self.label_askers = []
         self.targets: dict[int, Any] = {}
         self.sent: dict[int, ems.Decision] = {}
         self.last_id = 0
@@ -132,6 +131,7 @@ class PlanReader(Vital, ActorTypeDispatcher):
     def receiveMsg_PlansRead(self, message: PlansRead, sender: Any) -> None:
         self.reading_since = None
         now = time.time()
+        before = self.book
         if message.error is not None:
             self._down(message.error, now)
             self.book = ems.prune(self.book, now)
@@ -139,19 +139,13 @@ class PlanReader(Vital, ActorTypeDispatcher):
             self._up(now)
             self._merge(message, now)
         self._dispatch(now)
+        if self.label_askers and self.book != before:
+            self.plans_changed(before, now)
         if self.read_again:
             self._read()
 
     def receiveMsg_JobFailed(self, message: JobFailed, sender: Any) -> None:
         self.receiveMsg_PlansRead(PlansRead(error=message.error), sender)
-
-    def receiveMsg_PlannedStarts(self, message: PlannedStarts, sender: Any) -> None:
-        """For the household screens' labels ("Démarrage prévu 14:30")."""
-        now = time.time()
-        starts = tuple(
-            (e, next_planned_start(self.book.get(e, ()), now)) for e in message.members
-        )
-        self.send(message.reply_to, PlannedStartsReply(starts))
 
     def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
         now = time.time()

@@ -10,11 +10,17 @@ from thespian.actors import ActorSystem, ActorTypeDispatcher
 
 from actors.plan_reader import PlanReader
 from protocol.ems import SLOT_SECONDS, SLOTS, Plan
-from protocol.messages import EmsDecision, PlansRead, PlanTargets
+from protocol.messages import (
+    EmsDecision,
+    PlannedStarts,
+    PlannedStartsReply,
+    PlansRead,
+    PlanTargets,
+)
 
 
 class Device(ActorTypeDispatcher):
-    """Stands for a DeviceActor: keeps the decisions it receives."""
+    """Stands for a DeviceActor (keeps the decisions it receives) or a screen (the answers)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -22,6 +28,9 @@ class Device(ActorTypeDispatcher):
 
     def receiveMsg_EmsDecision(self, message: EmsDecision, sender: Any) -> None:
         self.decisions.append((message.equipment, message.on))
+
+    def receiveMsg_PlannedStartsReply(self, message: PlannedStartsReply, sender: Any) -> None:
+        self.decisions.append(message.starts)  # type: ignore[arg-type]
 
     def receiveMsg_str(self, message: str, sender: Any) -> None:
         self.send(sender, list(self.decisions))
@@ -43,3 +52,20 @@ def test_a_respawned_actor_gets_the_decision_at_once_and_a_kept_one_not_twice(
     assert system.ask(respawned, "decisions?", 2) == [(1, True)]
     if time.time() < slot + SLOT_SECONDS:  # (a boundary crossed meanwhile sends it again)
         assert system.ask(other, "decisions?", 2) == [(2, True)]  # once in the slot
+
+
+def test_a_screen_that_asked_before_the_plans_were_read_is_answered_again_when_they_are(
+    system: ActorSystem,
+) -> None:
+    reader, screen = system.createActor(PlanReader), system.createActor(Device)
+    system.tell(reader, PlanTargets(((1, system.createActor(Device)),)))
+    system.tell(reader, PlannedStarts((1, 2), screen))
+    assert system.ask(screen, "answers?", 2) == [((1, None), (2, None))]  # nothing read yet
+    now = time.time()
+    slot = int(now // SLOT_SECONDS * SLOT_SECONDS)
+    plan = Plan(10, 1, slot, (0, 0, 1) + (0,) * (SLOTS - 3))  # on in two slots
+    system.tell(reader, PlansRead(plans=(plan,), full=True, last_id=10, at=now))
+    answers = system.ask(screen, "answers?", 2)
+    assert answers[1:] == [((1, slot + 2 * SLOT_SECONDS), (2, None))]
+    system.tell(reader, PlansRead(plans=(Plan(11, 3, slot, (1,) * SLOTS),), last_id=11, at=now))
+    assert len(system.ask(screen, "answers?", 2)) == 2  # another machine's plan: not again
