@@ -222,8 +222,12 @@ def drive(
     in_flight = output.attempt > 0 or output.retry_at is not None
     if output.target == target and (in_flight or output.deferred_until is not None):
         return state, []  # already working on it
-    # An order the device confirmed needs no repeat; one that went unanswered is sent again.
-    done = output.commanded == target and output.relay == target
+    # An order the device confirmed needs no repeat; one that went unanswered is sent again
+    # (a relay confirmed before the last order was sent may have changed since: not confirmed).
+    confirmed = output.sent_at is None or (
+        output.relay_at is not None and output.relay_at >= output.sent_at
+    )
+    done = output.commanded == target and output.relay == target and confirmed
     if output.target == target and done and not reassert:
         return state, []
     was_deferred = output.deferred_until is not None

@@ -8,7 +8,7 @@ import msgspec
 
 from protocol.ids import CommandState as CS
 from protocol.ids import Mode
-from protocol.messages import EmsDecision, ModeRequested
+from protocol.messages import EmsDecision, ForceStart, ModeRequested
 from protocol.model import ComfortSettings, DeviceRow, EquipmentDetails
 from tests.harness import (
     Harness,
@@ -280,6 +280,21 @@ def test_a_lost_ack_after_a_power_verified_start_keeps_12_and_the_cycle_end() ->
     h.advance(301)
     assert h.row.command_state == CS.MANUEL_ON
     assert not any(w.command_state == CS.ERR for w in h.writes)
+
+
+def test_a_relay_confirmed_before_unanswered_orders_is_not_taken_as_it_is() -> None:
+    """ON confirmed, then an OFF and an ON the plug never answers (the OFF may have switched
+    it): the next start sends ON again rather than trusting the older confirmation."""
+    h = machine(120, washer(), mode=Mode.MANUEL, command_state=CS.MANUEL_ON)
+    h.obey()  # ON, confirmed
+    h.feed(ModeRequested(1, Mode.PILOTE, "screen", h.now))  # OFF, never answered
+    h.feed(ForceStart(1, "operator", h.now))  # ON, never answered
+    h.advance(200)
+    assert h.row.command_state == CS.ERR
+    sent = len(actions(h))
+    h.feed(ForceStart(1, "operator", h.now))
+    assert actions(h)[sent:] == ["ON"]
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION
 
 
 # --- 6. an expired decision is never applied ------------------------------------------------------
