@@ -24,6 +24,7 @@ from protocol.batching import same_column_runs
 from protocol.config import Config
 from protocol.inventory import attach_details
 from protocol.messages import DbJobDone, Declaration, InventorySnapshot, WriteBatch, WriteState
+from protocol.model import EquipmentRow
 from protocol.partition import state_file
 from runtime.secrets import coordination_dsn
 
@@ -187,6 +188,7 @@ class CoordinationSession(Session):
         try:
             with conn.transaction():
                 sql_own.write_telemetry(conn, own, batch.telemetry)
+                sql_own.write_relay_changes(conn, own, batch.telemetry)
                 sql_own.write_events(conn, own, batch.events)
         except CONNECTION_ERRORS:
             raise
@@ -216,7 +218,7 @@ class CoordinationSession(Session):
 
     def _inventory(self, conn: psycopg.Connection) -> InventorySnapshot:
         schema = self.config.coordination.schema
-        rows = sql.load_equipment(conn, schema)
+        rows = self._with_relays(conn, sql.load_equipment(conn, schema))
         devices = sql.load_devices(conn, schema)
         details = sql.load_details(conn, schema, [d.type_name for d in devices if d.type_name])
         snapshot = InventorySnapshot(
@@ -224,6 +226,22 @@ class CoordinationSession(Session):
         )
         save_snapshot(snapshot_path(self.config), snapshot)
         return snapshot
+
+    def _with_relays(
+        self, conn: psycopg.Connection, rows: list[EquipmentRow]
+    ) -> list[EquipmentRow]:
+        """The rows with the last confirmed change of their switches (the own schema's)."""
+        own = self.config.coordination.own_schema
+        if not own or not self._own_schema(conn, own):
+            return rows
+        try:
+            relays = sql_own.load_relays(conn, own)
+        except CONNECTION_ERRORS:
+            raise
+        except psycopg.Error as exc:  # the inventory goes on without them
+            logger.warning("own schema {}: relay changes not read: {}", own, first_line(exc))
+            return rows
+        return [msgspec.structs.replace(r, relays=relays.get(r.id, ())) for r in rows]
 
     def _connection(self) -> psycopg.Connection:
         if self.conn is None or self.conn.closed:

@@ -183,10 +183,15 @@ class DeviceActor(Vital, ActorTypeDispatcher):
         """The latest facts of the devices that just reported, for the supervisor's own table."""
         if self.state is None or self.gateways is None:
             return
+        output = self.state.output
         for device in sorted(devices):
             view = self.state.devices.get(device)
             if view is None:
                 continue
+            # the switch's last confirmed change, with the relay state it left (kept for restarts)
+            switch = output is not None and output.device == device
+            confirmed = switch and output is not None and output.relay == view.relay_on
+            changed_at = output.changed_at if confirmed and output else None
             self.send(
                 self.gateways.db,
                 DeviceTelemetry(
@@ -200,6 +205,7 @@ class DeviceActor(Vital, ActorTypeDispatcher):
                     battery=view.battery,
                     online=view.online,
                     last_seen=int(view.last_seen) if view.last_seen is not None else None,
+                    relay_changed_at=int(changed_at) if changed_at is not None else None,
                 ),
             )
 

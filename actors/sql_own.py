@@ -32,7 +32,13 @@ CREATE TABLE IF NOT EXISTS {schema}.event (
     to_state integer,
     reason text NOT NULL
 );
-CREATE INDEX IF NOT EXISTS event_equipment_at ON {schema}.event (equipment_id, at)
+CREATE INDEX IF NOT EXISTS event_equipment_at ON {schema}.event (equipment_id, at);
+CREATE TABLE IF NOT EXISTS {schema}.relay_change (
+    device_id text PRIMARY KEY,
+    equipment_id integer NOT NULL,
+    relay_on boolean NOT NULL,
+    changed_at integer NOT NULL
+)
 """
 
 
@@ -85,6 +91,39 @@ def write_telemetry(conn: psycopg.Connection, schema: str, rows: Iterable[Device
                 for t in rows
             ],
         )
+
+
+def write_relay_changes(
+    conn: psycopg.Connection, schema: str, rows: Iterable[DeviceTelemetry]
+) -> None:
+    """The last confirmed change of each switch, read back at start-up (`load_relays`)."""
+    changes = [t for t in rows if t.relay_changed_at is not None and t.relay_on is not None]
+    if not changes:
+        return
+    query = sql.SQL(
+        "INSERT INTO {}.relay_change (device_id, equipment_id, relay_on, changed_at)"
+        " VALUES (%s, %s, %s, %s) ON CONFLICT (device_id) DO UPDATE SET"
+        " equipment_id = EXCLUDED.equipment_id, relay_on = EXCLUDED.relay_on,"
+        " changed_at = EXCLUDED.changed_at"
+    ).format(sql.Identifier(schema))
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            query, [(t.device, t.equipment, t.relay_on, t.relay_changed_at) for t in changes]
+        )
+
+
+def load_relays(
+    conn: psycopg.Connection, schema: str
+) -> dict[int, tuple[tuple[str, bool, int], ...]]:
+    """Equipment id -> (device, relay on, time of its last confirmed change) of its switches."""
+    query = sql.SQL(
+        "SELECT equipment_id, device_id, relay_on, changed_at FROM {}.relay_change"
+        " ORDER BY device_id"
+    ).format(sql.Identifier(schema))
+    relays: dict[int, tuple[tuple[str, bool, int], ...]] = {}
+    for equipment, device, relay_on, changed_at in conn.execute(query):
+        relays[equipment] = (*relays.get(equipment, ()), (device, relay_on, changed_at))
+    return relays
 
 
 def write_events(conn: psycopg.Connection, schema: str, events: Iterable[Event]) -> None:

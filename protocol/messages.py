@@ -154,6 +154,7 @@ class DeviceTelemetry(Message):
     battery: int | None = None
     online: bool | None = None
     last_seen: int | None = None
+    relay_changed_at: int | None = None  # the switch's last confirmed change
 
 
 class ArmTimer(Message):

@@ -46,6 +46,9 @@ class EquipmentRow(msgspec.Struct, frozen=True):
     household: str | None
     name: str
     details: EquipmentDetails = EquipmentDetails()
+    # From the supervisor's own schema, not the row: (device, relay on, time of its last confirmed
+    # change) of the equipment's devices, so that anti short-cycling survives a restart.
+    relays: tuple[tuple[str, bool, int], ...] = ()
 
 
 class DeviceRow(msgspec.Struct, frozen=True):

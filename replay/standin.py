@@ -358,6 +358,15 @@ class SnapshotDatabase:
     def write_telemetry(self, conn: Any, schema: str, rows: Iterable[DeviceTelemetry]) -> None:
         self.check()  # the latest facts of each device: not part of the replay's output
 
+    def write_relay_changes(
+        self, conn: Any, schema: str, rows: Iterable[DeviceTelemetry]
+    ) -> None:
+        self.check()  # kept for a restart of the supervisor, which a replay does not make
+
+    def load_relays(self, conn: Any, schema: str) -> dict[int, tuple[tuple[str, bool, int], ...]]:
+        self.check()
+        return {}
+
     def write_events(self, conn: Any, schema: str, events: Iterable[Event]) -> None:
         self.check()
         for event in events:
@@ -499,6 +508,13 @@ REPLACED = {
         "write_observed",
     ),
     "sql_plans": ("max_plan_id", "load_current_plans", "load_new_plans"),
-    "sql_own": ("ensure_own_schema", "prune_events", "write_telemetry", "write_events"),
+    "sql_own": (
+        "ensure_own_schema",
+        "prune_events",
+        "write_telemetry",
+        "write_relay_changes",
+        "load_relays",
+        "write_events",
+    ),
     "sql_screens": ("load_screen_household", "write_screen_update"),
 }

@@ -244,11 +244,6 @@ def drive(
     return _send(replace(state, output=output), now, attempt=1)
 
 
-def known_relay(output: Output) -> bool | None:
-    """The relay state as far as we know: confirmed by the device, else last commanded."""
-    return output.relay if output.relay is not None else output.commanded
-
-
 def is_change(output: Output, target: bool) -> bool:
     """The target differs from the relay as confirmed, or from the last command (which may have
     switched it already, its confirmation not yet in)."""
@@ -295,11 +290,12 @@ def _send(state: MachineState, now: float, attempt: int) -> Step:
     sequence = state.sequence + 1
     request_id = f"{state.spec.id}-{sequence}"
     if attempt == 1:
-        # The first command may change the relay too (the database can be stale): it counts for
-        # anti short-cycling, but it is not a switch-on to report to the EMS.
+        # The first command after a start may change the relay too (the relay state kept from
+        # before the restart can be stale): it counts for anti short-cycling, but it is not a
+        # switch-on to report to the EMS.
         changing = is_change(output, output.target)
-        unknown = known_relay(output) is None
-        change_sent_at = now if changing or unknown else output.change_sent_at
+        first = output.commanded is None
+        change_sent_at = now if changing or first else output.change_sent_at
     else:  # a retry repeats the command in flight: no new change
         changing, change_sent_at = output.changing, output.change_sent_at
     deadline = now + state.spec.control.ack_timeout_s

@@ -68,7 +68,7 @@ def _restored(
 ) -> MachineState:
     """What must survive a restart, read from the row as the database holds it (README,
     "Decisions written down"): why it is in err, since when it is held off, the last confirmed
-    switch-on (anti short-cycling)."""
+    change of the relay (anti short-cycling)."""
     if command_state == CS.ERR:
         # A triggered equipment in piloted mode failed a start (its power or the EMS decides
         # again); anything else failed an order (a matching report clears it).
@@ -77,9 +77,14 @@ def _restored(
         state = replace(state, error="state 30 in the database at start", error_kind=kind)
     last_on = float(row.started_at) if row.started_at > 0 else None
     output = state.output
-    if output is not None and last_on is not None:
-        # Anti short-cycling counts from the last confirmed switch-on (rule 3.8).
-        state = replace(state, output=replace(output, changed_at=last_on))
+    if output is not None:
+        # Anti short-cycling (rule 3.8) counts from the last confirmed switch-on (the row) or the
+        # last confirmed change the supervisor kept in its own schema, with the relay it left.
+        kept = next(((on, float(t)) for d, on, t in row.relays if d == output.device), None)
+        if kept is not None:
+            output = replace(output, relay=kept[0], relay_at=kept[1])
+        times = [t for t in (last_on, kept[1] if kept else None) if t is not None]
+        state = replace(state, output=replace(output, changed_at=max(times, default=None)))
     continuous_off = state.spec.kind == Kind.CONTINUOUS and state.mode == Mode.PILOTE
     if continuous_off and desired is False:
         # Held off since its last confirmed switch-on or mode change, at the latest: the max-off

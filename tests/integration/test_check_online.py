@@ -69,9 +69,9 @@ def test_the_production_role_runs_the_daemon_with_its_own_tables(site: Site) -> 
                 site.sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'elfe_supervisor'")[0][
                     0
                 ]
-                == 2
+                == 3
             ),
-            what="device_state and event created by the role in its own schema",
+            what="device_state, event and relay_change created by the role in its own schema",
         )
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from protocol.ids import CommandState as CS
 from protocol.ids import ControlState, Mode
-from tests.site import Recorder, Site, supervisor_running, wait_until
+from tests.site import SCHEMA, Recorder, Site, supervisor_running, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -76,6 +77,38 @@ def test_continuous_tank_on_tasmota_follows_a_plan_that_changes_mid_slot(site: S
         wait_until(lambda: not household["A102"].relay_on, what="tank off")
         wait_until(lambda: site.equipment(TANK)["command"] == CS.PILOTE_STAND_BY, what="state 11")
         wait_until(lambda: site.equipment(TANK)["control"] == ControlState.OFF, what="observed off")
+
+
+def test_a_restart_keeps_the_tank_relay_from_changing_within_min_switch_of_its_change(
+    site: Site,
+) -> None:
+    """The tank's switch-on is kept in the own schema; the daemon restarts at once with a row
+    that says off: the OFF waits `min_switch_s` from the switch-on, not from the restart."""
+    config = site.config(control={"min_switch_s": 8.0})
+    with site.household() as household:
+        tank = household["A102"]
+        with supervisor_running(config):
+            site.add_plan(TANK, [1] * 4, machine_type=131)
+            wait_until(lambda: tank.relay_on, timeout=15, what="tank on")
+            kept = wait_until(
+                lambda: site.sql(
+                    "SELECT changed_at FROM elfe_supervisor.relay_change"
+                    " WHERE device_id = 'A102' AND relay_on"
+                ),
+                what="the switch-on kept",
+            )
+        changed_at = kept[0][0]
+        assert abs(changed_at - time.time()) < 5
+        site.sql(  # meanwhile the EMS row says off
+            f"UPDATE {SCHEMA}.equipement_pilote_ou_mesure SET etat_commande_id = 11,"
+            " ems_consigne_marche = false WHERE id = %s",
+            (TANK,),
+        )
+        site.add_plan(TANK, [0] * 4, machine_type=131)
+        with supervisor_running(config):
+            wait_until(lambda: not tank.relay_on, timeout=15, what="tank off")
+            off_at = time.time()
+        assert off_at >= changed_at + 8.0 - 1.0  # changed_at is whole seconds
 
 
 def test_inverted_relay_heater_in_manual_is_powered_by_an_open_relay(site: Site) -> None:

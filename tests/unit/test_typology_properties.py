@@ -667,8 +667,9 @@ class TypologyMachine(RuleBasedStateMachine):
             assert relay_on != self.inverted, f"{command} in mode 70: only the release ON"
         seen = self.seen.get(command.device, Seen())
         changes = seen.relay is not None and seen.relay != relay_on and self.min_switch
-        # A restart forgets the relay changes confirmed before it (the row holds the last
-        # switch-on only, README "Decisions written down"): those are not held against it.
+        # The model's restarts come from the row alone, without the own schema's last relay
+        # change (written within a second, so a crash may lose it; README "Decisions written
+        # down"): changes confirmed before a restart are not held against it.
         if changes and len(seen.changes) > self.forgotten.get(command.device, 0):
             gap = at - seen.changes[-1]
             assert gap >= self.min_switch - 1e-9, f"relay changed {gap:.1f} s after the last"

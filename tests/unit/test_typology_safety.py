@@ -33,6 +33,7 @@ def machine(
     details: EquipmentDetails | None = None,
     started_at: int = 0,
     now: float = 1_000_000.0,
+    relays: tuple[tuple[str, bool, int], ...] = (),
     **control: object,
 ) -> Harness:
     row = equipment_row(
@@ -43,7 +44,7 @@ def machine(
         consigne=consigne,
         details=details,
     )
-    row = msgspec.structs.replace(row, started_at=started_at)
+    row = msgspec.structs.replace(row, started_at=started_at, relays=relays)
     control.setdefault("min_switch_s", 0)
     return Harness(make_spec(row, devices, **control), row, now=now).start()
 
@@ -221,6 +222,23 @@ def test_a_silent_sensor_does_not_hold_a_heater_on() -> None:
 
 
 # --- 3. anti short-cycling counts from the confirmed change --------------------------------------
+
+
+def test_a_restart_keeps_the_relay_from_changing_within_min_switch_of_its_last_change() -> None:
+    """Switched on 10 s before the restart (kept in the own schema); the row says off: the
+    start-up OFF waits until 60 s after that change, then goes."""
+    now = 1_000_000.0
+    h = machine(120, washer(), type_id=TANK, min_switch_s=60, relays=(("A101", True, 999_990),))
+    assert actions(h) == []
+    h.advance(49)
+    assert actions(h) == []
+    h.advance(2)
+    assert [(t - now, c.action) for t, c in h.commands] == [(50.0, "OFF")]
+
+
+def test_a_restart_long_after_the_last_change_sends_at_once() -> None:
+    h = machine(120, washer(), type_id=TANK, min_switch_s=60, relays=(("A101", True, 900_000),))
+    assert [c.action for _, c in h.commands] == ["OFF"]
 
 
 def test_min_switch_is_counted_from_the_relay_confirmed_change() -> None:
