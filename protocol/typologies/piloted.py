@@ -392,11 +392,12 @@ def _press_refused(state: MachineState, now: float, since: float | None = None) 
 
 
 def _first_measure_grace(state: MachineState, now: float) -> float | None:
-    """Until when a start may wait for the measuring device's first report since start-up (one
-    stale period: it reports at least that often); None once it has been heard or that is past."""
+    """Until when a start may wait for the measuring device's first measurement since start-up
+    (one stale period: it reports at least that often); None once it has measured or that is
+    past."""
     device = c.device_spec(state, state.roles.measure)
     view = state.devices.get(state.roles.measure or "")
-    if device is None or (view is not None and view.last_seen is not None):
+    if device is None or (view is not None and view.power_at is not None):
         return None
     until = state.booted_at + c.stale_after(device, state)
     return until if now < until else None
@@ -583,9 +584,12 @@ def _cancel_guards() -> Effects:
 
 
 def _comfort(state: MachineState, now: float) -> Step:
-    """140 with an ambient sensor, heating with requested temperatures: too cold -> force on."""
+    """140 with an ambient sensor, heating with requested temperatures: too cold -> force on.
+    Heating only (spec §6): a triggered machine is never held on by a room temperature."""
     comfort = state.details.comfort
     if comfort is None or not state.spec.control.comfort_guard or state.mode != Mode.PILOTE:
+        return state, []
+    if state.spec.kind != Kind.CONTINUOUS:
         return state, []
     temperature = _fresh_temperature(state, now)
     if temperature is None:

@@ -341,10 +341,10 @@ class TypologyMachine(RuleBasedStateMachine):
         self.mode_requested(PILOTED, "screen")
 
     def _awaiting_first_measure(self) -> bool:
-        """A finger start waits for the measuring device's first report since the restart, for
-        three report periods at most (README, "What it does")."""
+        """A finger start waits for the measuring device's first measurement since the restart,
+        for three report periods at most (README, "What it does")."""
         h = self._h()
-        if self.measure is None or self.seen.get(self.measure, Seen()).last_seen is not None:
+        if self.measure is None or self.seen.get(self.measure, Seen()).power_at is not None:
             return False
         waiting = [e for e in h.events if "waiting for the first measurement" in e.reason]
         return bool(waiting) and h.now < self.booted_at + self.stale_s[self.measure]

@@ -143,6 +143,16 @@ def test_a_finger_start_planned_before_the_first_measurement_waits_for_it() -> N
     assert presses(h) == [h.now] and h.row.command_state == CS.PILOTE_EN_ACTIVATION
 
 
+def test_a_finger_start_waits_for_a_measurement_not_for_any_message() -> None:
+    h = machine(130, finger_devices(), verify_s=180)
+    decide(h, True)
+    h.report("A101", online=True)  # the plug is up, its power not yet reported
+    assert presses(h) == [] and h.row.command_state == CS.PILOTE_STAND_BY
+    h.advance(10)
+    h.report("A101", power_w=1.0)
+    assert presses(h) == [h.now]
+
+
 def test_a_finger_start_whose_plug_is_never_heard_ends_in_err_after_the_grace() -> None:
     h = machine(130, finger_devices(), verify_s=180)
     decide(h, True)
@@ -184,14 +194,14 @@ def test_finger_is_repeated_once_when_a_fresh_measurement_shows_it_idle() -> Non
     assert len(presses(h)) == 2
 
 
-def comfort_heater(**control: object) -> Harness:
+def comfort_heater(type_id: int = REGULATED, **control: object) -> Harness:
     comfort = ComfortSettings(
         eco_dk=2731 + 160, comfort_dk=2731 + 200, delta_dk=10, weekday=((0, DAY),)
     )
     return machine(
         140,
         [plug_row("A101", usage=11), sensor_row("F101")],
-        type_id=REGULATED,
+        type_id=type_id,
         details=EquipmentDetails(comfort=comfort),
         now=1_764_576_000.0,  # Monday 2025-12-01 08:00 UTC
         **control,
@@ -219,6 +229,14 @@ def test_a_silent_sensor_does_not_hold_a_heater_on() -> None:
     assert actions(h)[-1] == "ON"
     h.advance(3 * 21600 + 1)  # three report periods of the H&T: stale
     assert actions(h)[-1] == "OFF"
+
+
+def test_a_cold_room_never_holds_a_triggered_machine_on() -> None:
+    h = comfort_heater(type_id=WASHER)  # comfort settings on a washing machine: ignored
+    h.obey()
+    h.report("F101", temperature_c=15.0)
+    assert actions(h) == ["OFF"] and h.row.command_state == CS.PILOTE_STAND_BY
+    assert not any("comfort" in e.reason for e in h.events)
 
 
 # --- 3. anti short-cycling counts from the confirmed change --------------------------------------
