@@ -120,6 +120,17 @@ def test_disabled_releases_an_equipment_we_left_off_exactly_once() -> None:
     h.report(relay_on=False)  # someone switches it off locally: not ours any more
     h.feed(Reassert("MQTT reconnected", h.now))
     assert actions(h) == ["OFF", "ON"]
+    assert not any("re-asserting" in e.reason for e in h.events)
+
+
+def test_an_unanswered_release_on_is_journaled_and_never_err() -> None:
+    h = harness()
+    h.obey()
+    h.feed(ModeRequested(1, Mode.DESACTIVE, "socorel", h.now))
+    h.advance(200)  # the release ON is never acknowledged
+    assert actions(h) == ["OFF", "ON", "ON", "ON", "ON"]
+    assert h.row.command_state == CS.NON_COMMANDE
+    assert h.events[-1].reason == "device A101 did not acknowledge ON after 4 attempts"
 
 
 def test_suppressed_stops_the_actor() -> None:
@@ -214,6 +225,33 @@ def test_operator_force_start() -> None:
     assert "force start" in h.events[-1].reason
 
 
+def test_a_force_start_holds_a_continuous_equipment_on_until_the_next_decision() -> None:
+    h = harness(type_id=TANK)
+    h.obey()
+    decide(h, on=False)
+    h.feed(ForceStart(1, "operator", h.now))
+    assert actions(h) == ["OFF", "OFF", "ON"]  # the decision re-asserts OFF, then the force
+    assert h.events[-1].reason == "force start by operator"
+    assert (h.row.command_state, h.row.consigne) == (CS.MANUEL_PILOTE_ON, False)  # EMS's set-point
+    h.obey()
+    h.advance(900)
+    decide(h, on=False)
+    assert actions(h) == ["OFF", "OFF", "ON", "OFF"]
+    assert h.row.command_state == CS.PILOTE_STAND_BY
+
+
+def test_a_force_start_outside_piloted_mode_or_after_a_start_is_ignored_and_journaled() -> None:
+    h = harness(mode=Mode.MANUEL, command_state=CS.MANUEL_ON)
+    h.feed(ForceStart(1, "operator", h.now))
+    assert h.events[-1].reason == "force start by operator ignored: mode 20"
+    h = harness()
+    h.obey()
+    decide(h, on=True)  # starting: 21
+    h.feed(ForceStart(1, "screen", h.now))
+    assert h.events[-1].reason == "force start by screen ignored: state 21"
+    assert actions(h) == ["OFF", "ON"]
+
+
 def test_restart_during_activation_decides_from_reports_without_a_second_start() -> None:
     h = harness(command_state=CS.PILOTE_EN_ACTIVATION, consigne=True)
     assert actions(h) == ["ON"]  # re-asserting power is not a second start
@@ -251,7 +289,7 @@ def test_retries_at_5_15_45_s_then_err_then_recovery_by_report() -> None:
     h.advance(200)
     sent_at = [t - start for t, _ in h.commands]
     assert sent_at == [0, 15, 40, 95]
-    assert h.row.command_state == CS.ERR
+    assert [w.at - start for w in h.writes if w.command_state == CS.ERR] == [105]  # not sooner
     assert "did not acknowledge OFF after 4 attempts" in h.events[-1].reason
     h.report(relay_on=False)
     assert h.row.command_state == CS.PILOTE_STAND_BY
@@ -273,6 +311,45 @@ def test_a_report_contradicting_the_acknowledged_output_is_reasserted() -> None:
     assert "re-asserting" in h.events[-1].reason
 
 
+def test_the_old_relay_state_reported_while_an_order_is_in_flight_is_no_contradiction() -> None:
+    h = harness(type_id=TANK)
+    h.obey()
+    decide(h, on=True)
+    h.report(relay_on=False)  # a periodic report made before the device carried the ON out
+    h.advance(11)  # and again while the retry waits
+    h.report(relay_on=False)
+    assert not any("re-asserting" in e.reason for e in h.events)
+    h.advance(5)
+    assert actions(h) == ["OFF", "ON", "ON"]  # the retry, nothing more
+    h.obey()
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON
+
+
+def test_the_relay_reported_during_a_deferred_change_is_no_contradiction() -> None:
+    h = harness(type_id=TANK, min_switch_s=60)
+    h.obey()
+    h.advance(10)
+    decide(h, on=True)  # deferred until 60 s after the OFF
+    h.report(relay_on=False)
+    assert not any("re-asserting" in e.reason for e in h.events)
+    h.advance(51)
+    assert actions(h) == ["OFF", "ON"]
+
+
+def test_a_start_that_failed_without_power_stays_err_when_the_relay_reports_on() -> None:
+    h = harness(verify_s=180)
+    h.obey()
+    decide(h, on=True)
+    h.obey(power_on_w=2.0)
+    h.advance(100)
+    h.report(power_w=2.0)
+    h.advance(81)
+    assert h.row.command_state == CS.ERR
+    written = len(h.writes)
+    h.report(relay_on=True)  # the relay is as wanted: the machine did not start all the same
+    assert h.row.command_state == CS.ERR and len(h.writes) == written
+
+
 def test_anti_short_cycling_defers_the_second_change() -> None:
     h = harness(type_id=TANK, min_switch_s=60)
     h.obey()
@@ -288,6 +365,21 @@ def test_anti_short_cycling_defers_the_second_change() -> None:
     assert actions(h) == ["OFF", "ON", "OFF"]
     changes = [t for t, c in h.commands[1:]]
     assert changes[1] - changes[0] >= 60
+
+
+def test_a_retry_waits_min_switch_after_the_relay_was_first_heard_in_the_other_state() -> None:
+    h = harness(type_id=TANK, min_switch_s=60)
+    start = h.now
+    h.advance(5)
+    h.report(relay_on=True)  # first word from the relay, not the OFF in flight: a change just now
+    h.advance(20)  # the retry due at 15 s waits until 5 + 60 s
+    assert [t - start for t, _ in h.commands] == [0]
+    assert h.events[-1].reason == "retry deferred"
+    h.advance(40)
+    assert [t - start for t, _ in h.commands] == [0, 65]
+    h.obey()
+    h.advance(300)
+    assert actions(h) == ["OFF", "OFF"] and h.row.command_state == CS.PILOTE_STAND_BY
 
 
 def test_the_startup_command_counts_for_anti_short_cycling() -> None:

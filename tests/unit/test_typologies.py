@@ -150,14 +150,25 @@ def test_a_press_is_never_made_once_the_power_shows_the_machine_started() -> Non
 
 
 def test_a_failed_press_is_repeated_once_then_err_with_the_gateways_word() -> None:
-    h = finger()
+    h = finger(press_gap_s=5)
+    t = h.now
     decide(h, True)
     h.reply("C101", ok=False, detail="errorConnect")
-    h.advance(5)
-    assert len(presses(h)) == 2
+    assert h.events[-1].reason == (
+        "the gateway reports the press failed (errorConnect): repeating once"
+    )
+    h.advance(4.9)
+    assert len(presses(h)) == 1
+    h.advance(0.1)
+    assert [p - t for p, _ in presses(h)] == [0, 5]  # after the gap between presses
+    h.report("A101", online=False)  # no measurement now: the second failure is just reported
     h.reply("C101", ok=False, detail="errorConnect")
     assert h.row.command_state == CS.ERR
-    assert "errorConnect" in h.events[-1].reason
+    assert h.events[-1].reason == "the gateway reports the press failed (errorConnect)"
+    h.advance(900)
+    h.report("A101", online=True, power_w=1.0)
+    decide(h, True)  # err after a failed press: the EMS may plan it again
+    assert len(presses(h)) == 3 and h.row.command_state == CS.PILOTE_EN_ACTIVATION
 
 
 def test_an_unanswered_press_lets_the_power_decide_and_is_not_pressed_blindly() -> None:
@@ -173,7 +184,8 @@ def test_without_a_measure_an_unanswered_press_is_err() -> None:
     h = machine(130, [bot_row("C101", 32)], finger_ack_timeout_s=30)
     decide(h, True)
     h.advance(31)
-    assert h.row.command_state == CS.ERR and "did not answer" in h.events[-1].reason
+    assert h.row.command_state == CS.ERR
+    assert h.events[-1].reason == "the gateway did not answer the press"
 
 
 def test_without_a_measure_the_gateways_success_is_the_start() -> None:
@@ -403,8 +415,11 @@ def test_local_control_at_the_plc_releases_then_restores_the_previous_mode() -> 
     assert h.row.mode == Mode.DESACTIVE and actions(h, "S3") == ["OFF", "ON"]
     h.report("S3", relay_on=True)
     h.report("S3", local_control=True)  # the PLC repeats its mode: nothing more happens
-    assert actions(h, "S3") == ["OFF", "ON"]
+    assert actions(h, "S3") == ["OFF", "ON"] and h.row.mode == Mode.DESACTIVE
     h.report("S3", local_control=False)
+    assert h.row.mode == Mode.PILOTE
+    assert h.events[-1].reason == "mode 30 requested by socorel"
+    h.report("S3", local_control=False)  # the PLC repeats automatic: piloted as before
     assert h.row.mode == Mode.PILOTE
 
 

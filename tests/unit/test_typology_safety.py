@@ -132,6 +132,17 @@ def test_finger_is_not_pressed_again_when_the_plug_was_silent_since_the_press() 
     assert "start not verified: no measurement" in h.events[-1].reason
 
 
+def test_finger_is_not_pressed_again_on_a_fresh_measurement_older_than_the_press() -> None:
+    h = machine(130, finger_devices(), verify_s=60)
+    h.report("A101", power_w=1.0)
+    h.advance(1)
+    decide(h, True)
+    h.reply("C101")
+    h.advance(61)  # the idle reading is fresh, but it was made before the press
+    assert len(presses(h)) == 1 and h.row.command_state == CS.ERR
+    assert h.events[-1].reason == "start not verified: no measurement"
+
+
 def test_finger_is_repeated_once_when_a_fresh_measurement_shows_it_idle() -> None:
     h = machine(130, finger_devices(), verify_s=180)
     h.report("A101", power_w=1.0)
@@ -241,8 +252,10 @@ def test_a_lost_ack_after_a_power_verified_start_keeps_12_and_the_cycle_end() ->
     decide(h, True)
     h.report(power_w=1800.0)  # the relay's own report is lost, the power says it runs
     assert h.row.command_state == CS.MANUEL_PILOTE_ON
+    assert h.events[-1].reason == "start verified: 1800 W"
     h.advance(200)
     assert h.row.command_state == CS.MANUEL_PILOTE_ON
+    assert actions(h) == ["OFF", "ON"]  # the power acknowledged the ON: no retry
     h.report(relay_on=True)
     h.report(power_w=2.0)
     h.advance(301)
@@ -401,3 +414,47 @@ def test_a_failed_press_is_not_repeated_without_a_measurement() -> None:
     h.advance(60)
     assert len(presses(h)) == 1 and h.row.command_state == CS.ERR
     assert "not repeated: no measurement" in h.events[-1].reason
+
+
+def test_a_start_failed_for_a_lost_ack_resumes_when_the_plug_reports_it_on() -> None:
+    h = machine(120, washer())
+    h.obey()
+    decide(h, True)
+    h.advance(200)  # the ON is never acknowledged: err
+    assert h.row.command_state == CS.ERR
+    h.report(relay_on=True)  # the plug says it is on after all: the start goes on
+    assert [w.command_state for w in h.writes] == [
+        CS.PILOTE_EN_ACTIVATION,
+        CS.ERR,
+        CS.PILOTE_EN_ACTIVATION,
+    ]
+    assert h.events[-1].reason == "the device now reports the desired output"
+    h.report(power_w=1800.0)
+    assert (h.row.mode, h.row.command_state) == (Mode.MANUEL, CS.MANUEL_PILOTE_ON)
+
+
+def test_a_resumed_start_is_failed_again_without_a_power_rise() -> None:
+    h = machine(120, washer(), verify_s=180)
+    h.obey()
+    decide(h, True)
+    h.advance(200)
+    h.report(relay_on=True, power_w=2.0)
+    h.advance(100)
+    h.report(power_w=2.0)  # idle
+    h.advance(79)
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION
+    h.advance(2)
+    assert h.row.command_state == CS.ERR
+    assert h.events[-1].reason == "no power rise within 180 s of the start"
+
+
+def test_a_device_gone_offline_while_a_retry_waits_gets_no_retry_and_no_err() -> None:
+    h = machine(120, washer(), type_id=TANK)
+    t = h.now
+    h.advance(11)  # the startup OFF went unanswered: its retry waits until t + 15
+    h.report(online=False)
+    h.advance(300)
+    assert actions(h) == ["OFF"] and h.row.command_state != CS.ERR
+    h.report(online=True)
+    h.advance(3)  # back: the target is re-asserted once
+    assert [round(s - t) for s, c in h.commands] == [0, 313]
