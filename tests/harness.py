@@ -271,7 +271,6 @@ class Harness:
             elif isinstance(effect, StopActor):
                 self.stopped = True
 
-
     def _check_stamps(self, effects: list[Message]) -> None:
         """What the actors write and log is stamped with the step's time and says why; the
         journal's transitions chain from the row as it was to the row as it is written; every
@@ -294,6 +293,8 @@ class Harness:
                 assert effect.token and isinstance(effect.at, int | float), effect
             elif isinstance(effect, CancelTimer):
                 assert effect.token, effect
+            elif isinstance(effect, StopActor):
+                assert isinstance(effect.reason, str) and effect.reason, effect
             elif isinstance(effect, SendCommand):
                 assert effect.device in {d.id for d in self.spec.devices}, effect
                 assert effect.request_id.startswith(f"{self.spec.id}-"), effect

@@ -133,6 +133,31 @@ def test_an_unanswered_release_on_is_journaled_and_never_err() -> None:
     assert h.events[-1].reason == "device A101 did not acknowledge ON after 4 attempts"
 
 
+def test_a_repeated_mode_request_reasserts_the_output_and_changes_nothing_else() -> None:
+    h = harness()
+    h.obey()
+    decide(h, on=True)  # starting: 21
+    h.feed(ModeRequested(1, Mode.PILOTE, "screen", h.now))  # the screen sends piloted again
+    assert actions(h) == ["OFF", "ON"]  # the ON in flight goes on
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION
+    h.obey(power_on_w=1800.0)
+    assert (h.row.mode, h.row.command_state) == (Mode.MANUEL, CS.MANUEL_PILOTE_ON)
+    h.feed(ModeRequested(1, Mode.MANUEL, "screen", h.now))
+    assert actions(h) == ["OFF", "ON", "ON"]  # confirmed ON, re-asserted all the same
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON
+
+
+def test_other_modes_release_without_switching_and_a_database_change_keeps_its_mode() -> None:
+    h = harness()
+    h.obey()  # held off by us
+    h.feed(RowChanged(equipment_row(mode=Mode.NON_PILOTE), h.now))
+    assert actions(h) == ["OFF"]  # only 70 switches a household back on
+    assert h.row.command_state == CS.NON_COMMANDE
+    assert h.writes[-1].mode is None and h.writes[-1].reason == "mode 1 requested by database"
+    h.feed(RowChanged(equipment_row(mode=Mode.PILOTE), h.now))
+    assert h.writes[-1].mode is None and h.writes[-1].command_state == CS.PILOTE_STAND_BY
+
+
 def test_suppressed_stops_the_actor() -> None:
     h = harness()
     h.feed(ModeRequested(1, Mode.SUPPR, "operator", h.now))
@@ -270,6 +295,8 @@ def test_continuous_follows_each_slot_and_reasserts_at_every_boundary() -> None:
     h.obey()
     assert h.row.command_state == CS.MANUEL_PILOTE_ON and h.row.consigne is True
     assert h.row.started_at == int(h.now)  # the EMS 12-hour rule needs it
+    assert h.writes[-1].reason == "switch-on confirmed"
+    switched_on = h.row.started_at
     h.advance(900)
     decide(h, on=True)
     assert actions(h) == ["OFF", "ON", "ON"]  # re-asserted although unchanged
@@ -278,6 +305,8 @@ def test_continuous_follows_each_slot_and_reasserts_at_every_boundary() -> None:
     decide(h, on=False)
     assert actions(h)[-1] == "OFF"
     assert h.row.command_state == CS.PILOTE_STAND_BY and h.row.consigne is False
+    h.obey()  # a confirmed OFF is no switch-on
+    assert [w.started_at for w in h.writes if w.started_at is not None] == [switched_on]
 
 
 # --- command lifecycle ---------------------------------------------------------------------------

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import msgspec
+
 from protocol.ids import CommandState as CS
 from protocol.ids import ControlState, Mode
 from protocol.messages import (
     CommandReply,
+    DeviceReport,
     EmsDecision,
     ModeRequested,
     RestoreMode,
@@ -85,6 +88,34 @@ def test_finger_start_is_one_press_verified_by_power_then_mode_20() -> None:
     assert (h.row.mode, h.row.command_state) == (Mode.MANUEL, CS.MANUEL_PILOTE_ON)
     h.advance(1000)
     assert len(presses(h)) == 1
+
+
+def test_only_a_reading_made_at_or_after_the_first_press_verifies_a_finger_start() -> None:
+    h = finger()
+    h.advance(10)
+    decide(h, True)
+    pressed = h.now
+    h.reply("C101")
+    h.feed(DeviceReport(device="A101", at=pressed - 1, power_w=1900.0))  # made before the press
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION
+    h.report("A101", power_w=10.0)  # the start threshold, read at the press's second
+    assert (h.row.mode, h.row.command_state) == (Mode.MANUEL, CS.MANUEL_PILOTE_ON)
+
+
+def test_a_second_start_is_verified_after_its_own_press_not_the_first_ones() -> None:
+    h = finger(press_gap_s=5)
+    decide(h, True)
+    h.reply("C101", ok=False, detail="errorConnect")
+    h.advance(5)
+    h.reply("C101", ok=False, detail="errorConnect")  # err after the repeat
+    assert h.row.command_state == CS.ERR
+    h.advance(900)
+    h.report("A101", power_w=1.0)
+    decide(h, True)
+    pressed = h.now
+    h.reply("C101")
+    h.feed(DeviceReport(device="A101", at=pressed - 1, power_w=1900.0))  # before this press
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION
 
 
 def test_finger_piloted_requested_waits_in_11_and_sends_nothing() -> None:
@@ -193,6 +224,7 @@ def test_without_a_measure_the_gateways_success_is_the_start() -> None:
     decide(h, True)
     h.reply("C101")
     assert (h.row.mode, h.row.command_state) == (Mode.MANUEL, CS.MANUEL_PILOTE_ON)
+    assert h.events[-1].reason == "start acknowledged (nothing measures it)"
 
 
 def test_manual_mode_stops_a_sequence_and_sends_nothing() -> None:
@@ -347,12 +379,40 @@ def test_max_off_guard_switches_a_tank_on_after_24_h_off() -> None:
     h.advance(86400 - 1)
     assert actions(h, "A101")[-1] == "OFF"
     h.advance(2)
-    assert actions(h, "A101")[-1] == "ON" and "max-off" in h.events[-1].reason
+    assert actions(h, "A101")[-1] == "ON"
+    assert h.events[-1].reason == (
+        "max-off: held off 24 h, switched on until the plan does, held on by the max-off guard"
+    )
     decide(h, False)  # the plan still says off: the guard holds
-    assert actions(h, "A101")[-1] == "ON" and "held on" in h.events[-1].reason
+    assert actions(h, "A101")[-1] == "ON"
+    assert h.events[-1].reason.endswith("off for slot 1086300, held on by the max-off guard")
     decide(h, True)
     decide(h, False)  # the plan had it on once: it follows again
     assert actions(h, "A101")[-1] == "OFF"
+
+
+def test_max_off_counts_from_the_arming_that_holds_a_tank_off() -> None:
+    h = machine(120, [plug_row()], type_id=TANK, mode=Mode.MANUEL, command_state=CS.MANUEL_ON)
+    h.obey()
+    decide(h, False)  # recorded while manual
+    h.advance(60)
+    armed = h.now
+    h.feed(ModeRequested(1, Mode.PILOTE, "screen", h.now))
+    h.obey()
+    assert actions(h, "A101") == ["ON", "OFF"] and h.row.consigne is False
+    h.advance(86400 - 1)
+    assert actions(h, "A101")[-1] == "OFF"
+    h.advance(1)
+    assert actions(h, "A101")[-1] == "ON" and h.commands[-1][0] == armed + 86400
+
+
+def test_arming_a_tank_writes_the_plans_set_point() -> None:
+    h = machine(120, [plug_row()], type_id=TANK, mode=Mode.MANUEL, command_state=CS.MANUEL_ON)
+    h.obey()
+    decide(h, True)  # recorded while manual; the row still says consigne False
+    h.feed(ModeRequested(1, Mode.PILOTE, "screen", h.now))
+    assert (h.row.command_state, h.row.consigne) == (CS.MANUEL_PILOTE_ON, True)
+    assert h.writes[-1].reason == "mode 30 requested by screen"
 
 
 def monday_at(hour: int) -> float:
@@ -376,6 +436,32 @@ def test_comfort_guard_forces_on_when_too_cold_and_gives_back_when_warm() -> Non
     assert actions(h, "A101")[-1] == "ON"
     h.report("F101", temperature_c=20.1)
     assert actions(h, "A101")[-1] == "OFF"
+
+
+def test_comfort_declared_later_is_checked_at_the_next_period_start() -> None:
+    comfort = ComfortSettings(
+        eco_dk=2731 + 160, comfort_dk=2731 + 200, delta_dk=10, weekday=((6 * 3600, 22 * 3600),)
+    )
+    row = equipment_row(type_id=REGULATED, typology=140)
+    spec = make_spec(row, [plug_row(), sensor_row("F101")], min_switch_s=0)
+    h = Harness(spec, row, now=monday_at(5)).start()
+    h.obey()
+    decide(h, False)
+    h.obey()
+    h.report("F101", temperature_c=18.5)
+    h.advance(600)
+    h.report("F101", temperature_c=18.5)
+    declared = msgspec.structs.replace(row, details=EquipmentDetails(comfort=comfort))
+    h.feed(RowChanged(declared, h.now))  # 16 °C eco now: warm enough
+    assert actions(h, "A101")[-1] == "OFF"
+    h.advance(monday_at(6) - h.now - 1)
+    h.report("F101", temperature_c=18.5)
+    assert actions(h, "A101")[-1] == "OFF"
+    h.advance(1)  # 6:00, 20 °C requested
+    assert actions(h, "A101")[-1] == "ON" and h.commands[-1][0] == monday_at(6)
+    assert h.events[-1].reason == (
+        "comfort: 18.5 °C, 20.0 °C requested, held on by the comfort guard"
+    )
 
 
 def test_comfort_guard_uses_the_eco_temperature_outside_the_utc_periods() -> None:

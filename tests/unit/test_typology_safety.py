@@ -328,6 +328,19 @@ def test_170_restart_in_21_never_presses_and_ends_in_err_when_idle() -> None:
     assert h.row.command_state == CS.ERR
 
 
+def test_170_presses_again_at_the_next_arming_after_a_resumed_start() -> None:
+    h = prise_rallume(command_state=CS.PILOTE_EN_ACTIVATION)
+    h.obey()
+    h.report(power_w=1500.0)  # the start made before the restart is verified
+    assert (h.row.mode, h.row.command_state) == (Mode.MANUEL, CS.MANUEL_PILOTE_ON)
+    h.feed(ModeRequested(1, Mode.PILOTE, "screen", h.now))
+    h.obey(power_on_w=1.0)
+    decide(h, True)
+    h.obey()
+    h.advance(11)  # a new arming, a new start: the press is made after the boot delay
+    assert len(presses(h)) == 1
+
+
 # --- 8. err clears by a report, not by the next decision ------------------------------------------
 
 
