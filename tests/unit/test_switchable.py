@@ -411,6 +411,45 @@ def test_a_retry_waits_min_switch_after_the_relay_was_first_heard_in_the_other_s
     assert actions(h) == ["OFF", "OFF"] and h.row.command_state == CS.PILOTE_STAND_BY
 
 
+def test_a_deferred_reassert_goes_out_when_due_and_is_retried_as_a_first_order() -> None:
+    h = harness(type_id=TANK, min_switch_s=60)
+    h.obey()
+    h.advance(60)
+    decide(h, on=True)
+    h.obey()
+    on_at = h.now
+    h.advance(10)
+    h.report(relay_on=False)  # switched off at the plug: re-asserting ON is deferred
+    h.advance(10)
+    h.report(relay_on=True)  # and on again: the deferred re-assert is still due at 70 s
+    h.advance(50)
+    assert [t - on_at for t, c in h.commands][-1] == 70
+    h.advance(200)  # never answered: retried at 5, 15, 45 s after each timeout, then err
+    assert [t - on_at for t, c in h.commands][-4:] == [70, 85, 110, 165]
+    assert h.row.command_state == CS.ERR
+
+
+def test_the_first_order_to_a_relay_heard_long_ago_is_no_change() -> None:
+    h = harness(mode=Mode.DESACTIVE, min_switch_s=60)
+    h.report(relay_on=False)
+    h.advance(120)
+    h.feed(ModeRequested(1, Mode.PILOTE, "screen", h.now))  # OFF: what the relay already is
+    h.obey()
+    decide(h, on=True)
+    assert [c.action for _, c in h.commands] == ["OFF", "ON"]  # not deferred
+    assert h.commands[-1][0] == h.now
+
+
+def test_an_order_repeated_to_a_silent_device_is_no_change() -> None:
+    h = harness(type_id=TANK, min_switch_s=60)
+    start = h.now
+    h.advance(900)  # the startup OFF never answered: err
+    decide(h, on=False)  # tried again: the same order, nothing known to change
+    h.advance(10)
+    decide(h, on=True)
+    assert [t - start for t, c in h.commands if c.action == "ON"] == [910]
+
+
 def test_the_startup_command_counts_for_anti_short_cycling() -> None:
     h = harness(min_switch_s=60)  # re-asserts OFF: the relay may have switched
     h.obey()
