@@ -319,6 +319,57 @@ def test_170_found_running_at_the_press_is_not_failed_by_the_lost_ack_of_its_on(
     assert not any(w.command_state == CS.ERR for w in h.writes)
 
 
+def test_170_found_running_at_the_press_time_is_started_without_a_press() -> None:
+    h = prise_rallume()
+    h.obey()
+    h.report(power_w=1500.0)  # the household runs it already, before any plan
+    decide(h, True)
+    h.obey()
+    h.advance(11)
+    assert presses(h) == []
+    assert (h.row.mode, h.row.command_state) == (Mode.MANUEL, CS.MANUEL_PILOTE_ON)
+    assert h.events[-1].reason == "the machine runs: not pressed"
+
+
+def test_170_is_not_pressed_without_a_measurement_at_the_press_time() -> None:
+    h = prise_rallume()
+    h.obey(power_on_w=1.0)
+    decide(h, True)
+    h.obey()
+    h.report(online=False)
+    h.advance(11)
+    assert presses(h) == [] and h.row.command_state == CS.ERR
+    assert h.events[-1].reason == "start not pressed: no measurement"
+    h.advance(900)
+    h.report(online=True, power_w=1.0)
+    decide(h, True)  # err after a start that was not made: the EMS may plan it again
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION
+
+
+def test_finger_found_running_at_the_decision_is_started_without_a_press() -> None:
+    h = machine(130, finger_devices())
+    h.report("A101", power_w=1900.0)
+    decide(h, True)
+    assert presses(h) == []
+    assert (h.row.mode, h.row.command_state) == (Mode.MANUEL, CS.MANUEL_PILOTE_ON)
+    assert h.events[-1].reason.endswith(": already running, not pressed")
+
+
+def test_a_start_while_the_relay_is_already_on_watches_the_power_at_once() -> None:
+    h = machine(120, washer(), min_switch_s=60, verify_s=60)
+    h.obey(power_on_w=1.0)
+    h.advance(10)
+    h.report(relay_on=True)  # switched on at the plug: switching it off again waits
+    h.advance(10)
+    decide(h, True)  # the relay is on: the start is watched from now
+    started = h.now
+    h.advance(30)
+    h.report(power_w=1.0)
+    h.advance(31)
+    assert [w.at - started for w in h.writes if w.command_state == CS.ERR] == [60]
+    assert h.events[-1].reason == "no power rise within 60 s of the start"
+
+
 def test_170_restart_in_21_never_presses_and_ends_in_err_when_idle() -> None:
     h = prise_rallume(command_state=CS.PILOTE_EN_ACTIVATION, verify_s=180)
     h.obey()
