@@ -143,6 +143,45 @@ def test_prise_et_deux_doigts_presses_power_then_start_after_the_gap() -> None:
     assert [d for _, d in presses(h)] == ["C100", "C101"]
 
 
+def test_presses_carry_their_own_request_ids_and_a_short_gap_is_kept() -> None:
+    h = finger(150, press_gap_s=1)
+    decide(h, True)
+    h.reply("C100")
+    assert [(c.device, c.request_id) for _, c in h.commands] == [("C100", "1-1")]
+    h.advance(1)
+    assert [(c.device, c.request_id) for _, c in h.commands] == [("C100", "1-1"), ("C101", "1-2")]
+
+
+def test_a_rise_between_the_power_and_the_start_press_verifies_the_start() -> None:
+    h = finger(150, press_gap_s=5)
+    decide(h, True)
+    first = h.now
+    h.reply("C100")
+    h.advance(5)
+    h.reply("C101")
+    h.feed(DeviceReport(device="A101", at=first + 2, power_w=1900.0))  # read before the 2nd press
+    assert (h.row.mode, h.row.command_state) == (Mode.MANUEL, CS.MANUEL_PILOTE_ON)
+
+
+def test_only_the_pressed_fingers_fresh_answer_counts() -> None:
+    h = finger(150, press_gap_s=5, finger_ack_timeout_s=30)
+    decide(h, True)
+    pressed = h.now
+    h.advance(1)
+    h.reply("C101")  # the other finger: not the press in flight
+    h.report("C100", retained=True, reply=CommandReply(None, True, "success", "PRESS"))
+    h.feed(
+        DeviceReport(
+            device="C100", at=pressed - 1, reply=CommandReply(None, True, "success", "PRESS")
+        )
+    )  # an answer older than the press
+    h.advance(10)
+    assert [d for _, d in presses(h)] == ["C100"]  # still waiting for the power press's answer
+    h.advance(20)  # unanswered: never pressed on blindly, the power decides
+    assert [d for _, d in presses(h)] == ["C100"]
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION
+
+
 def test_double_press_presses_the_start_finger_twice() -> None:
     h = finger(160, press_gap_s=5)
     decide(h, True)
