@@ -479,6 +479,27 @@ def test_silence_makes_errcom_then_a_report_clears_it() -> None:
     assert h.row.control_state == ControlState.OFF
 
 
+def test_every_kind_of_report_keeps_the_device_fresh_for_90_s() -> None:
+    from protocol.messages import CommandReply
+
+    kinds: list[dict[str, object]] = [
+        {"power_w": 1.0},  # a measurement
+        {"relay_on": False},  # the answer to the OFF in flight
+        {"relay_on": True},  # a contradiction
+        {"reply": CommandReply("1-1", False, "busy")},  # a refusal
+        {"local_control": False},  # the PLC's mode
+    ]
+    for fields in kinds:
+        h = harness(type_id=TANK)
+        h.obey()
+        h.advance(60)
+        h.report(**fields)
+        h.advance(89)
+        assert h.row.control_state != ControlState.ERRCOM, fields
+        h.advance(1)
+        assert h.row.control_state == ControlState.ERRCOM, fields
+
+
 def test_nothing_heard_since_start_is_unknown() -> None:
     h = harness()
     h.advance(91)
