@@ -84,3 +84,11 @@ def test_a_suppression_requested_by_an_operator_stops_a_meter() -> None:
     h = meter()
     h.feed(ModeRequested(1, Mode.SUPPR, "operator", h.now))
     assert h.stopped and h.commands == []
+
+
+def test_a_tic_reader_is_only_observed_whatever_the_equipment_type() -> None:
+    row = equipment_row(type_id=112, typology=200, mode=Mode.PILOTE, command_state=11)
+    h = Harness(make_spec(row, [tic_row("B101")]), row).start()
+    h.report("B101", power_w=900.0)
+    assert h.commands == [] and h.row.command_state == CS.NON_COMMANDE
+    assert h.events[0].reason == "measured only: never commanded"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from protocol.ids import CommandState as CS
 from protocol.ids import ControlState, Mode
 from protocol.messages import (
@@ -498,6 +500,16 @@ def test_every_kind_of_report_keeps_the_device_fresh_for_90_s() -> None:
         assert h.row.control_state != ControlState.ERRCOM, fields
         h.advance(1)
         assert h.row.control_state == ControlState.ERRCOM, fields
+
+
+def test_reports_and_decisions_that_confirm_the_row_write_nothing() -> None:
+    row = msgspec.structs.replace(
+        equipment_row(type_id=TANK, control_state=ControlState.OFF), started_at=0
+    )
+    h = Harness(make_spec(row, min_switch_s=0), row).start()
+    h.obey()  # the plug says OFF: what the row says already
+    decide(h, on=False)  # off, as the row says
+    assert h.writes == [] and h.observed == []
 
 
 def test_nothing_heard_since_start_is_unknown() -> None:
