@@ -398,6 +398,17 @@ def test_anti_short_cycling_defers_the_second_change() -> None:
     assert changes[1] - changes[0] >= 60
 
 
+def test_a_late_answer_while_the_retry_waits_acknowledges_the_order() -> None:
+    h = harness(type_id=TANK)
+    start = h.now
+    h.advance(11)  # the OFF went unanswered: its retry waits until 15 s
+    h.report(relay_on=False)  # the answer, late
+    h.advance(10)
+    assert [t - start for t, _ in h.commands] == [0]  # no retry once answered
+    h.report(relay_on=True)  # then switched on at the plug: re-asserted at once
+    assert [t - start for t, _ in h.commands] == [0, 21]
+
+
 def test_a_retry_waits_min_switch_after_the_relay_was_first_heard_in_the_other_state() -> None:
     h = harness(type_id=TANK, min_switch_s=60)
     start = h.now

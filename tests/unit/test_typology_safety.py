@@ -260,6 +260,7 @@ def test_a_lost_ack_after_a_power_verified_start_keeps_12_and_the_cycle_end() ->
     h.report(power_w=2.0)
     h.advance(301)
     assert h.row.command_state == CS.MANUEL_ON
+    assert h.events[-1].reason == "cycle ended"
     assert not any(w.command_state == CS.ERR for w in h.writes)
 
 
