@@ -523,6 +523,12 @@ def test_reports_and_decisions_that_confirm_the_row_write_nothing() -> None:
     assert h.writes == [] and h.observed == []
 
 
+def test_an_online_message_alone_says_nothing_of_the_output() -> None:
+    h = harness()
+    h.report(online=True)
+    assert h.observed == []
+
+
 def test_nothing_heard_since_start_is_unknown() -> None:
     h = harness()
     h.advance(91)

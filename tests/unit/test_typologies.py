@@ -209,6 +209,17 @@ def test_no_power_rise_repeats_the_sequence_once_then_err() -> None:
     assert "no power rise" in h.events[-1].reason
 
 
+def test_a_repeated_answer_does_not_extend_the_verification() -> None:
+    h = finger(verify_s=180)
+    decide(h, True)
+    h.reply("C101")
+    h.advance(100)
+    h.reply("C101")  # the gateway repeats its answer
+    h.report("A101", power_w=1.0)
+    h.advance(81)
+    assert len(presses(h)) == 2  # 180 s after the answer: no rise, the press is repeated
+
+
 def test_a_press_is_never_made_once_the_power_shows_the_machine_started() -> None:
     h = finger(150, press_gap_s=5)
     decide(h, True)

@@ -74,6 +74,7 @@ def finger_devices() -> list[DeviceRow]:
 def test_restart_in_err_is_started_again_by_the_next_decision() -> None:
     h = machine(120, washer(), command_state=CS.ERR, consigne=True)
     h.obey()
+    assert h.row.command_state == CS.ERR  # the plug on is not a start: the power decides
     h.report(power_w=1.0)
     h.advance(900)
     decide(h, True)
@@ -96,6 +97,22 @@ def test_restart_in_err_is_cleared_by_a_matching_report() -> None:
     h = machine(120, washer(), command_state=CS.ERR, consigne=True)
     h.obey(power_on_w=1900.0)  # the household started it: the power says it runs
     assert (h.row.mode, h.row.command_state) == (Mode.MANUEL, CS.MANUEL_PILOTE_ON)
+
+
+def test_restart_in_err_in_manual_mode_is_cleared_when_the_plug_is_on() -> None:
+    h = machine(120, washer(), type_id=TANK, mode=Mode.MANUEL, command_state=CS.ERR)
+    assert actions(h) == ["ON"]
+    h.obey()
+    assert h.row.command_state == CS.MANUEL_ON
+
+
+def test_restart_resumes_the_state_the_row_implies() -> None:
+    h = machine(120, washer(), mode=Mode.MANUEL, command_state=CS.MANUEL_PILOTE_ON)
+    assert h.writes == []  # 12 kept: the cycle end is still watched
+    h = machine(120, washer(), mode=Mode.MANUEL, command_state=CS.PILOTE_EN_ACTIVATION)
+    assert h.row.command_state == CS.MANUEL_ON  # not a piloted state in manual mode
+    h = machine(120, washer(), type_id=TANK, command_state=CS.PILOTE_STAND_BY, consigne=True)
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON and actions(h) == ["ON"]
 
 
 def test_restart_in_err_of_a_finger_presses_at_the_next_decision() -> None:
