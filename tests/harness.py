@@ -20,6 +20,7 @@ from protocol.messages import (
     DeviceReport,
     Event,
     Message,
+    NotifyDisplays,
     SendCommand,
     StopActor,
     TimerFired,
@@ -248,7 +249,7 @@ class Harness:
             self.report(device, power_w=power_on_w if on else 0.0)
 
     def _apply(self, state: MachineState, effects: list[Message]) -> None:
-        self._check_stamps(effects)
+        journal_ends_in = self._check_stamps(effects)
         self.state = state
         self.effects.extend(effects)
         for effect in effects:
@@ -270,13 +271,16 @@ class Harness:
                 )
             elif isinstance(effect, StopActor):
                 self.stopped = True
+        assert journal_ends_in == self.row.command_state, (journal_ends_in, self.row)
 
-    def _check_stamps(self, effects: list[Message]) -> None:
+    def _check_stamps(self, effects: list[Message]) -> int:
         """What the actors write and log is stamped with the step's time and says why; the
         journal's transitions chain from the row as it was to the row as it is written; every
-        order has a request id of its own (a reply answers one order only)."""
+        order has a request id of its own (a reply answers one order only); the screens are told
+        of every change of the row. Returns the state the journal ends in."""
         current, reason = self.row.command_state, None
         for effect in effects:
+            assert isinstance(effect, Message), effect
             if isinstance(effect, Event):
                 assert effect.equipment == self.spec.id and effect.at == self.now, effect
                 assert isinstance(effect.reason, str) and effect.reason, effect
@@ -300,6 +304,11 @@ class Harness:
                 assert effect.request_id.startswith(f"{self.spec.id}-"), effect
                 assert effect.request_id not in self.request_ids, effect
                 self.request_ids.add(effect.request_id)
+            elif isinstance(effect, NotifyDisplays):
+                assert effect.equipment == self.spec.id, effect
+        if any(isinstance(e, WriteState | WriteObserved) for e in effects):  # the screens follow
+            assert NotifyDisplays(self.spec.id) in effects, effects
+        return current
 
 
 def apply_write(row: EquipmentRow, write: WriteState) -> EquipmentRow:

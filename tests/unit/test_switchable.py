@@ -7,6 +7,7 @@ import msgspec
 from protocol.ids import CommandState as CS
 from protocol.ids import ControlState, Mode
 from protocol.messages import (
+    DeviceReport,
     EmsDecision,
     ForceStart,
     ModeRequested,
@@ -530,9 +531,56 @@ def test_an_online_message_alone_says_nothing_of_the_output() -> None:
 
 
 def test_nothing_heard_since_start_is_unknown() -> None:
-    h = harness()
-    h.advance(91)
+    row = equipment_row(control_state=ControlState.OFF)
+    h = Harness(make_spec(row, min_switch_s=0), row).start()
+    h.advance(89)
+    assert h.row.control_state == ControlState.OFF
+    h.advance(1)
     assert h.row.control_state == ControlState.INCONNU
+
+
+def test_a_retained_message_is_no_sign_of_life() -> None:
+    row = equipment_row(control_state=ControlState.OFF)
+    h = Harness(make_spec(row, min_switch_s=0), row).start()
+    h.advance(60)
+    h.report(relay_on=False, retained=True)
+    h.advance(30)
+    assert h.row.control_state == ControlState.INCONNU
+
+
+def test_a_report_keeps_the_facts_it_does_not_carry_and_a_late_one_changes_nothing() -> None:
+    from protocol.typologies.state import DeviceView
+
+    h = harness(mode=Mode.MANUEL, command_state=CS.MANUEL_ON)
+    h.report(relay_on=True, energy_wh=1200.0, battery=80)
+    h.report(power_w=10.0)  # at the on threshold: drawing
+    assert h.row.control_state == ControlState.ON
+    h.report(power_w=0.0)  # idle, the relay still on: powered
+    assert h.row.control_state == ControlState.ON
+    h.advance(10)
+    h.feed(DeviceReport(device="A101", at=h.now - 20, relay_on=False, power_w=2000.0))  # late
+    assert h.state is not None and h.state.devices["A101"] == DeviceView(  # the telemetry sent
+        relay_on=True,
+        relay_at=h.now - 10,
+        power_w=0.0,
+        energy_wh=1200.0,
+        online=None,
+        battery=80,
+        last_seen=h.now - 10,
+        power_at=h.now - 10,
+    )
+    assert actions(h) == ["ON"]
+
+
+def test_an_online_message_repeated_is_no_return() -> None:
+    h = harness()
+    h.obey()
+    h.report(online=True)
+    h.advance(3)
+    h.report(power_w=1.0)
+    h.report(online=True)  # the same LWT again: nothing to re-assert
+    h.advance(3)
+    assert actions(h) == ["OFF", "OFF"]
 
 
 # --- 190 inverted relay --------------------------------------------------------------------------
