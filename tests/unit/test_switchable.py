@@ -464,6 +464,88 @@ def test_an_order_repeated_to_a_silent_device_is_no_change() -> None:
     assert [t - start for t, c in h.commands if c.action == "ON"] == [910]
 
 
+def test_a_change_deferred_then_cancelled_by_the_plan_is_never_sent_and_the_next_goes() -> None:
+    h = harness(type_id=TANK, min_switch_s=60)
+    h.obey()
+    start = h.now
+    h.advance(10)
+    decide(h, on=True)  # deferred until 60 s
+    assert h.events[-1].reason == "switch ON deferred by min_switch_s"
+    decide(h, on=False)  # the plan goes back to what the relay is: re-asserted, not changed
+    h.obey()
+    h.advance(100)
+    assert actions(h) == ["OFF", "OFF"]
+    decide(h, on=True)
+    assert [t - start for t, c in h.commands if c.action == "ON"] == [110]
+
+
+def test_an_order_to_a_device_never_heard_counts_for_anti_short_cycling() -> None:
+    h = harness(min_switch_s=60)
+    start = h.now
+    h.advance(5)
+    decide(h, on=True)  # the startup OFF may have switched it: the ON waits
+    h.advance(60)
+    assert [t - start for t, c in h.commands if c.action == "ON"] == [60]
+    assert any(e.reason == "switch ON deferred by min_switch_s" for e in h.events)
+
+
+def test_a_new_target_while_a_retry_waits_replaces_the_retry() -> None:
+    h = harness(type_id=TANK)
+    start = h.now
+    h.advance(11)  # the startup OFF unanswered, its retry waits until 15 s
+    decide(h, on=True)
+    h.advance(15)
+    assert [(t - start, c.action) for t, c in h.commands] == [(0, "OFF"), (11, "ON"), (26, "ON")]
+
+
+def test_a_reassert_within_min_switch_of_an_unchanged_output_is_sent_at_once() -> None:
+    h = harness(type_id=TANK, min_switch_s=60)
+    h.obey()
+    h.advance(60)
+    decide(h, on=True)
+    h.obey()
+    h.advance(10)
+    h.feed(Reassert("MQTT reconnected", h.now))
+    assert actions(h) == ["OFF", "ON", "ON"] and h.commands[-1][0] == h.now
+
+
+def test_manual_requested_when_the_output_is_already_on_sends_nothing() -> None:
+    h = harness(type_id=TANK)
+    h.obey()
+    decide(h, on=True)
+    h.obey()
+    h.advance(30)
+    h.report(relay_on=True)  # a periodic report: no second switch-on
+    written = len(h.writes)
+    h.feed(ModeRequested(1, Mode.MANUEL, "screen", h.now))
+    assert actions(h) == ["OFF", "ON"]
+    assert [w.started_at for w in h.writes[written:]] == [None]
+
+
+def test_an_order_in_flight_is_dropped_when_released_and_sent_again_when_piloted() -> None:
+    h = harness(min_switch_s=60)
+    h.advance(1)  # the startup OFF awaits its answer
+    h.feed(ModeRequested(1, Mode.NON_PILOTE, "screen", h.now))
+    h.advance(300)
+    assert actions(h) == ["OFF"]  # no retry once released
+    h.feed(ModeRequested(1, Mode.PILOTE, "screen", h.now))
+    assert actions(h) == ["OFF", "OFF"]
+
+
+def test_a_late_relay_report_does_not_move_the_anti_short_cycling_clock() -> None:
+    h = harness(type_id=TANK, min_switch_s=60)
+    h.obey()
+    h.advance(60)
+    decide(h, on=True)
+    h.obey()
+    on_at = h.now
+    h.advance(100)
+    h.report(relay_on=True)
+    h.feed(DeviceReport(device="A101", at=on_at + 50, relay_on=False))  # older than held
+    decide(h, on=False)
+    assert actions(h)[-1] == "OFF" and h.commands[-1][0] == h.now
+
+
 def test_the_startup_command_counts_for_anti_short_cycling() -> None:
     h = harness(min_switch_s=60)  # re-asserts OFF: the relay may have switched
     h.obey()
