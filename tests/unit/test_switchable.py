@@ -253,6 +253,44 @@ def test_operator_force_start() -> None:
     assert "force start" in h.events[-1].reason
 
 
+def test_an_off_decision_never_starts_a_triggered_equipment() -> None:
+    h = harness()
+    h.obey()
+    decide(h, on=False)
+    assert actions(h) == ["OFF"] and h.row.command_state == CS.PILOTE_STAND_BY
+
+
+def test_a_decision_is_valid_until_24_h_after_its_slot_and_not_at_that_second() -> None:
+    from protocol.ems import HORIZON_SECONDS
+
+    h = harness(type_id=TANK, mode=Mode.MANUEL, command_state=CS.MANUEL_ON)
+    h.obey()
+    slot = int(h.now // 900 * 900)
+    h.feed(EmsDecision(1, False, slot, 7, h.now))  # recorded while manual
+    h.advance(slot + HORIZON_SECONDS - h.now)
+    h.feed(ModeRequested(1, Mode.PILOTE, "screen", h.now))  # expired now: no plan, kept on
+    assert actions(h) == ["ON"] and h.row.command_state == CS.MANUEL_PILOTE_ON
+    h.feed(EmsDecision(1, False, slot, 8, h.now))
+    assert h.events[-1].reason == "EMS plan 8: expired decision ignored"
+    assert actions(h) == ["ON"]
+
+
+def test_a_start_deferred_by_min_switch_is_watched_from_its_switch_on() -> None:
+    h = harness(min_switch_s=60, verify_s=30)
+    h.obey(power_on_w=1.0)
+    h.advance(10)
+    decide(h, on=True)  # the ON waits until 60 s
+    h.advance(40)
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION  # no verification before the ON
+    h.advance(10)
+    h.obey()
+    h.advance(29)
+    h.report(power_w=1.0)
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION
+    h.advance(2)
+    assert h.row.command_state == CS.ERR
+
+
 def test_a_force_start_holds_a_continuous_equipment_on_until_the_next_decision() -> None:
     h = harness(type_id=TANK)
     h.obey()
@@ -295,6 +333,7 @@ def test_continuous_follows_each_slot_and_reasserts_at_every_boundary() -> None:
     h = harness(type_id=TANK)
     h.obey()
     decide(h, on=True)
+    assert h.events[0].reason == f"EMS plan 7: on for slot {int(h.now // 900 * 900)}"
     h.obey()
     assert h.row.command_state == CS.MANUEL_PILOTE_ON and h.row.consigne is True
     assert h.row.started_at == int(h.now)  # the EMS 12-hour rule needs it
@@ -340,7 +379,7 @@ def test_a_report_contradicting_the_acknowledged_output_is_reasserted() -> None:
     h.obey()
     h.report(relay_on=True)  # the household pressed the plug's button
     assert actions(h) == ["OFF", "OFF"]
-    assert "re-asserting" in h.events[-1].reason
+    assert h.events[-1].reason == "device reports a different output: re-asserting"
 
 
 def test_the_old_relay_state_reported_while_an_order_is_in_flight_is_no_contradiction() -> None:
@@ -516,6 +555,7 @@ def test_manual_requested_when_the_output_is_already_on_sends_nothing() -> None:
     h.obey()
     h.advance(30)
     h.report(relay_on=True)  # a periodic report: no second switch-on
+    h.report(power_w=1500.0)  # a measurement says nothing of the relay
     written = len(h.writes)
     h.feed(ModeRequested(1, Mode.MANUEL, "screen", h.now))
     assert actions(h) == ["OFF", "ON"]

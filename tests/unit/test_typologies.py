@@ -329,8 +329,21 @@ def test_an_rpc_error_reply_is_retried_without_waiting_for_the_timeout() -> None
     request = h.last_command
     assert request is not None
     h.report("D101", reply=CommandReply(request.request_id, False, "-103 busy"))
+    assert h.events[-1].reason == "device D101 refused the command: -103 busy"
     h.advance(5)
     assert actions(h, "D101") == ["OFF", "OFF"]
+
+
+def test_an_rpc_success_confirms_the_relay_for_anti_short_cycling() -> None:
+    devices = [relay_row("D101", 12), plug_row("A101", usage=21)]
+    h = machine(110, devices, min_switch_s=60, ack_timeout_s=60)
+    start = h.now
+    h.advance(30)
+    h.report("D101", reply=CommandReply("1-1", True, "ok"))  # the OFF is set, late: now
+    h.advance(31)
+    decide(h, True)  # 61 s after the start, 31 s after the relay changed: waits
+    h.advance(29)
+    assert [t - start for t, c in h.commands if c.action == "ON"] == [90]
 
 
 def test_prise_rallume_et_doigt_powers_on_then_presses_after_the_boot_delay() -> None:
@@ -439,6 +452,39 @@ def test_max_off_guard_switches_a_tank_on_after_24_h_off() -> None:
     decide(h, True)
     decide(h, False)  # the plan had it on once: it follows again
     assert actions(h, "A101")[-1] == "OFF"
+
+
+def test_max_off_counts_from_the_last_switch_off_not_an_earlier_one() -> None:
+    h = machine(120, [plug_row()], type_id=TANK)
+    h.obey()
+    decide(h, False)
+    h.obey()
+    h.advance(3600)
+    decide(h, True)
+    h.obey()
+    h.advance(3600)
+    decide(h, False)
+    h.obey()
+    off_at = h.now
+    h.advance(86400 - 1)
+    assert actions(h, "A101")[-1] == "OFF"
+    h.advance(1)
+    assert actions(h, "A101")[-1] == "ON" and h.commands[-1][0] == off_at + 86400
+
+
+def test_max_off_counts_from_the_switch_off_after_an_arming_that_switched_on() -> None:
+    h = machine(120, [plug_row()], type_id=TANK, mode=Mode.MANUEL, command_state=CS.MANUEL_ON)
+    h.obey()
+    decide(h, True)
+    h.feed(ModeRequested(1, Mode.PILOTE, "screen", h.now))  # piloted, on
+    h.advance(10 * 3600)
+    decide(h, False)
+    h.obey()
+    off_at = h.now
+    h.advance(86400 - 1)
+    assert actions(h, "A101")[-1] == "OFF"
+    h.advance(1)
+    assert h.commands[-1][0] == off_at + 86400
 
 
 def test_max_off_counts_from_the_arming_that_holds_a_tank_off() -> None:
@@ -557,6 +603,21 @@ def test_local_control_at_the_plc_releases_then_restores_the_previous_mode() -> 
     assert h.events[-1].reason == "mode 30 requested by socorel"
     h.report("S3", local_control=False)  # the PLC repeats automatic: piloted as before
     assert h.row.mode == Mode.PILOTE
+
+
+def test_local_control_ended_twice_restores_manual_mode_once() -> None:
+    devices = [socorel_row(3), plug_row("A101", usage=21)]
+    h = machine(110, devices, type_id=TANK, mode=Mode.MANUEL, command_state=CS.MANUEL_ON)
+    h.report("S3", relay_on=True)
+    h.report("S3", local_control=True)
+    assert h.row.mode == Mode.DESACTIVE
+    h.feed(RestoreMode(1, "socorel", h.now))
+    assert h.row.mode == Mode.MANUEL
+    assert h.events[-1].reason == "mode 20 requested by socorel"
+    sent = len(h.commands)
+    h.report("S3", local_control=False)  # the PLC says automatic again: nothing to restore
+    h.feed(RestoreMode(1, "socorel", h.now))
+    assert len(h.commands) == sent and h.row.mode == Mode.MANUEL
 
 
 def test_a_70_set_in_the_database_is_not_lifted_by_the_plc() -> None:

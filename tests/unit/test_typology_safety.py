@@ -202,7 +202,24 @@ def test_an_offline_sensor_does_not_hold_a_heater_on() -> None:
     assert actions(h)[-1] == "ON"
     h.report("F101", online=False)
     assert actions(h)[-1] == "OFF"
-    assert any("comfort" in e.reason and "sensor" in e.reason for e in h.events)
+    assert h.events[-1].reason == "comfort: no fresh temperature from the sensor, back to the plan"
+
+
+def test_comfort_reached_without_a_plan_keeps_the_heater_as_the_guard_left_it() -> None:
+    h = comfort_heater()
+    h.obey()
+    h.report("F101", temperature_c=18.5)  # no plan: too cold, forced on
+    h.obey()
+    assert actions(h)[-1] == "ON" and h.row.command_state == CS.MANUEL_PILOTE_ON
+    h.report("F101", temperature_c=20.5)  # warm: back to the plan, and there is none
+    assert actions(h)[-1] == "ON" and h.row.command_state == CS.MANUEL_PILOTE_ON
+
+
+def test_the_comfort_guard_acts_in_piloted_mode_only() -> None:
+    h = comfort_heater(mode=Mode.MANUEL, command_state=CS.MANUEL_ON)
+    h.obey()
+    h.report("F101", temperature_c=15.0)
+    assert h.writes == [] and actions(h) == ["ON"]
 
 
 def test_a_silent_sensor_does_not_hold_a_heater_on() -> None:
@@ -388,11 +405,25 @@ def test_a_start_while_the_relay_is_already_on_watches_the_power_at_once() -> No
     assert h.events[-1].reason == "no power rise within 60 s of the start"
 
 
+def test_170_a_failed_start_press_is_repeated_once() -> None:
+    h = prise_rallume(press_gap_s=5)
+    h.obey(power_on_w=1.0)
+    decide(h, True)
+    h.obey()
+    h.report(power_w=1.0)
+    h.advance(11)
+    h.reply("C101", ok=False, detail="errorConnect")
+    h.advance(5)
+    assert len(presses(h)) == 2
+
+
 def test_170_restart_in_21_never_presses_and_ends_in_err_when_idle() -> None:
     h = prise_rallume(command_state=CS.PILOTE_EN_ACTIVATION, verify_s=180)
     h.obey()
     h.report(power_w=12.0)
-    h.advance(181)
+    h.advance(179)
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION
+    h.advance(2)
     assert presses(h) == []
     assert h.row.command_state == CS.ERR
 
