@@ -378,9 +378,92 @@ def test_relai_et_compteur_is_verified_by_a_step_of_the_house_meter() -> None:
     h.report("D101", relay_on=True)
     h.report("B101", power_w=1100.0)  # +600 W: another appliance, not 50 % of 2400 W
     assert h.row.command_state == CS.PILOTE_EN_ACTIVATION
-    h.report("B101", power_w=2800.0)
+    h.report("B101", power_w=1700.0)  # +1200 W: 50 % of the rated power exactly
     assert h.row.command_state == CS.MANUEL_PILOTE_ON
+    assert h.events[-1].reason == "start verified: house meter step"
     assert h.row.control_state == ControlState.ON  # the relay, not the house meter, says it is on
+
+
+def test_relai_et_compteur_with_a_silent_meter_is_started_on_the_relays_word() -> None:
+    details = EquipmentDetails(rated_power_w=2400.0)
+    h = machine(180, [relay_row("D101", 12), tic_row("B101")], type_id=221, details=details)
+    h.report("D101", relay_on=False)
+    decide(h, True)  # the house meter never reported: nothing to compare with
+    h.report("D101", relay_on=True)
+    assert (h.row.mode, h.row.command_state) == (Mode.MANUEL, CS.MANUEL_PILOTE_ON)
+    assert h.events[-1].reason == "start acknowledged (nothing measures it)"
+
+
+def test_170_leaving_a_start_before_its_press_presses_at_the_next_start() -> None:
+    h = machine(170, [plug_row("A101", usage=11), bot_row("C101", 32)], boot_delay_s=10)
+    h.obey("A101", power_on_w=1.0)
+    decide(h, True)
+    h.obey("A101")
+    h.feed(ModeRequested(1, Mode.MANUEL, "screen", h.now))  # before the boot delay is over
+    h.feed(ModeRequested(1, Mode.PILOTE, "screen", h.now))
+    h.obey("A101")
+    h.report("A101", power_w=1.0)
+    decide(h, True)
+    h.obey("A101")
+    h.advance(11)
+    assert [d for _, d in presses(h)] == ["C101"]
+
+
+def test_a_tank_is_never_taken_for_a_started_machine() -> None:
+    h = machine(120, [plug_row()], type_id=TANK, cycle_end_s=300)
+    h.obey("A101")
+    decide(h, True)
+    h.obey("A101", power_on_w=2000.0)  # heating
+    h.report("A101", power_w=0.0)  # the thermostat is satisfied
+    h.advance(301)
+    assert (h.row.mode, h.row.command_state) == (Mode.PILOTE, CS.MANUEL_PILOTE_ON)
+    h.advance(600)
+    decide(h, True)
+    h.advance(200)  # the ON is never acknowledged: err, and still piloted
+    h.report("A101", power_w=2000.0)
+    assert (h.row.mode, h.row.command_state) == (Mode.PILOTE, CS.ERR)
+
+
+def test_the_cycle_end_waits_for_the_power_to_stay_low() -> None:
+    h = machine(120, [plug_row()], cycle_end_s=300)
+    h.obey("A101")
+    decide(h, True)
+    h.obey("A101", power_on_w=2000.0)
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON
+    h.advance(10)
+    h.report("A101", power_w=2000.0)
+    h.advance(301)  # running all along
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON
+    h.report("A101", power_w=1.0)
+    h.advance(100)
+    h.report("A101", power_w=2000.0)  # a pause, not the end
+    h.report("A101", power_w=1.0)
+    low = h.now
+    h.advance(299)
+    assert h.row.command_state == CS.MANUEL_PILOTE_ON
+    h.advance(1)
+    assert h.row.command_state == CS.MANUEL_ON and h.writes[-1].at == low + 300
+
+
+def test_the_observed_state_of_a_measured_output_and_of_a_finger() -> None:
+    row_devices = [relay_row("D101", 12), plug_row("A101", usage=21)]
+    h = machine(110, row_devices)
+    h.advance(30)
+    h.report("D101", online=True)  # the measure has not spoken yet: nothing known
+    assert h.observed == []
+    h.report("A101", power_w=10.0)  # the on threshold: drawing
+    assert h.row.control_state == ControlState.ON
+    h.report("A101", power_w=10.0)
+    assert len(h.observed) == 1  # written once
+    f = machine(130, [bot_row("C101", 32)])
+    f.report("C101", online=False)  # no measure: the gateway's availability
+    assert f.row.control_state == ControlState.ERRCOM
+
+
+def test_a_finger_restarted_in_21_without_a_measure_is_err_after_the_window() -> None:
+    h = machine(130, [bot_row("C101", 32)], command_state=CS.PILOTE_EN_ACTIVATION, verify_s=180)
+    h.advance(181)
+    assert h.commands == [] and h.row.command_state == CS.ERR
 
 
 def test_relai_et_compteur_without_a_step_is_err_after_one_meter_period_more() -> None:
