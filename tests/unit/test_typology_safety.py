@@ -160,6 +160,40 @@ def test_finger_is_not_pressed_again_on_a_fresh_measurement_older_than_the_press
     assert h.events[-1].reason == "start not verified: no measurement"
 
 
+def test_finger_reading_made_at_the_press_second_counts_after_it() -> None:
+    h = machine(130, finger_devices(), verify_s=60)
+    h.report("A101", power_w=1.0)
+    decide(h, True)  # pressed at the same second as the reading
+    h.reply("C101")
+    h.advance(61)
+    assert len(presses(h)) == 2
+
+
+def test_finger_reading_as_old_as_the_staleness_window_is_no_measurement() -> None:
+    h = machine(130, finger_devices())
+    h.report("A101", power_w=1.0)
+    h.advance(90)  # the plug reports every 30 s: stale after 90 s
+    decide(h, True)
+    assert presses(h) == [] and h.row.command_state == CS.ERR
+
+
+def test_finger_reading_at_the_on_threshold_is_a_running_machine() -> None:
+    h = machine(130, finger_devices())
+    h.report("A101", power_w=10.0)
+    decide(h, True)
+    assert presses(h) == [] and h.row.command_state == CS.MANUEL_PILOTE_ON
+
+
+def test_the_deadline_guard_starts_once_even_when_the_start_fails_at_once() -> None:
+    details = EquipmentDetails(deadline=1_000_000 + 60 + 3600 + 900, cycle_s=3600)
+    h = machine(130, finger_devices(), details=details)  # the plug never reports
+    h.advance(61)
+    assert presses(h) == [] and h.row.command_state == CS.ERR
+    errs = len(h.events)
+    h.advance(3000)
+    assert len(h.events) == errs
+
+
 def test_finger_is_repeated_once_when_a_fresh_measurement_shows_it_idle() -> None:
     h = machine(130, finger_devices(), verify_s=180)
     h.report("A101", power_w=1.0)
