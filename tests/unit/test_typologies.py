@@ -537,6 +537,14 @@ def test_max_off_guard_switches_a_tank_on_after_24_h_off() -> None:
     assert actions(h, "A101")[-1] == "OFF"
 
 
+def test_max_off_counts_from_the_restart_of_a_tank_held_off_by_a_row_without_dates() -> None:
+    h = machine(120, [plug_row()], type_id=TANK)  # 11, never switched on or programmed
+    booted = h.now
+    h.obey()
+    h.advance(86400)  # no plan at all
+    assert actions(h, "A101") == ["OFF", "ON"] and h.commands[-1][0] == booted + 86400
+
+
 def test_max_off_counts_from_the_last_switch_off_not_an_earlier_one() -> None:
     h = machine(120, [plug_row()], type_id=TANK)
     h.obey()
