@@ -200,13 +200,14 @@ def test_no_power_rise_repeats_the_sequence_once_then_err() -> None:
     h.report("A101", power_w=1.0)  # after the press: idle
     h.advance(31)
     assert len(presses(h)) == 2
+    assert h.events[-1].reason == "no power rise after the presses: repeating once"
     h.reply("C101")
     h.advance(150)
     h.report("A101", power_w=1.0)
     h.advance(31)
     assert len(presses(h)) == 2
     assert h.row.command_state == CS.ERR and h.row.mode == Mode.PILOTE
-    assert "no power rise" in h.events[-1].reason
+    assert h.events[-1].reason == "no power rise within 180 s of the start"
 
 
 def test_a_repeated_answer_does_not_extend_the_verification() -> None:

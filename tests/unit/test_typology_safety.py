@@ -140,7 +140,25 @@ def pressed_once(plug_goes_offline: bool) -> Harness:
 def test_finger_is_not_pressed_again_when_the_plug_went_offline() -> None:
     h = pressed_once(plug_goes_offline=True)
     assert len(presses(h)) == 1 and h.row.command_state == CS.ERR
-    assert "start not verified: no measurement" in h.events[-1].reason
+    assert h.events[-1].reason == "start not verified: no measurement"
+    h.advance(900)
+    h.report("A101", online=True, power_w=1.0)
+    decide(h, True)  # err after a start that was not verified: the EMS may plan it again
+    assert len(presses(h)) == 2 and h.row.command_state == CS.PILOTE_EN_ACTIVATION
+
+
+def test_a_start_whose_plug_fell_silent_is_err_and_planned_again() -> None:
+    h = machine(120, washer(), verify_s=180)
+    h.obey(power_on_w=1.0)
+    decide(h, True)
+    h.obey()  # ON acknowledged, then nothing more from the plug
+    h.advance(181)
+    assert h.row.command_state == CS.ERR
+    assert h.events[-1].reason == "start not verified: no measurement"
+    h.advance(900)
+    h.obey(power_on_w=1.0)
+    decide(h, True)
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION
 
 
 def test_finger_is_not_pressed_again_when_the_plug_was_silent_since_the_press() -> None:
