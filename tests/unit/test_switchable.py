@@ -457,6 +457,7 @@ def test_a_retry_waits_min_switch_after_the_relay_was_first_heard_in_the_other_s
     h.advance(20)  # the retry due at 15 s waits until 5 + 60 s
     assert [t - start for t, _ in h.commands] == [0]
     assert h.events[-1].reason == "retry deferred"
+    h.report(relay_on=True)  # still on meanwhile: the retry waits all the same
     h.advance(40)
     assert [t - start for t, _ in h.commands] == [0, 65]
     h.obey()
@@ -554,9 +555,9 @@ def test_manual_requested_when_the_output_is_already_on_sends_nothing() -> None:
     decide(h, on=True)
     h.obey()
     h.advance(30)
+    written = len(h.writes)
     h.report(relay_on=True)  # a periodic report: no second switch-on
     h.report(power_w=1500.0)  # a measurement says nothing of the relay
-    written = len(h.writes)
     h.feed(ModeRequested(1, Mode.MANUEL, "screen", h.now))
     assert actions(h) == ["OFF", "ON"]
     assert [w.started_at for w in h.writes[written:]] == [None]
@@ -584,6 +585,17 @@ def test_a_late_relay_report_does_not_move_the_anti_short_cycling_clock() -> Non
     h.feed(DeviceReport(device="A101", at=on_at + 50, relay_on=False))  # older than held
     decide(h, on=False)
     assert actions(h)[-1] == "OFF" and h.commands[-1][0] == h.now
+
+
+def test_a_restart_soon_after_a_switch_on_retries_its_unanswered_order_at_once() -> None:
+    row = msgspec.structs.replace(
+        equipment_row(type_id=TANK, command_state=CS.MANUEL_PILOTE_ON, consigne=True),
+        started_at=1_000_000 - 10,
+    )
+    h = Harness(make_spec(row, min_switch_s=60), row).start()
+    start = h.now
+    h.advance(16)  # the relay never heard: nothing says it changed, the retry is not deferred
+    assert [t - start for t, _ in h.commands] == [0, 15]
 
 
 def test_the_startup_command_counts_for_anti_short_cycling() -> None:

@@ -109,8 +109,9 @@ def test_a_second_start_is_verified_after_its_own_press_not_the_first_ones() -> 
     h.advance(5)
     h.reply("C101", ok=False, detail="errorConnect")  # err after the repeat
     assert h.row.command_state == CS.ERR
-    h.advance(900)
+    h.advance(895)
     h.report("A101", power_w=1.0)
+    h.advance(5)
     decide(h, True)
     pressed = h.now
     h.reply("C101")
@@ -180,6 +181,27 @@ def test_only_the_pressed_fingers_fresh_answer_counts() -> None:
     h.advance(20)  # unanswered: never pressed on blindly, the power decides
     assert [d for _, d in presses(h)] == ["C100"]
     assert h.row.command_state == CS.PILOTE_EN_ACTIVATION
+
+
+def test_a_failed_press_is_repeated_after_a_gap_of_one_second() -> None:
+    h = finger(press_gap_s=1)
+    decide(h, True)
+    h.reply("C101", ok=False, detail="errorConnect")
+    assert len(presses(h)) == 1
+    h.advance(1)
+    assert len(presses(h)) == 2
+
+
+def test_a_late_answer_to_an_unanswered_press_changes_nothing() -> None:
+    h = finger(finger_ack_timeout_s=30, verify_s=180)
+    decide(h, True)
+    h.advance(31)  # unanswered: the power decides from now, within 180 s
+    h.advance(40)
+    h.reply("C101")  # the gateway's answer, late
+    h.advance(130)
+    h.report("A101", power_w=1.0)
+    h.advance(11)
+    assert len(presses(h)) == 2  # 180 s after the timeout, not after the late answer
 
 
 def test_double_press_presses_the_start_finger_twice() -> None:

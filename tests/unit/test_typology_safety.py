@@ -510,6 +510,7 @@ def test_err_is_not_cleared_by_the_next_decision_but_by_a_matching_report() -> N
     assert not any(w.command_state is not None for w in h.writes[written:])
     h.report(relay_on=True)
     assert h.row.command_state == CS.MANUEL_PILOTE_ON
+    assert h.events[-2].reason == "the device now reports the desired output"
 
 
 # --- 9. mode 20 -> 13 from any state --------------------------------------------------------------
