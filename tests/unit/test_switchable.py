@@ -598,6 +598,20 @@ def test_a_restart_soon_after_a_switch_on_retries_its_unanswered_order_at_once()
     assert [t - start for t, _ in h.commands] == [0, 15]
 
 
+def test_manual_within_min_switch_then_piloted_again_sends_nothing_and_still_watches() -> None:
+    h = harness(min_switch_s=60)
+    h.obey()
+    h.advance(10)
+    h.feed(ModeRequested(1, Mode.MANUEL, "screen", h.now))  # ON deferred until 60 s
+    h.feed(ModeRequested(1, Mode.PILOTE, "screen", h.now))  # back to OFF: what the relay is
+    h.advance(100)
+    assert actions(h) == ["OFF"]
+    h.report(relay_on=True)  # switched on at the plug: re-asserted once min_switch_s allows
+    assert h.events[-2].reason == "device reports a different output: re-asserting"
+    h.advance(60)
+    assert actions(h) == ["OFF", "OFF"]
+
+
 def test_the_startup_command_counts_for_anti_short_cycling() -> None:
     h = harness(min_switch_s=60)  # re-asserts OFF: the relay may have switched
     h.obey()
@@ -641,6 +655,20 @@ def test_every_kind_of_report_keeps_the_device_fresh_for_90_s() -> None:
         h = harness(type_id=TANK)
         h.obey()
         h.advance(60)
+        h.report(**fields)
+        h.advance(89)
+        assert h.row.control_state != ControlState.ERRCOM, fields
+        h.advance(1)
+        assert h.row.control_state == ControlState.ERRCOM, fields
+    in_flight: list[dict[str, object]] = [
+        {"relay_on": True},  # the answer to the ON
+        {"reply": CommandReply("1-2", False, "busy")},  # the refusal of the ON
+    ]
+    for fields in in_flight:
+        h = harness(type_id=TANK, ack_timeout_s=100)
+        h.obey()
+        h.advance(60)
+        decide(h, on=True)
         h.report(**fields)
         h.advance(89)
         assert h.row.control_state != ControlState.ERRCOM, fields

@@ -8,7 +8,7 @@ import msgspec
 
 from protocol.ids import CommandState as CS
 from protocol.ids import Mode
-from protocol.messages import EmsDecision, ModeRequested
+from protocol.messages import DeviceReport, EmsDecision, ModeRequested
 from protocol.model import ComfortSettings, DeviceRow, EquipmentDetails
 from tests.harness import (
     Harness,
@@ -255,6 +255,20 @@ def test_an_offline_sensor_does_not_hold_a_heater_on() -> None:
     h.report("F101", online=False)
     assert actions(h)[-1] == "OFF"
     assert h.events[-1].reason == "comfort: no fresh temperature from the sensor, back to the plan"
+
+
+def test_the_sensors_other_messages_keep_its_temperature_and_a_late_one_is_ignored() -> None:
+    h = comfort_heater()
+    h.obey()
+    decide(h, False)
+    h.obey()
+    h.report("F101", temperature_c=18.5)  # too cold: held on
+    h.obey()
+    h.advance(60)
+    h.report("F101", online=True)
+    h.report("F101", battery=90)
+    h.feed(DeviceReport(device="F101", at=h.now - 90, temperature_c=21.0))  # older reading
+    assert actions(h)[-1] == "ON"  # still 18.5 °C: still held on
 
 
 def test_comfort_reached_without_a_plan_keeps_the_heater_as_the_guard_left_it() -> None:
