@@ -343,6 +343,19 @@ def test_max_off_clock_survives_a_restart() -> None:
     assert any("max-off" in e.reason for e in h.events)
 
 
+def test_the_max_off_guard_never_switches_on_a_waiting_machine() -> None:
+    h = machine(120, washer(), mode=Mode.MANUEL, command_state=CS.MANUEL_ON, max_off_s=3600)
+    h.obey()
+    h.feed(ModeRequested(1, Mode.PILOTE, "screen", h.now))  # armed: waits, held off
+    h.obey()
+    h.advance(3700)
+    assert actions(h) == ["ON", "OFF"] and h.row.command_state == CS.PILOTE_STAND_BY
+    h = machine(120, washer(), max_off_s=3600)  # restarted waiting
+    h.obey()
+    h.advance(3700)
+    assert actions(h) == ["OFF"] and h.row.command_state == CS.PILOTE_STAND_BY
+
+
 # --- 5. a start verified by power is never undone by a lost ack ----------------------------------
 
 
