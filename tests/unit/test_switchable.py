@@ -340,8 +340,10 @@ def test_continuous_follows_each_slot_and_reasserts_at_every_boundary() -> None:
     assert h.writes[-1].reason == "switch-on confirmed"
     switched_on = h.row.started_at
     h.advance(900)
+    written = len(h.writes)
     decide(h, on=True)
     assert actions(h) == ["OFF", "ON", "ON"]  # re-asserted although unchanged
+    assert len(h.writes) == written  # the row already says so
     h.obey()
     h.advance(900)
     decide(h, on=False)
@@ -430,6 +432,7 @@ def test_anti_short_cycling_defers_the_second_change() -> None:
     h.advance(10)
     decide(h, on=False)
     assert actions(h) == ["OFF", "ON"]
+    assert h.events[-1].reason == "switch OFF deferred by min_switch_s"
     h.advance(49)
     assert actions(h) == ["OFF", "ON"]
     h.advance(2)
@@ -612,6 +615,24 @@ def test_manual_within_min_switch_then_piloted_again_sends_nothing_and_still_wat
     assert actions(h) == ["OFF", "OFF"]
 
 
+def test_a_retry_is_not_deferred_by_a_relay_state_heard_before_the_order() -> None:
+    h = harness(type_id=TANK, min_switch_s=60)
+    start = h.now
+    h.advance(5)
+    h.feed(DeviceReport(device="A101", at=start - 1, relay_on=False))  # made before the OFF
+    h.advance(11)
+    assert [t - start for t, _ in h.commands] == [0, 15]
+
+
+def test_a_retry_due_when_min_switch_has_just_passed_goes_at_once() -> None:
+    h = harness(type_id=TANK, min_switch_s=10)
+    start = h.now
+    h.advance(5)
+    h.report(relay_on=True)  # first word, the other state: the retry may go at 5 + 10 s
+    h.advance(11)
+    assert [t - start for t, _ in h.commands] == [0, 15]
+
+
 def test_the_startup_command_counts_for_anti_short_cycling() -> None:
     h = harness(min_switch_s=60)  # re-asserts OFF: the relay may have switched
     h.obey()
@@ -739,6 +760,7 @@ def test_an_online_message_repeated_is_no_return() -> None:
     h.obey()
     h.report(online=True)
     h.advance(3)
+    h.obey()
     h.report(power_w=1.0)
     h.report(online=True)  # the same LWT again: nothing to re-assert
     h.advance(3)

@@ -115,6 +115,13 @@ def test_restart_resumes_the_state_the_row_implies() -> None:
     assert h.row.command_state == CS.MANUEL_PILOTE_ON and actions(h) == ["ON"]
 
 
+def test_a_finger_restarts_from_a_row_with_a_start_time() -> None:
+    h = machine(130, finger_devices(), started_at=999_000)
+    h.report("A101", power_w=1.0)
+    decide(h, True)
+    assert len(presses(h)) == 1
+
+
 def test_restart_in_err_of_a_finger_presses_at_the_next_decision() -> None:
     h = machine(130, finger_devices(), command_state=CS.ERR, consigne=True)
     h.report("A101", power_w=1.0)
