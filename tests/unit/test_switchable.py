@@ -568,7 +568,7 @@ def test_manual_requested_when_the_output_is_already_on_sends_nothing() -> None:
 
 def test_an_order_in_flight_is_dropped_when_released_and_sent_again_when_piloted() -> None:
     h = harness(min_switch_s=60)
-    h.advance(1)  # the startup OFF awaits its answer
+    h.advance(11)  # the startup OFF went unanswered, its retry waits
     h.feed(ModeRequested(1, Mode.NON_PILOTE, "screen", h.now))
     h.advance(300)
     assert actions(h) == ["OFF"]  # no retry once released
@@ -629,8 +629,9 @@ def test_a_retry_due_when_min_switch_has_just_passed_goes_at_once() -> None:
     start = h.now
     h.advance(5)
     h.report(relay_on=True)  # first word, the other state: the retry may go at 5 + 10 s
-    h.advance(11)
-    assert [t - start for t, _ in h.commands] == [0, 15]
+    h.advance(200)  # as the second attempt: the retries and err keep their times
+    assert [t - start for t, _ in h.commands] == [0, 15, 40, 95]
+    assert h.row.command_state == CS.ERR
 
 
 def test_the_startup_command_counts_for_anti_short_cycling() -> None:

@@ -321,7 +321,11 @@ def test_restart_during_a_finger_start_never_presses_again() -> None:
     h = finger(command_state=CS.PILOTE_EN_ACTIVATION, verify_s=180)
     assert h.commands == []
     h.report("A101", power_w=1.0)
-    h.advance(181)
+    h.advance(120)
+    h.report("A101", power_w=1.0)
+    h.advance(59)
+    assert h.row.command_state == CS.PILOTE_EN_ACTIVATION  # the window runs from the restart
+    h.advance(2)
     assert presses(h) == [] and h.row.command_state == CS.ERR
 
 
