@@ -68,6 +68,21 @@ def test_startup_of_a_disabled_equipment_sends_nothing_and_writes_99() -> None:
     h = harness(mode=70, command_state=11)
     assert h.commands == []
     assert h.row.command_state == CS.NON_COMMANDE
+    assert h.events[-1].reason == "resumed from the database"
+
+
+def test_a_change_deferred_before_a_release_is_deferred_again_after_it() -> None:
+    h = harness(min_switch_s=60)
+    h.obey()
+    start = h.now
+    h.advance(10)
+    h.feed(ModeRequested(1, Mode.MANUEL, "screen", h.now))  # ON deferred until 60 s
+    h.advance(10)
+    h.feed(ModeRequested(1, Mode.NON_PILOTE, "screen", h.now))
+    h.advance(10)
+    h.feed(ModeRequested(1, Mode.MANUEL, "screen", h.now))
+    h.advance(40)
+    assert [(t - start, c.action) for t, c in h.commands] == [(0, "OFF"), (60, "ON")]
 
 
 # --- modes ---------------------------------------------------------------------------------------

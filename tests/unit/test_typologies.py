@@ -474,7 +474,8 @@ def test_the_cycle_end_waits_for_the_power_to_stay_low() -> None:
 
 def test_the_observed_state_of_a_measured_output_and_of_a_finger() -> None:
     row_devices = [relay_row("D101", 12), plug_row("A101", usage=21)]
-    h = machine(110, row_devices)
+    row = equipment_row(typology=110, control_state=ControlState.OFF)
+    h = Harness(make_spec(row, row_devices, min_switch_s=0), row).start()
     h.advance(30)
     h.report("D101", online=True)  # the measure has not spoken yet: nothing known
     assert h.observed == []
