@@ -300,10 +300,29 @@ def test_a_silent_sensor_does_not_hold_a_heater_on() -> None:
     h.obey()
     decide(h, False)
     h.obey()
+    h.advance(3600)
     h.report("F101", temperature_c=18.5)
+    h.obey()
     assert actions(h)[-1] == "ON"
-    h.advance(3 * 21600 + 1)  # three report periods of the H&T: stale
+    h.advance(3 * 21600 - 1)  # three report periods of the H&T after its reading: stale
+    assert actions(h)[-1] == "ON"
+    h.advance(1)
     assert actions(h)[-1] == "OFF"
+
+
+def test_a_machine_whose_off_order_failed_is_not_started_by_its_power() -> None:
+    h = machine(120, washer())
+    h.advance(200)  # the OFF is never answered: err
+    assert h.row.command_state == CS.ERR
+    h.report(power_w=2000.0)  # the household runs it: no start of ours
+    assert (h.row.mode, h.row.command_state) == (Mode.PILOTE, CS.ERR)
+
+
+def test_restart_in_err_in_manual_mode_of_a_machine_is_cleared_when_the_plug_is_on() -> None:
+    h = machine(120, washer(), mode=Mode.MANUEL, command_state=CS.ERR)
+    assert actions(h) == ["ON"]
+    h.obey()
+    assert h.row.command_state == CS.MANUEL_ON
 
 
 # --- 3. anti short-cycling counts from the confirmed change --------------------------------------
