@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Mutation testing of the typology machines (opt-in): mutmut mutates protocol/typologies/ and runs
 # the typology unit tests against each mutant ([tool.mutmut] in pyproject.toml), then the
-# hand-written mutants of scripts/hand_mutants.py. Mutants are kept in mutants/ (not versioned).
+# hand-written mutants of scripts/hand_mutants.py, and the score (scripts/mutation_score.py, with the
+# equivalent mutants of scripts/mutation_equivalents.txt). Mutants are kept in mutants/ (not versioned).
 # mutmut lives in its own environment (.venv-mutation): it brings setproctitle, which Thespian
 # uses to rename actor processes, and the tests of .venv count processes by their command line.
 #   scripts/mutation.sh                 # everything, one test process at a time
@@ -17,4 +18,5 @@ export HYPOTHESIS_PROFILE=mutation
 "$VENV/bin/mutmut" results
 if [ "$#" -eq 0 ]; then
     "$VENV/bin/python" scripts/hand_mutants.py
+    "$VENV/bin/python" scripts/mutation_score.py  # exit 1 under 90 %
 fi

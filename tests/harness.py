@@ -20,6 +20,7 @@ from protocol.messages import (
     DeviceReport,
     Event,
     Message,
+    NotifyDisplays,
     SendCommand,
     StopActor,
     TimerFired,
@@ -192,9 +193,11 @@ class Harness:
     writes: list[WriteState] = field(default_factory=list)
     observed: list[WriteObserved] = field(default_factory=list)
     stopped: bool = False
+    request_ids: set[str] = field(default_factory=set)  # since the last (re)start
 
     def start(self) -> Harness:
         self.timers.clear()
+        self.request_ids.clear()
         state, effects = typologies.initial(self.spec, self.row, self.now)
         self._apply(state, effects)
         return self
@@ -246,6 +249,7 @@ class Harness:
             self.report(device, power_w=power_on_w if on else 0.0)
 
     def _apply(self, state: MachineState, effects: list[Message]) -> None:
+        journal_ends_in = self._check_stamps(effects)
         self.state = state
         self.effects.extend(effects)
         for effect in effects:
@@ -267,6 +271,44 @@ class Harness:
                 )
             elif isinstance(effect, StopActor):
                 self.stopped = True
+        assert journal_ends_in == self.row.command_state, (journal_ends_in, self.row)
+
+    def _check_stamps(self, effects: list[Message]) -> int:
+        """What the actors write and log is stamped with the step's time and says why; the
+        journal's transitions chain from the row as it was to the row as it is written; every
+        order has a request id of its own (a reply answers one order only); the screens are told
+        of every change of the row. Returns the state the journal ends in."""
+        current, reason = self.row.command_state, None
+        for effect in effects:
+            assert isinstance(effect, Message), effect
+            if isinstance(effect, Event):
+                assert effect.equipment == self.spec.id and effect.at == self.now, effect
+                assert isinstance(effect.reason, str) and effect.reason, effect
+                assert effect.from_state == current, (effect, current)
+                current, reason = effect.to_state, effect.reason
+            elif isinstance(effect, WriteState):
+                assert effect.equipment == self.spec.id and effect.at == int(self.now), effect
+                assert effect.reason == reason, (effect, reason)  # the Event that explains it
+                if effect.command_state is not None:
+                    assert effect.command_state == current, (effect, current)
+            elif isinstance(effect, WriteObserved):
+                assert effect.equipment == self.spec.id and effect.at == int(self.now), effect
+            elif isinstance(effect, ArmTimer):
+                assert effect.token and isinstance(effect.at, int | float), effect
+            elif isinstance(effect, CancelTimer):
+                assert effect.token, effect
+            elif isinstance(effect, StopActor):
+                assert isinstance(effect.reason, str) and effect.reason, effect
+            elif isinstance(effect, SendCommand):
+                assert effect.device in {d.id for d in self.spec.devices}, effect
+                assert effect.request_id.startswith(f"{self.spec.id}-"), effect
+                assert effect.request_id not in self.request_ids, effect
+                self.request_ids.add(effect.request_id)
+            elif isinstance(effect, NotifyDisplays):
+                assert effect.equipment == self.spec.id, effect
+        if any(isinstance(e, WriteState | WriteObserved) for e in effects):  # the screens follow
+            assert NotifyDisplays(self.spec.id) in effects, effects
+        return current
 
 
 def apply_write(row: EquipmentRow, write: WriteState) -> EquipmentRow:

@@ -290,11 +290,12 @@ def _send(state: MachineState, now: float, attempt: int) -> Step:
     sequence = state.sequence + 1
     request_id = f"{state.spec.id}-{sequence}"
     if attempt == 1:
-        # The first command after a start may change the relay too (the relay state kept from
-        # before the restart can be stale): it counts for anti short-cycling, but it is not a
-        # switch-on to report to the EMS.
+        # The first command after a start may change the relay too when no report since the
+        # start says what the relay is (unknown, or kept from before the restart: maybe stale):
+        # it counts for anti short-cycling, but it is not a switch-on to report to the EMS.
         changing = is_change(output, output.target)
-        first = output.commanded is None
+        heard = output.relay_at is not None and output.relay_at >= state.booted_at
+        first = output.commanded is None and not heard
         change_sent_at = now if changing or first else output.change_sent_at
     else:  # a retry repeats the command in flight: no new change
         changing, change_sent_at = output.changing, output.change_sent_at

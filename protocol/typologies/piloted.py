@@ -250,7 +250,8 @@ def _arm(state: MachineState, now: float, reason: str, write_mode: bool) -> Step
         error_kind=None,
         low_power_since=None,
         guard=None,
-        off_since=now if not desired else None,
+        # the max-off guard is for continuous equipment (spec §6): a machine waits, held off
+        off_since=now if not desired and state.spec.kind == Kind.CONTINUOUS else None,
         mode_before_disable=None,
     )
     state, more = c.drive(state, desired, now)

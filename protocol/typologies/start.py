@@ -122,7 +122,11 @@ def _verifies(state: MachineState, at: float) -> bool:
 
 
 def starting(state: MachineState) -> bool:
-    """Starting (21), or in err after a start that was ordered (a failed OFF is no start)."""
+    """Starting (21), or in err after a start that was ordered (a failed OFF is no start). A
+    continuous equipment never starts: its err is an order that failed, and the power it draws
+    does not make it a started machine (mode 20 is for triggered equipment, spec §3.6)."""
+    if not triggered(state):
+        return False
     return state.command_state == CS.PILOTE_EN_ACTIVATION or (
         state.command_state == CS.ERR
         and state.error_kind in START_ERRORS

@@ -45,6 +45,14 @@ def test_comfort_periods_are_utc_in_paris_summer_time() -> None:
     assert not guards.in_comfort_period(comfort, utc(2026, 7, 6, 22, 0))
 
 
+def test_comfort_periods_start_and_end_to_the_second() -> None:
+    comfort = settings(weekday=((6 * H + 30 * 60, 6 * H + 45 * 60 + 30),))
+    assert not guards.in_comfort_period(comfort, utc(2026, 7, 6, 6, 29, 59))
+    assert guards.in_comfort_period(comfort, utc(2026, 7, 6, 6, 30))
+    assert guards.in_comfort_period(comfort, utc(2026, 7, 6, 6, 45, 29))
+    assert not guards.in_comfort_period(comfort, utc(2026, 7, 6, 6, 45, 30))
+
+
 def test_comfort_periods_are_utc_in_paris_winter_time() -> None:
     comfort = settings()
     assert not guards.in_comfort_period(comfort, utc(2026, 1, 5, 5, 30))  # 06:30 in Paris

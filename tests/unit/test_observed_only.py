@@ -50,8 +50,10 @@ def test_modes_are_recorded_only_and_80_stops_the_actor() -> None:
     h = meter()
     written = len(h.writes)
     h.feed(ModeRequested(1, Mode.PILOTE, "screen", h.now))
+    assert h.state is not None and h.state.mode == Mode.PILOTE  # what the screens show
     h.feed(RowChanged(equipment_row(type_id=410, typology=200, mode=Mode.MANUEL), h.now))
     h.feed(TimerFired("something-else", h.now))
+    assert h.state.mode == Mode.MANUEL
     assert h.commands == [] and len(h.writes) == written and not h.stopped
     h.feed(RowChanged(equipment_row(type_id=410, typology=200, mode=Mode.SUPPR), h.now))
     stops = [e for e in h.effects if isinstance(e, StopActor)]
@@ -67,3 +69,26 @@ def test_an_equipment_that_cannot_be_driven_is_30_with_its_reason_and_sends_noth
     assert h.commands == []
     again = Harness(make_spec(h.row), h.row).start()  # already 30: the journal still says why
     assert again.writes == [] and "999" in again.events[0].reason
+
+
+def test_a_meter_never_heard_is_unknown_after_its_staleness_window() -> None:
+    row = equipment_row(type_id=410, typology=200, mode=1, command_state=1, control_state=25)
+    h = Harness(make_spec(row, [tic_row("B101")]), row).start()
+    h.advance(899)
+    assert h.row.control_state == ControlState.OFF
+    h.advance(1)
+    assert h.row.control_state == ControlState.INCONNU
+
+
+def test_a_suppression_requested_by_an_operator_stops_a_meter() -> None:
+    h = meter()
+    h.feed(ModeRequested(1, Mode.SUPPR, "operator", h.now))
+    assert h.stopped and h.commands == []
+
+
+def test_a_tic_reader_is_only_observed_whatever_the_equipment_type() -> None:
+    row = equipment_row(type_id=112, typology=200, mode=Mode.PILOTE, command_state=11)
+    h = Harness(make_spec(row, [tic_row("B101")]), row).start()
+    h.report("B101", power_w=900.0)
+    assert h.commands == [] and h.row.command_state == CS.NON_COMMANDE
+    assert h.events[0].reason == "measured only: never commanded"
