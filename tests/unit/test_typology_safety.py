@@ -195,6 +195,42 @@ def test_a_finger_start_waits_for_a_measurement_not_for_any_message() -> None:
     assert presses(h) == [h.now]
 
 
+def test_a_plug_that_measured_and_went_offline_gets_no_grace() -> None:
+    h = machine(130, finger_devices(), verify_s=180)
+    h.report("A101", power_w=1.0)
+    h.report("A101", online=False)
+    decide(h, True)  # its measurement is not fresh: no press, and no waiting
+    assert presses(h) == [] and h.row.command_state == CS.ERR
+
+
+def test_a_plug_heard_without_a_measurement_is_waited_for() -> None:
+    h = machine(130, finger_devices(), verify_s=180)
+    h.report("A101", online=True)
+    decide(h, True)
+    assert presses(h) == [] and h.row.command_state == CS.PILOTE_STAND_BY
+    h.report("A101", power_w=1.0)
+    assert presses(h) == [h.now]
+
+
+def test_a_force_start_awaiting_its_measurement_is_forgotten_with_the_mode() -> None:
+    h = machine(130, finger_devices(), verify_s=180)
+    h.feed(ForceStart(1, "operator", h.now))
+    h.feed(ModeRequested(1, Mode.MANUEL, "screen", h.now))
+    h.feed(ModeRequested(1, Mode.PILOTE, "screen", h.now))
+    h.report("A101", power_w=1.0)
+    assert presses(h) == [] and h.row.command_state == CS.PILOTE_STAND_BY
+
+
+def test_a_plug_silent_after_its_first_measurement_is_seen_silent() -> None:
+    h = machine(130, finger_devices(), verify_s=180)
+    decide(h, True)
+    h.advance(20)
+    h.report("A101", power_w=1.0)  # the awaited start is pressed on this report
+    assert presses(h) == [h.now]
+    h.advance(91)  # three report periods after it, nothing more: silent
+    assert h.row.control_state == 60
+
+
 def test_a_finger_start_whose_plug_is_never_heard_ends_in_err_after_the_grace() -> None:
     h = machine(130, finger_devices(), verify_s=180)
     decide(h, True)
@@ -389,6 +425,11 @@ def test_a_restart_keeps_the_relay_from_changing_within_min_switch_of_its_last_c
     assert actions(h) == []
     h.advance(2)
     assert [(t - now, c.action) for t, c in h.commands] == [(50.0, "OFF")]
+
+
+def test_a_start_up_order_that_matches_the_kept_relay_is_sent_at_once() -> None:
+    h = machine(120, washer(), type_id=TANK, min_switch_s=60, relays=(("A101", False, 999_990),))
+    assert [c.action for _, c in h.commands] == ["OFF"]  # what the relay already is
 
 
 def test_a_restart_long_after_the_last_change_sends_at_once() -> None:
