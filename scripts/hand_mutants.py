@@ -45,15 +45,16 @@ MUTANTS: dict[str, tuple[str, str, str]] = {
     ),
     "no deadline guard": (
         T + "piloted.py",
-        "            return _start(state, now, start.deadline_reason(state))\n",
+        "            return _start(state, now, start.deadline_reason(state), "
+        'asked_by="deadline")\n',
         "            return state, []\n",
     ),
     "no comfort guard": (
         T + "piloted.py",
-        '    """140 with an ambient sensor, heating with requested temperatures: too cold -> '
-        'force on."""\n',
-        '    """140 with an ambient sensor, heating with requested temperatures: too cold -> '
-        'force on."""\n    return state, []\n',
+        "    Heating only (spec §6): a triggered machine is never held on by a room "
+        'temperature."""\n',
+        "    Heating only (spec §6): a triggered machine is never held on by a room "
+        'temperature."""\n    return state, []\n',
     ),
     "no max-off guard": (
         T + "piloted.py",
