@@ -66,9 +66,10 @@ class ScreenQueries:
         self._screen_job(message.reply_to, lambda s: declaration(s, message), failed)
 
     def receiveMsg_ScreenJobDone(self, message: ScreenJobDone, sender: Any) -> None:
-        if message.unwritten is not None:
-            self._queue_declaration(message.unwritten)
-        self.send(message.reply_to, message.answer)
+        answer = message.answer
+        if isinstance(answer, ScreenUpdateWritten) and answer.queued:  # unreachable: it waits
+            self._queue_declaration(Declaration(answer.update, int(answer.at)))
+        self.send(message.reply_to, answer)
 
     def _queue_declaration(self, waiting: Declaration) -> None:
         logger.warning(
@@ -93,11 +94,7 @@ class ScreenQueries:
 
         def run() -> ScreenJobDone:
             try:
-                answer = job(session)
-                if isinstance(answer, ScreenUpdateWritten) and answer.queued:
-                    unwritten = Declaration(answer.update, int(answer.at))
-                    return ScreenJobDone(reply_to, answer, unwritten)
-                return ScreenJobDone(reply_to, answer)
+                return ScreenJobDone(reply_to, job(session))
             except Exception as exc:
                 logger.exception("screen job failed")
                 return ScreenJobDone(reply_to, failed(f"{type(exc).__name__}: {first_line(exc)}"))

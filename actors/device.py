@@ -189,9 +189,9 @@ class DeviceActor(Vital, ActorTypeDispatcher):
             if view is None:
                 continue
             # the switch's last confirmed change, with the relay state it left (kept for restarts)
-            switch = output is not None and output.device == device
-            confirmed = switch and output is not None and output.relay == view.relay_on
-            changed_at = output.changed_at if confirmed and output else None
+            changed_at = None
+            if output is not None and output.device == device and output.relay == view.relay_on:
+                changed_at = output.changed_at
             self.send(
                 self.gateways.db,
                 DeviceTelemetry(

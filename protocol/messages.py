@@ -531,12 +531,10 @@ class WriteScreenUpdate(Message):
 
 
 class ScreenJobDone(Message):
-    """From the DbGateway's worker: a screen job's answer, for `reply_to`; a declaration the
-    database could not take (unreachable) comes back to wait in the gateway's queue."""
+    """From the DbGateway's worker: a screen job's answer, for `reply_to`."""
 
     reply_to: Any
     answer: Message
-    unwritten: Declaration | None = None
 
 
 class ScreenUpdateWritten(Message):

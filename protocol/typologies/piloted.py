@@ -588,9 +588,8 @@ def _comfort(state: MachineState, now: float) -> Step:
     """140 with an ambient sensor, heating with requested temperatures: too cold -> force on.
     Heating only (spec §6): a triggered machine is never held on by a room temperature."""
     comfort = state.details.comfort
-    if comfort is None or not state.spec.control.comfort_guard or state.mode != Mode.PILOTE:
-        return state, []
-    if state.spec.kind != Kind.CONTINUOUS:
+    heating = state.spec.kind == Kind.CONTINUOUS and state.spec.control.comfort_guard
+    if comfort is None or not heating or state.mode != Mode.PILOTE:
         return state, []
     temperature = _fresh_temperature(state, now)
     if temperature is None:

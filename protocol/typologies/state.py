@@ -84,8 +84,8 @@ class MachineState(msgspec.Struct, frozen=True):
     presses: Presses | None = None  # the finger start sequence in progress
     pressed_at: float | None = None  # first press of the current start: a rise must follow it
     resumed_start: bool = False  # restarted in 21: the reports decide, nothing is pressed again
-    # A finger start asked before the measuring device was first heard since start-up: (what
-    # asked, "plan" / "deadline" / "operator", and the reason), decided again at its first
+    # A finger start asked before the measuring device's first measurement since start-up: (what
+    # asked, "plan" / "deadline" / "operator", and the reason), decided again at that
     # measurement or when its grace (one stale period after start-up) ends.
     start_awaits_measure: tuple[str, str] | None = None
     guard: str | None = None  # a guard holding the output against the plan: "comfort", "max-off"
