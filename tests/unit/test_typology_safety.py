@@ -234,7 +234,9 @@ def test_a_plug_silent_after_its_first_measurement_is_seen_silent() -> None:
 def test_a_finger_start_whose_plug_is_never_heard_ends_in_err_after_the_grace() -> None:
     h = machine(130, finger_devices(), verify_s=180)
     decide(h, True)
-    h.advance(3 * 30 + 1)  # three report periods of the Shelly plug
+    h.advance(3 * 30 - 1)
+    assert h.row.command_state == CS.PILOTE_STAND_BY  # still waiting
+    h.advance(2)  # three report periods of the Shelly plug
     assert presses(h) == [] and h.row.command_state == CS.ERR
     assert "no measurement" in h.events[-1].reason
 
