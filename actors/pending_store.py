@@ -63,9 +63,10 @@ class PendingStore:
 
     def save(self, batch: WriteBatch, now: float) -> None:
         self.saved_at = now
-        if not (
-            batch.transitions or batch.observed or batch.telemetry or batch.events
-        ) and not batch.declarations:
+        if (
+            not (batch.transitions or batch.observed or batch.telemetry or batch.events)
+            and not batch.declarations
+        ):
             self.clear()
             return
         try:

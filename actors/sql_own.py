@@ -52,9 +52,7 @@ def ensure_own_schema(conn: psycopg.Connection, schema: str) -> None:
     """
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"elfe own schema {schema}",))
-        exists = conn.execute(
-            "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
-        ).fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
         for statement in OWN_TABLES.split(";"):
             if not statement.strip() or (exists and "CREATE SCHEMA" in statement):
                 continue

@@ -358,9 +358,7 @@ class SnapshotDatabase:
     def write_telemetry(self, conn: Any, schema: str, rows: Iterable[DeviceTelemetry]) -> None:
         self.check()  # the latest facts of each device: not part of the replay's output
 
-    def write_relay_changes(
-        self, conn: Any, schema: str, rows: Iterable[DeviceTelemetry]
-    ) -> None:
+    def write_relay_changes(self, conn: Any, schema: str, rows: Iterable[DeviceTelemetry]) -> None:
         self.check()  # kept for a restart of the supervisor, which a replay does not make
 
     def load_relays(self, conn: Any, schema: str) -> dict[int, tuple[tuple[str, bool, int], ...]]:

@@ -115,7 +115,5 @@ def test_text_view_shows_every_page() -> None:
         0.0,
     )  # fmt: skip
     view = screen.text_view().splitlines()
-    assert view[1] == (
-        "p3 'Lave-linge' | b3 on | b5 - | b6 - | b8 18h | b9 30 | b10 ●#00FF00"
-    )
+    assert view[1] == ("p3 'Lave-linge' | b3 on | b5 - | b6 - | b8 18h | b9 30 | b10 ●#00FF00")
     assert view[0].startswith("p2 'Lave-vaisselle'") and len(view) == 8

@@ -35,8 +35,9 @@ TYPES = st.sampled_from([111, 112, 113, 221, 131, 151, 155, 1, 410])
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=10,
 )
 events = st.fixed_dictionaries(
@@ -54,11 +55,13 @@ payloads = (
     | st.binary(max_size=64)
     | st.sampled_from([b"online", b"offline", b"", b"{", b"[]", b"null", b'{"uptime":-1}'])
 )
-suffixes = st.sampled_from(
-    ["LWT", "state/statusupdate", "state/page", "command/jsonl", "state/p3b3", "state/p5b8"]
-) | st.builds(
-    lambda p, b: f"state/p{p}b{b}", st.integers(0, 300), st.integers(0, 300)
-) | st.text(max_size=20)
+suffixes = (
+    st.sampled_from(
+        ["LWT", "state/statusupdate", "state/page", "command/jsonl", "state/p3b3", "state/p5b8"]
+    )
+    | st.builds(lambda p, b: f"state/p{p}b{b}", st.integers(0, 300), st.integers(0, 300))
+    | st.text(max_size=20)
+)
 topics = suffixes.map(lambda s: f"{ROOT}/{s}") | st.text(max_size=40)
 
 equipment = st.builds(
