@@ -65,6 +65,7 @@ class DbGateway(Vital, ScreenQueries, ActorTypeDispatcher):
         self.queue = WriteQueue()
         self.reads: deque[tuple[LoadInventory | LoadRow, Any]] = deque()  # (request, reply to)
         self.since_read: dict[int, list[WriteState]] = {}  # made while a read is in flight
+        self.writes_seen: dict[int, int] = {}  # equipment -> serial of its last WriteState here
         self.in_flight: tuple[float, LoadInventory | LoadRow | None, Any] | None = None
         self.own_schema_ready: bool | None = None
         self.db = Availability("coordination database", RETRY_MAX_S)
@@ -98,6 +99,7 @@ class DbGateway(Vital, ScreenQueries, ActorTypeDispatcher):
     def receiveMsg_WriteState(self, message: WriteState, sender: Any) -> None:
         if message.command_state is not None:
             self.command_states[message.equipment] = int(message.command_state)
+        self.writes_seen[message.equipment] = message.serial
         self.queue.add(message)
         self._changed()
         if self.in_flight is not None and self.in_flight[1] is not None:
@@ -261,13 +263,18 @@ class DbGateway(Vital, ScreenQueries, ActorTypeDispatcher):
         driven = [row for row in rows if row.id in ids]
         self.command_states = {row.id: row.command_state for row in driven}
         self.control_states = {row.id: row.control_state for row in driven}
-        self.send(reply_to, Inventory(rows=rows, specs=tuple(specs), error=error, scope=mine.scope))
+        seen = {row.id: self.writes_seen.get(row.id, 0) for row in driven}
+        self.send(
+            reply_to,
+            Inventory(rows, tuple(specs), error=error, scope=mine.scope, writes_seen=seen),
+        )
 
     def _reply_row(self, read: LoadRow, reply_to: Any, done: DbJobDone) -> None:
         if done.row is None:
             logger.warning("equipment {} asked by {}: no such row", read.equipment, read.source)
             return
-        self.send(reply_to, RowChanged(overlay(done.row, self.since_read), time.time()))
+        seen = self.writes_seen.get(read.equipment, 0)
+        self.send(reply_to, RowChanged(overlay(done.row, self.since_read), time.time(), seen))
 
     # --- availability --------------------------------------------------------------------------
 

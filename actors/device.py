@@ -51,6 +51,8 @@ from protocol.typologies import MachineState
 
 JOURNAL_SIZE = 50
 STAGGER = "ems-stagger"
+# A transition the DbGateway never received stops masking re-read rows after this long.
+STALE_ROW_GRACE_S = 30.0
 EVENTS = (EmsDecision, ModeRequested, RestoreMode, ForceStart, TimerFired, Reassert, RowChanged)
 
 
@@ -64,6 +66,7 @@ class DeviceActor(Vital, ActorTypeDispatcher):
         self.now = 0.0  # machine time never runs backwards, whatever the order of arrival
         self.log = logger  # bound to the equipment id (journald field EQUIPMENT=) once known
         self.held: EmsDecision | None = None  # waiting for its stagger offset
+        self.last_write = (0, 0.0)  # serial and monotonic time of the last WriteState sent
 
     def receiveMsg_DeviceInit(self, message: DeviceInit, sender: Any) -> None:
         self.gateways = message.gateways
@@ -90,6 +93,8 @@ class DeviceActor(Vital, ActorTypeDispatcher):
         if isinstance(message, TimerFired) and message.token == STAGGER:
             held, self.held = self.held, None
             return self._feed(held, message.at) if held is not None else None
+        if isinstance(message, RowChanged) and self._read_before_last_write(message):
+            return None
         if isinstance(message, EVENTS):
             return self._feed(message, message.at)
         return super().receiveMessage(message, sender)
@@ -105,6 +110,20 @@ class DeviceActor(Vital, ActorTypeDispatcher):
             return False
         self.held = decision
         self.send(self.gateways.clock, SetTimer(STAGGER, decision.at + offset))
+        return True
+
+    def _read_before_last_write(self, changed: RowChanged) -> bool:
+        """A row read before the DbGateway received this actor's last transition would undo it
+        (its old mode taken for a request from the database). It is dropped: the next read
+        brings whatever else changed meanwhile."""
+        serial, sent = self.last_write
+        if changed.writes_seen is None or changed.writes_seen >= serial:
+            return False
+        if time.monotonic() - sent > STALE_ROW_GRACE_S:
+            return False  # that transition was lost on its way: the database is the truth
+        self.log.debug(
+            "equipment {}: a row read before our last transition, dropped", changed.row.id
+        )
         return True
 
     def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
@@ -143,7 +162,12 @@ class DeviceActor(Vital, ActorTypeDispatcher):
         for effect in effects:
             if isinstance(effect, SendCommand):
                 self._send_command(effect)
-            elif isinstance(effect, WriteState | WriteObserved):
+            elif isinstance(effect, WriteState):
+                # monotonic: a respawned actor's serials are above those of its predecessor
+                serial = max(self.last_write[0] + 1, time.monotonic_ns())
+                self.last_write = (serial, time.monotonic())
+                self.send(gateways.db, msgspec.structs.replace(effect, serial=serial))
+            elif isinstance(effect, WriteObserved):
                 self.send(gateways.db, effect)
             elif isinstance(effect, ArmTimer):
                 self.send(gateways.clock, SetTimer(effect.token, effect.at))

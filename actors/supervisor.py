@@ -104,7 +104,9 @@ class Supervisor(Vital, Census, ActorTypeDispatcher):
                 return
         changed = message.scope != self.scope
         self.scope = message.scope
-        self._reconcile(list(message.specs), {r.id: r for r in message.rows}, changed)
+        # rows saved on disk (database down) may predate our own transitions: not passed on
+        seen = None if message.error else message.writes_seen
+        self._reconcile(list(message.specs), {r.id: r for r in message.rows}, seen, changed)
 
     def receiveMsg_DeviceReady(self, message: DeviceReady, sender: Any) -> None:
         if message.equipment not in self.waiting:
@@ -142,9 +144,14 @@ class Supervisor(Vital, Census, ActorTypeDispatcher):
     # --- inventory reconciliation --------------------------------------------------------------
 
     def _reconcile(
-        self, specs: list[EquipmentSpec], rows: dict[int, EquipmentRow], changed: bool = False
+        self,
+        specs: list[EquipmentSpec],
+        rows: dict[int, EquipmentRow],
+        writes_seen: dict[int, int] | None,
+        changed: bool = False,
     ) -> None:
-        """Spawn new equipment, stop removed ones, rebuild changed ones, pass row changes on."""
+        """Spawn new equipment, stop removed ones, rebuild changed ones, pass row changes on
+        (unless `writes_seen` is None: rows that may be older than the actors' transitions)."""
         wanted = {s.id: s for s in specs}
         changed = changed or not self.ready
         for equipment in [e for e in self.devices if e not in wanted]:
@@ -156,8 +163,9 @@ class Supervisor(Vital, Census, ActorTypeDispatcher):
             if equipment not in self.devices:
                 self._start_device(spec, rows[equipment])
                 changed = True
-            elif rows[equipment] != self.rows.get(equipment):
-                self.send(self.devices[equipment], RowChanged(rows[equipment], time.time()))
+            elif writes_seen is not None and rows[equipment] != self.rows.get(equipment):
+                seen = writes_seen.get(equipment, 0)
+                self.send(self.devices[equipment], RowChanged(rows[equipment], time.time(), seen))
         self.rows = {e: rows[e] for e in wanted}
         if changed and not self.waiting:
             self._on_all_ready()

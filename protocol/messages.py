@@ -109,6 +109,9 @@ class RowChanged(Message):
 
     row: EquipmentRow
     at: float
+    # The serial of the last WriteState of this equipment that the DbGateway had received when it
+    # answered: the row holds it (written or overlaid). None = unknown (tests, tools).
+    writes_seen: int | None = None
 
 
 # --- effects returned by the state machines -----------------------------------------------------
@@ -131,6 +134,7 @@ class WriteState(Message):
     consigne: bool | None = None
     started_at: int | None = None  # timestamp_derniere_mise_en_marche
     programmed_at: int | None = None  # timestamp_derniere_programmation
+    serial: int = 0  # stamped by the DeviceActor: tells a row read before it from one after it
 
 
 class WriteObserved(Message):
@@ -315,6 +319,7 @@ class Inventory(Message):
     specs: tuple[EquipmentSpec, ...]
     error: str | None = None
     scope: StimulusScope = StimulusScope()
+    writes_seen: dict[int, int] = {}  # equipment -> RowChanged.writes_seen at the answer
 
 
 class PlansSource(Message):

@@ -14,7 +14,7 @@ from thespian.actors import ActorSystem, ActorTypeDispatcher
 from actors.device import DeviceActor
 from protocol import messages as m
 from protocol.ems import stagger_offset
-from protocol.ids import CommandState, ControlState
+from protocol.ids import CommandState, ControlState, Mode
 from tests.harness import equipment_row, make_spec
 
 
@@ -92,6 +92,45 @@ def test_reports_become_observed_state_writes_and_introspection_shows_why(
     assert isinstance(reply, m.IntrospectReply)
     assert reply.data["state"]["command_state"] == CommandState.MANUEL_PILOTE_ON
     assert "EMS plan 5" in reply.data["events"][-1]["reason"]
+
+
+def test_a_row_read_before_the_gateway_had_our_transition_does_not_undo_it(
+    system: ActorSystem,
+) -> None:
+    """Seen on multiprocTCPBase: a reload read before the DbGateway received the actor's
+    "manual" transition came back with the old mode, taken for a request from the database."""
+    device, gateway = start_device(system)
+    now = time.time()
+    system.tell(device, m.ModeRequested(1, Mode.MANUEL, "screen", now))
+    manual = [x for x in received(system, gateway) if isinstance(x, m.WriteState)][-1]
+    assert manual.mode == Mode.MANUEL and manual.serial > 0
+    piloted = equipment_row(type_id=131)  # the row as read before that write reached the database
+
+    system.tell(device, m.RowChanged(piloted, now + 1, writes_seen=manual.serial - 1))
+    reasons = [x.reason for x in received(system, gateway) if isinstance(x, m.Event)]
+    assert "mode 30 requested by database" not in reasons
+    system.tell(device, m.RowChanged(piloted, now + 1, writes_seen=None))  # tools: no serial
+    reasons = [x.reason for x in received(system, gateway) if isinstance(x, m.Event)]
+    assert reasons.count("mode 30 requested by database") == 1
+
+    system.tell(device, m.ModeRequested(1, Mode.MANUEL, "screen", now + 2))
+    last = [x for x in received(system, gateway) if isinstance(x, m.WriteState)][-1]
+    system.tell(device, m.RowChanged(piloted, now + 3, writes_seen=last.serial))  # read after it
+    reasons = [x.reason for x in received(system, gateway) if isinstance(x, m.Event)]
+    assert reasons.count("mode 30 requested by database") == 2
+
+
+def test_a_transition_the_gateway_never_received_stops_masking_rows_after_the_grace(
+    system: ActorSystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database is the truth once the transition is known lost (gateway restarted)."""
+    monkeypatch.setattr("actors.device.STALE_ROW_GRACE_S", -1.0)
+    device, gateway = start_device(system)
+    now = time.time()
+    system.tell(device, m.ModeRequested(1, Mode.MANUEL, "screen", now))
+    system.tell(device, m.RowChanged(equipment_row(type_id=131), now + 1, writes_seen=0))
+    reasons = [x.reason for x in received(system, gateway) if isinstance(x, m.Event)]
+    assert reasons[-1] == "mode 30 requested by database"
 
 
 def test_every_message_survives_pickling() -> None:
