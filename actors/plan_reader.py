@@ -63,6 +63,7 @@ class PlanReader(Vital, PlanLabels, ActorTypeDispatcher):
         self.label_askers = []
         self.targets: dict[int, Any] = {}
         self.sent: dict[int, ems.Decision] = {}
+        self.dispatched_slot: int | None = None  # the slot of the last look at the whole book
         self.last_id = 0
         self.full_read_needed = True
         self.targets_version = 0  # a full read covers the targets of the version it started with
@@ -138,7 +139,8 @@ class PlanReader(Vital, PlanLabels, ActorTypeDispatcher):
         else:
             self._up(now)
             self._merge(message, now)
-        self._dispatch(now)
+        fresh = None if message.full or message.error else {p.machine_id for p in message.plans}
+        self._dispatch(now, fresh)
         if self.label_askers and self.book != before:
             self.plans_changed(before, now)
         if self.read_again:
@@ -223,12 +225,21 @@ class PlanReader(Vital, PlanLabels, ActorTypeDispatcher):
             path, data = self._path(), ems.encode_book(self.book)
             self.offload.run(lambda: save_plans(path, data))
 
-    def _dispatch(self, now: float) -> None:
+    def _dispatch(self, now: float, machines: set[int] | None = None) -> None:
         """Send each equipment its decision once per slot, and again when it changes within the
         slot (a new plan). A decision names its slot, so the first dispatch after a boundary
         sends it (a poll's, or the boundary's a few seconds later): every slot re-asserts the
-        state of a continuous load once, never twice."""
-        for equipment, decision in ems.decisions(self.book, now).items():
+        state of a continuous load once, never twice.
+
+        Plans start and run out on slot boundaries, so within the slot of the last dispatch only
+        the `machines` with new plans can have a new decision: the others are not looked at."""
+        slot = int(now // ems.SLOT_SECONDS)
+        book = self.book
+        if machines is None or slot != self.dispatched_slot:
+            self.dispatched_slot = slot
+        else:
+            book = {m: book[m] for m in machines if m in book}
+        for equipment, decision in ems.decisions(book, now).items():
             actor = self.targets.get(equipment)
             if actor is None:
                 continue
