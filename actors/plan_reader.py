@@ -28,6 +28,7 @@ from thespian.actors import (
     WatchMessage,
 )
 
+from actors.chunked import ChunkedSends
 from actors.plan_labels import PlanLabels
 from actors.plan_session import PlanSession, listen_loop, save_plans
 from actors.vitals import Vital
@@ -52,7 +53,7 @@ from runtime.blocking import NotifyThread, Offload
 JOB_TIMEOUT_S = 90.0  # a read still running after this is stuck on a server that stopped answering
 
 
-class PlanReader(Vital, PlanLabels, ActorTypeDispatcher):
+class PlanReader(Vital, PlanLabels, ChunkedSends, ActorTypeDispatcher):
     def __init__(self) -> None:
         super().__init__()
         self.config: Config | None = None
@@ -239,16 +240,14 @@ class PlanReader(Vital, PlanLabels, ActorTypeDispatcher):
             self.dispatched_slot = slot
         else:
             book = {m: book[m] for m in machines if m in book}
+        out = []
         for equipment, decision in ems.decisions(book, now).items():
             actor = self.targets.get(equipment)
-            if actor is None:
-                continue
-            if self.sent.get(equipment) != decision:
+            if actor is not None and self.sent.get(equipment) != decision:
                 self.sent[equipment] = decision
-                self.send(
-                    actor,
-                    EmsDecision(equipment, decision.on, decision.slot_start, decision.plan_id, now),
-                )
+                d = decision
+                out.append((actor, EmsDecision(equipment, d.on, d.slot_start, d.plan_id, now)))
+        self.send_in_chunks(out)
 
     def _watch(self) -> ThespianWatch | None:
         fd = self.session.fileno() if self.session is not None else None

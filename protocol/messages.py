@@ -302,6 +302,10 @@ class Configure(Message):
     config: Config
 
 
+class NextChunk(Message):
+    """To self: send the next chunk of a fan-out (`actors/chunked.py`)."""
+
+
 class LoadInventory(Message):
     pass
 

@@ -69,3 +69,23 @@ def test_a_screen_that_asked_before_the_plans_were_read_is_answered_again_when_t
     assert answers[1:] == [((1, slot + 2 * SLOT_SECONDS), (2, None))]
     system.tell(reader, PlansRead(plans=(Plan(11, 3, slot, (1,) * SLOTS),), last_id=11, at=now))
     assert len(system.ask(screen, "answers?", 2)) == 2  # another machine's plan: not again
+
+
+def test_a_large_ems_run_reaches_every_equipment_once_in_chunks_and_a_new_plan_still_counts(
+    system: ActorSystem,
+) -> None:
+    """1200 decisions go out 500 at a time (`actors/chunked.py`); a plan read within the same
+    slot is looked at for its own machines only, and its new decision still goes out."""
+    reader = system.createActor(PlanReader)
+    devices = {e: system.createActor(Device) for e in range(1, 1201)}
+    system.tell(reader, PlanTargets(tuple(devices.items())))
+    now = time.time()
+    slot = int(now // SLOT_SECONDS * SLOT_SECONDS)
+    plans = tuple(Plan(e, e, slot, (1,) * SLOTS) for e in devices)
+    system.tell(reader, PlansRead(plans=plans, full=True, last_id=1200, at=now))
+    got = {e: system.ask(actor, "decisions?", 2) for e, actor in devices.items()}
+    assert got == {e: [(e, True)] for e in devices}
+    system.tell(reader, PlansRead(plans=(Plan(1201, 7, slot, (0,) * SLOTS),), last_id=1201, at=now))
+    if time.time() < slot + SLOT_SECONDS:  # (a boundary crossed meanwhile sends every one again)
+        assert system.ask(devices[7], "decisions?", 2) == [(7, True), (7, False)]
+        assert system.ask(devices[8], "decisions?", 2) == [(8, True)]

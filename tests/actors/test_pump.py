@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from thespian.actors import ActorSystem, ActorTypeDispatcher, WakeupMessage
 
+from actors.chunked import CHUNK, ChunkedSends
 from runtime import pump as pumps
 from runtime.blocking import Offload
 from runtime.daemon import Stop
@@ -155,3 +156,27 @@ def test_without_a_pump_blocking_work_runs_inline() -> None:
         assert [m for _, m in asys.ask(actor, "got?", 1)] == ["offload", "done in MainThread"]
     finally:
         asys.shutdown()
+
+
+class Fanner(ChunkedSends, ActorTypeDispatcher):
+    """Sends `count` numbers to an actor, a chunk per pass of the pump."""
+
+    def receiveMsg_tuple(self, message: tuple[Any, int], sender: Any) -> None:
+        to, count = message
+        self.send_in_chunks([(to, str(n)) for n in range(count)])
+
+
+def test_a_fan_out_lets_the_pump_run_its_sockets_between_chunks(pump: pumps.Pump) -> None:
+    """The orders of the first chunk leave (the MQTT socket is written) before the next chunk
+    of decisions is taken: here, a readable socket is served between two chunks."""
+    recorder, fanner = pump.asys.createActor(Recorder), pump.asys.createActor(Fanner)
+    left, right = socket.socketpair()
+    with left, right:
+        pump.watch(left.fileno(), recorder, "readable")
+        pump.tell(fanner, (recorder, CHUNK * 2 + 200))
+        right.send(b"x")
+        for _ in range(4):
+            pump.run_once(0.0)
+        received = got(pump, recorder)
+    assert received.index("readable") == CHUNK  # (told again at every pass: never read)
+    assert [m for m in received if m != "readable"] == [str(n) for n in range(CHUNK * 2 + 200)]
