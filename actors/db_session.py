@@ -2,7 +2,7 @@
 
 One job = one batch of writes (maybe empty) and then, when asked, one read. A batch is one
 transaction: each transition is written in the order it was made and stays atomic; consecutive
-transitions that set the same columns go in one pipelined statement. If the database refuses
+transitions that set the same columns go in one statement from arrays. If the database refuses
 one transition (not a connection error), the batch is written again one transition at a time,
 each in its own savepoint, and only that one is dropped. On a connection error nothing of the
 batch is committed: it comes back whole (`DbJobDone.unwritten`) and the read is not done.
