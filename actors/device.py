@@ -33,6 +33,7 @@ from protocol.messages import (
     Gateways,
     Introspect,
     IntrospectReply,
+    LoadRow,
     Message,
     ModeRequested,
     NotifyDisplays,
@@ -114,16 +115,19 @@ class DeviceActor(Vital, ActorTypeDispatcher):
 
     def _read_before_last_write(self, changed: RowChanged) -> bool:
         """A row read before the DbGateway received this actor's last transition would undo it
-        (its old mode taken for a request from the database). It is dropped: the next read
-        brings whatever else changed meanwhile."""
+        (its old mode taken for a request from the database). It is dropped and read again: the
+        DbGateway has that transition before this request, so the new read holds it, and
+        whatever else changed meanwhile."""
         serial, sent = self.last_write
         if changed.writes_seen is None or changed.writes_seen >= serial:
             return False
         if time.monotonic() - sent > STALE_ROW_GRACE_S:
             return False  # that transition was lost on its way: the database is the truth
         self.log.debug(
-            "equipment {}: a row read before our last transition, dropped", changed.row.id
+            "equipment {}: a row read before our last transition, read again", changed.row.id
         )
+        if self.gateways is not None:
+            self.send(self.gateways.db, LoadRow(changed.row.id, "a stale read", self.myAddress))
         return True
 
     def receiveMsg_Introspect(self, message: Introspect, sender: Any) -> None:
