@@ -59,43 +59,45 @@ def ensure_own_schema(conn: psycopg.Connection, schema: str) -> None:
             conn.execute(sql.SQL(statement).format(schema=sql.Identifier(schema)))
 
 
+DEVICE_STATE = (
+    ("device_id", "text"),
+    ("equipment_id", "integer"),
+    ("relay_on", "boolean"),
+    ("power_w", "float8"),
+    ("energy_wh", "float8"),
+    ("temperature_c", "float8"),
+    ("battery", "integer"),
+    ("online", "boolean"),
+    ("last_seen", "integer"),
+    ("updated_at", "integer"),
+)
+RELAY_CHANGE = (
+    ("device_id", "text"),
+    ("equipment_id", "integer"),
+    ("relay_on", "boolean"),
+    ("changed_at", "integer"),
+)
+
+
 def write_telemetry(conn: psycopg.Connection, schema: str, rows: Iterable[DeviceTelemetry]) -> None:
-    """The latest facts of each device (the last one wins), in one statement from arrays."""
-    latest = {t.device: t for t in rows}
-    if not latest:
-        return
-    query = sql.SQL(
-        "INSERT INTO {}.device_state (device_id, equipment_id, relay_on, power_w, energy_wh,"
-        " temperature_c, battery, online, last_seen, updated_at)"
-        " SELECT * FROM unnest(%s::text[], %s::integer[], %s::boolean[], %s::float8[],"
-        " %s::float8[], %s::float8[], %s::integer[], %s::boolean[], %s::integer[], %s::integer[])"
-        " ON CONFLICT (device_id) DO UPDATE SET equipment_id = EXCLUDED.equipment_id,"
-        " relay_on = EXCLUDED.relay_on, power_w = EXCLUDED.power_w,"
-        " energy_wh = EXCLUDED.energy_wh, temperature_c = EXCLUDED.temperature_c,"
-        " battery = EXCLUDED.battery, online = EXCLUDED.online, last_seen = EXCLUDED.last_seen,"
-        " updated_at = EXCLUDED.updated_at"
-    ).format(sql.Identifier(schema))
-    facts = latest.values()
-    conn.execute(
-        query,
-        [
-            list(latest),
-            [t.equipment for t in facts],
-            [t.relay_on for t in facts],
-            [_real(t.power_w) for t in facts],
-            [_real(t.energy_wh) for t in facts],
-            [_real(t.temperature_c) for t in facts],
-            [t.battery for t in facts],
-            [t.online for t in facts],
-            [t.last_seen for t in facts],
-            [t.at for t in facts],
-        ],
-    )
-
-
-def _real(value: float | None) -> float | None:
-    """One element type per array: a power of 2000 arrives as an int."""
-    return None if value is None else float(value)
+    """The latest facts of each device (the last one wins)."""
+    latest = {t.device: t for t in rows}.values()
+    values = [
+        (
+            t.device,
+            t.equipment,
+            t.relay_on,
+            _real(t.power_w),
+            _real(t.energy_wh),
+            _real(t.temperature_c),
+            t.battery,
+            t.online,
+            t.last_seen,
+            t.at,
+        )
+        for t in latest
+    ]
+    _upsert(conn, schema, "device_state", DEVICE_STATE, values)
 
 
 def write_relay_changes(
@@ -103,27 +105,41 @@ def write_relay_changes(
 ) -> None:
     """The last confirmed change of each switch, read back at start-up (`load_relays`)."""
     changes = {
-        t.device: t for t in rows if t.relay_changed_at is not None and t.relay_on is not None
+        t.device: (t.device, t.equipment, t.relay_on, t.relay_changed_at)
+        for t in rows
+        if t.relay_changed_at is not None and t.relay_on is not None
     }
-    if not changes:
+    _upsert(conn, schema, "relay_change", RELAY_CHANGE, list(changes.values()))
+
+
+def _upsert(
+    conn: psycopg.Connection,
+    schema: str,
+    table: str,
+    columns: tuple[tuple[str, str], ...],
+    rows: list[tuple[object, ...]],
+) -> None:
+    """Rows keyed by their first column (each key once), inserted or updated in one statement
+    from one array per column: thousands of rows cost little Python."""
+    if not rows:
         return
+    names = [sql.Identifier(name) for name, _ in columns]
     query = sql.SQL(
-        "INSERT INTO {}.relay_change (device_id, equipment_id, relay_on, changed_at)"
-        " SELECT * FROM unnest(%s::text[], %s::integer[], %s::boolean[], %s::integer[])"
-        " ON CONFLICT (device_id) DO UPDATE SET"
-        " equipment_id = EXCLUDED.equipment_id, relay_on = EXCLUDED.relay_on,"
-        " changed_at = EXCLUDED.changed_at"
-    ).format(sql.Identifier(schema))
-    facts = changes.values()
-    conn.execute(
-        query,
-        [
-            list(changes),
-            [t.equipment for t in facts],
-            [t.relay_on for t in facts],
-            [t.relay_changed_at for t in facts],
-        ],
+        "INSERT INTO {}.{} ({}) SELECT * FROM unnest({}) ON CONFLICT ({}) DO UPDATE SET {}"
+    ).format(
+        sql.Identifier(schema),
+        sql.Identifier(table),
+        sql.SQL(", ").join(names),
+        sql.SQL(", ").join(sql.SQL(f"%s::{kind}[]") for _, kind in columns),  # type: ignore[arg-type]
+        names[0],
+        sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(name) for name in names[1:]),
     )
+    conn.execute(query, [list(column) for column in zip(*rows, strict=True)])
+
+
+def _real(value: float | None) -> float | None:
+    """One element type per array: a power of 2000 arrives as an int."""
+    return None if value is None else float(value)
 
 
 def load_relays(
