@@ -32,8 +32,7 @@ from protocol.inventory import build_inventory
 from protocol.messages import (
     Configure,
     DbJobDone,
-    DeviceTelemetry,
-    Event,
+    DbWrites,
     Introspect,
     IntrospectReply,
     Inventory,
@@ -96,29 +95,30 @@ class DbGateway(Vital, ScreenQueries, ActorTypeDispatcher):
         self.reads.append((message, message.reply_to))
         self._kick()
 
-    def receiveMsg_WriteState(self, message: WriteState, sender: Any) -> None:
-        if message.command_state is not None:
-            self.command_states[message.equipment] = int(message.command_state)
-        self.writes_seen[message.equipment] = message.serial
-        self.queue.add(message)
+    def receiveMsg_DbWrites(self, message: DbWrites, sender: Any) -> None:
+        """What one step of a DeviceActor writes, in order: transitions go at once (or with
+        the next batch if one is in flight); observed states and telemetry are coalesced."""
+        transitions = False
+        for write in message.writes:
+            if isinstance(write, WriteState):
+                transitions = True
+                self._transition(write)
+            else:
+                if isinstance(write, WriteObserved):
+                    self.control_states[write.equipment] = int(write.control_state)
+                self.queue.add(write)
         self._changed()
+        if transitions:
+            self._kick()
+            self._keep(time.time())
+
+    def _transition(self, write: WriteState) -> None:
+        if write.command_state is not None:
+            self.command_states[write.equipment] = int(write.command_state)
+        self.writes_seen[write.equipment] = write.serial
+        self.queue.add(write)
         if self.in_flight is not None and self.in_flight[1] is not None:
-            self.since_read.setdefault(message.equipment, []).append(message)  # unseen by the read
-        self._kick()  # a transition goes at once (or with the next batch if one is in flight)
-        self._keep(time.time())
-
-    def receiveMsg_WriteObserved(self, message: WriteObserved, sender: Any) -> None:
-        self.control_states[message.equipment] = int(message.control_state)
-        self.queue.add(message)  # coalesced, written with the next batch
-        self._changed()
-
-    def receiveMsg_DeviceTelemetry(self, message: DeviceTelemetry, sender: Any) -> None:
-        self.queue.add(message)
-        self._changed()
-
-    def receiveMsg_Event(self, message: Event, sender: Any) -> None:
-        self.queue.add(message)
-        self._changed()
+            self.since_read.setdefault(write.equipment, []).append(write)  # unseen by the read
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: Any) -> None:
         self.ticking = False

@@ -22,6 +22,7 @@ from protocol.messages import (
     CancelTimer,
     ClearAllTimers,
     ClearTimer,
+    DbWrites,
     DeviceInit,
     DeviceReady,
     DeviceReports,
@@ -68,6 +69,7 @@ class DeviceActor(Vital, ActorTypeDispatcher):
         self.log = logger  # bound to the equipment id (journald field EQUIPMENT=) once known
         self.held: EmsDecision | None = None  # waiting for its stagger offset
         self.last_write = (0, 0.0)  # serial and monotonic time of the last WriteState sent
+        self.to_db: list[Message] = []  # the writes of the message being handled
 
     def receiveMsg_DeviceInit(self, message: DeviceInit, sender: Any) -> None:
         self.gateways = message.gateways
@@ -86,9 +88,17 @@ class DeviceActor(Vital, ActorTypeDispatcher):
     def receiveMsg_DeviceReports(self, message: DeviceReports, sender: Any) -> None:
         for report in message.reports:
             self._feed(report, report.at)
-        self._send_telemetry({r.device for r in message.reports})
+        self._write_telemetry({r.device for r in message.reports})
 
     def receiveMessage(self, message: Any, sender: Any) -> Any:
+        try:
+            return self._handle(message, sender)
+        finally:  # what the message made the machine write, in one message
+            if self.to_db and self.gateways is not None:
+                self.send(self.gateways.db, DbWrites(tuple(self.to_db)))
+            self.to_db = []
+
+    def _handle(self, message: Any, sender: Any) -> Any:
         if isinstance(message, EmsDecision) and self._stagger(message):
             return None
         if isinstance(message, TimerFired) and message.token == STAGGER:
@@ -170,16 +180,16 @@ class DeviceActor(Vital, ActorTypeDispatcher):
                 # monotonic: a respawned actor's serials are above those of its predecessor
                 serial = max(self.last_write[0] + 1, time.monotonic_ns())
                 self.last_write = (serial, time.monotonic())
-                self.send(gateways.db, msgspec.structs.replace(effect, serial=serial))
+                self.to_db.append(msgspec.structs.replace(effect, serial=serial))
             elif isinstance(effect, WriteObserved):
-                self.send(gateways.db, effect)
+                self.to_db.append(effect)
             elif isinstance(effect, ArmTimer):
                 self.send(gateways.clock, SetTimer(effect.token, effect.at))
             elif isinstance(effect, CancelTimer):
                 self.send(gateways.clock, ClearTimer(effect.token))
             elif isinstance(effect, Event):
                 self.journal.append(effect)
-                self.send(gateways.db, effect)
+                self.to_db.append(effect)
                 if effect.from_state != effect.to_state:
                     self.log.info(
                         "equipment {} {}: {} -> {}: {}",
@@ -207,7 +217,7 @@ class DeviceActor(Vital, ActorTypeDispatcher):
             state.spec.id, state.spec.household, state.mode, state.command_state, reason, self.now
         )
 
-    def _send_telemetry(self, devices: set[str]) -> None:
+    def _write_telemetry(self, devices: set[str]) -> None:
         """The latest facts of the devices that just reported, for the supervisor's own table."""
         if self.state is None or self.gateways is None:
             return
@@ -220,8 +230,7 @@ class DeviceActor(Vital, ActorTypeDispatcher):
             changed_at = None
             if output is not None and output.device == device and output.relay == view.relay_on:
                 changed_at = output.changed_at
-            self.send(
-                self.gateways.db,
+            self.to_db.append(
                 DeviceTelemetry(
                     equipment=self.state.spec.id,
                     device=device,

@@ -137,6 +137,13 @@ class WriteState(Message):
     serial: int = 0  # stamped by the DeviceActor: tells a row read before it from one after it
 
 
+class DbWrites(Message):
+    """What one step of a DeviceActor writes (WriteState, WriteObserved, Event,
+    DeviceTelemetry), in order: one message to the DbGateway instead of one per row."""
+
+    writes: tuple[Any, ...]
+
+
 class WriteObserved(Message):
     """Observed state from reports (etat_controle_id); batched by the DbGateway."""
 

@@ -56,7 +56,11 @@ def start_device(asys: ActorSystem, early: list[m.Message] | None = None) -> tup
 
 
 def received(asys: ActorSystem, gateway: Any) -> list[Any]:
-    return asys.ask(gateway, "received?", 2)
+    """What the gateways got, the writes of each step (`DbWrites`) one by one."""
+    got = []
+    for message in asys.ask(gateway, "received?", 2):
+        got += message.writes if isinstance(message, m.DbWrites) else [message]
+    return got
 
 
 def test_startup_reasserts_through_the_codec_and_arms_timers(system: ActorSystem) -> None:

@@ -47,7 +47,8 @@ def test_reads_carry_the_serial_of_the_last_transition_received(
     first = system.ask(gateway, m.LoadInventory(), 10)
     assert isinstance(first, m.Inventory) and first.writes_seen.get(1) == 0
 
-    system.tell(gateway, m.WriteState(1, int(time.time()), "screen", mode=Mode.MANUEL, serial=42))
+    manual = m.WriteState(1, int(time.time()), "screen", mode=Mode.MANUEL, serial=42)
+    system.tell(gateway, m.DbWrites((manual,)))
     inventory = system.ask(gateway, m.LoadInventory(), 10)
     row = next(r for r in inventory.rows if r.id == 1)
     assert row.mode == Mode.MANUEL and inventory.writes_seen[1] == 42
