@@ -245,8 +245,10 @@ class PlanReader(Vital, PlanLabels, ChunkedSends, ActorTypeDispatcher):
             actor = self.targets.get(equipment)
             if actor is not None and self.sent.get(equipment) != decision:
                 self.sent[equipment] = decision
-                d = decision
-                out.append((actor, EmsDecision(equipment, d.on, d.slot_start, d.plan_id, now)))
+                order = EmsDecision(
+                    equipment, decision.on, decision.slot_start, decision.plan_id, now
+                )
+                out.append((actor, order))
         self.send_in_chunks(out)
 
     def _watch(self) -> ThespianWatch | None:

@@ -48,6 +48,17 @@ def actions(h: Harness) -> list[str]:
     return [c.action for _, c in h.commands]
 
 
+def tank_switched_on() -> Harness:
+    """A tank with `min_switch_s` = 60: the start-up OFF acknowledged, 60 s later an EMS ON,
+    acknowledged now."""
+    h = harness(type_id=TANK, min_switch_s=60)
+    h.obey()
+    h.advance(60)
+    decide(h, on=True)
+    h.obey()
+    return h
+
+
 # --- start-up ------------------------------------------------------------------------------------
 
 
@@ -439,11 +450,7 @@ def test_a_start_that_failed_without_power_stays_err_when_the_relay_reports_on()
 
 
 def test_anti_short_cycling_defers_the_second_change() -> None:
-    h = harness(type_id=TANK, min_switch_s=60)
-    h.obey()
-    h.advance(60)
-    decide(h, on=True)
-    h.obey()
+    h = tank_switched_on()
     h.advance(10)
     decide(h, on=False)
     assert actions(h) == ["OFF", "ON"]
@@ -484,11 +491,7 @@ def test_a_retry_waits_min_switch_after_the_relay_was_first_heard_in_the_other_s
 
 
 def test_a_deferred_reassert_goes_out_when_due_and_is_retried_as_a_first_order() -> None:
-    h = harness(type_id=TANK, min_switch_s=60)
-    h.obey()
-    h.advance(60)
-    decide(h, on=True)
-    h.obey()
+    h = tank_switched_on()
     on_at = h.now
     h.advance(10)
     h.report(relay_on=False)  # switched off at the plug: re-asserting ON is deferred
@@ -557,11 +560,7 @@ def test_a_new_target_while_a_retry_waits_replaces_the_retry() -> None:
 
 
 def test_a_reassert_within_min_switch_of_an_unchanged_output_is_sent_at_once() -> None:
-    h = harness(type_id=TANK, min_switch_s=60)
-    h.obey()
-    h.advance(60)
-    decide(h, on=True)
-    h.obey()
+    h = tank_switched_on()
     h.advance(10)
     h.feed(Reassert("MQTT reconnected", h.now))
     assert actions(h) == ["OFF", "ON", "ON"] and h.commands[-1][0] == h.now
@@ -592,11 +591,7 @@ def test_an_order_in_flight_is_dropped_when_released_and_sent_again_when_piloted
 
 
 def test_a_late_relay_report_does_not_move_the_anti_short_cycling_clock() -> None:
-    h = harness(type_id=TANK, min_switch_s=60)
-    h.obey()
-    h.advance(60)
-    decide(h, on=True)
-    h.obey()
+    h = tank_switched_on()
     on_at = h.now
     h.advance(100)
     h.report(relay_on=True)
